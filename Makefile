@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-2.0
+# kpilot: eBPF observer + learning agent + safe actuators, one binary.
+#
+#   make            build ./kpilot (BPF objects, skeletons, agent)
+#   make check      install missing deps, build, run every selftest
+#   make demo       install missing deps, build, run the default demo
+#   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from the running kernel
+#   make V=1 ...    show the commands
+
+OUTPUT   ?= build
+CLANG    ?= clang
+CC       ?= cc
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PKG_CONFIG ?= pkg-config
+
+# Same arch naming as libbpf-bootstrap: uname -m -> kernel arch directory.
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/mips.*/mips/' -e 's/riscv64/riscv/' \
+	-e 's/loongarch64/loongarch/' -e 's/s390x/s390/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libelf zlib 2>/dev/null || echo -lbpf -ljansson -lelf -lz) -lm -lpthread
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Wno-unused-function -I$(dir $(VMLINUX)) -Ibpf
+# Clang's own system includes (for asm/types.h and friends), as libbpf-bootstrap does.
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(filter-out user/kpilot.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+TEST_SRCS := $(wildcard selftests/test_*.c)
+TEST_BINS := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+TOOL_SRCS := $(wildcard tools/*/*.c)
+TOOL_BINS := $(patsubst %.c,$(OUTPUT)/%,$(TOOL_SRCS))
+
+# Per-file flags: the agent's math may opt into faster code, e.g.
+#   CFLAGS_mlp.o := -O3 -march=native
+# (never fast-math where NaN/Inf guards live).
+-include user/flags.mk
+
+.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest
+.DELETE_ON_ERROR:
+
+all: kpilot tools
+
+kpilot: $(OUTPUT)/user/kpilot.o $(OUTPUT)/libkpilot.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/libkpilot.a: $(USER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/user/%.o: user/%.c $(SKELS) $(wildcard user/*.h bpf/*.h) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(notdir $@)) -c $< -o $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX) | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUTPUT)/selftests/%: selftests/%.c $(OUTPUT)/libkpilot.a $(wildcard selftests/*.h) | $(OUTPUT)/selftests
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iselftests $< $(OUTPUT)/libkpilot.a $(LIBS) -lcriterion -o $@
+
+$(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
+
+tools: $(TOOL_BINS)
+
+$(OUTPUT)/user $(OUTPUT)/bpf $(OUTPUT)/selftests:
+	$(Q)mkdir -p $@
+
+selftests: kpilot tools $(TEST_BINS)
+
+deps:
+	$(Q)tools/deps.sh
+
+# Every selftest binary runs; TESTS=name limits to test_<name>.
+check: deps
+	$(Q)$(MAKE) --no-print-directory selftests
+	$(Q)tools/run-selftests.sh $(OUTPUT)/selftests $(TESTS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh
+
+vmlinux:
+	$(call msg,GEN,$(VMLINUX))
+	$(Q)mkdir -p $(dir $(VMLINUX))
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX).tmp
+	$(Q)mv $(VMLINUX).tmp $(VMLINUX)
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) kpilot

@@ -1,0 +1,88 @@
+#!/bin/sh
+# Install kpilot's build and test dependencies from the distro, only when
+# something is missing: silent and fast (no package manager run) otherwise.
+#   tools/deps.sh            build + test deps
+#   tools/deps.sh --extras   also the benchmark tools the tuning profiles drive
+set -eu
+
+extras=0
+[ "${1:-}" = "--extras" ] && extras=1
+
+have_hdr() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
+have_cmd() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+missing=""
+need() { missing="$missing $1"; }
+
+if [ -r /etc/os-release ]; then . /etc/os-release; fi
+family=unknown
+case " ${ID:-} ${ID_LIKE:-} " in
+*" debian "*|*" ubuntu "*) family=debian ;;
+*" fedora "*|*" rhel "*|*" centos "*|*" openEuler "*|*" openeuler "*) family=fedora ;;
+esac
+command -v apt-get >/dev/null 2>&1 && [ "$family" = unknown ] && family=debian
+command -v dnf >/dev/null 2>&1 && [ "$family" = unknown ] && family=fedora
+
+# pkg names: debian | fedora
+check() { # check <kind> <what> <debian pkg> <fedora pkg>
+	case "$1" in
+	cmd) have_cmd "$2" && return 0 ;;
+	hdr) have_hdr "$2" && return 0 ;;
+	esac
+	if [ "$family" = fedora ]; then need "$4"; else need "$3"; fi
+}
+
+check cmd cc gcc gcc
+check cmd make make make
+check cmd clang clang clang
+check cmd llvm-strip llvm llvm
+check cmd bpftool bpftool bpftool
+check cmd pkg-config pkg-config pkgconf-pkg-config
+check cmd ip iproute2 iproute
+check cmd perf linux-perf perf
+check hdr bpf/libbpf.h libbpf-dev libbpf-devel
+check hdr gelf.h libelf-dev elfutils-libelf-devel
+check hdr zlib.h zlib1g-dev zlib-devel
+check hdr jansson.h libjansson-dev jansson-devel
+check hdr criterion/criterion.h libcriterion-dev criterion-devel
+check cmd python3 python3 python3
+
+if [ "$extras" = 1 ]; then
+	check cmd pgbench postgresql-contrib postgresql-contrib
+	check cmd postgres postgresql postgresql-server
+	check cmd sysbench sysbench sysbench
+	check cmd fio fio fio
+	check cmd wrk wrk wrk
+	check cmd nginx nginx nginx
+	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86
+	check cmd busybox busybox-static busybox
+fi
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "kpilot: missing build dependencies:$missing" >&2
+	echo "kpilot: run as root (sudo make ...) so tools/deps.sh can install them" >&2
+	exit 2
+fi
+
+echo "kpilot: installing:$missing"
+case "$family" in
+debian)
+	export DEBIAN_FRONTEND=noninteractive
+	# Update the lists only when a plain install cannot find a package.
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $missing >/dev/null 2>&1 || {
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq $missing >/dev/null
+	}
+	;;
+fedora)
+	# shellcheck disable=SC2086
+	dnf install -y -q $missing
+	;;
+*)
+	echo "kpilot: unknown distribution; install by hand:$missing" >&2
+	exit 2
+	;;
+esac

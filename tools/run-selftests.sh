@@ -1,0 +1,39 @@
+#!/bin/sh
+# Run every Criterion selftest binary in DIR (or only test_<name> for each
+# NAME given), print each binary's synthesis and one closing line with totals.
+# Tests that measure the machine (BPF ground truth, timing) must not share the
+# CPUs with each other, so binaries run one test at a time unless their name
+# says they are pure computation (test_agent_*), which may use every CPU.
+set -u
+dir=$1; shift
+bins=""
+if [ $# -gt 0 ]; then
+	for n in "$@"; do bins="$bins $dir/test_$n"; done
+else
+	bins=$(ls "$dir"/test_* 2>/dev/null | grep -v '\.' )
+fi
+[ -n "$bins" ] || { echo "no selftests in $dir" >&2; exit 2; }
+
+pass=0 fail=0 skip=0 rc=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+for b in $bins; do
+	name=$(basename "$b")
+	case "$name" in
+	test_agent*) jobs=$(nproc) ;;
+	*) jobs=1 ;;
+	esac
+	printf '== %s\n' "$name"
+	"$b" --jobs="$jobs" --color=never --short-filename --verbose >"$log" 2>&1
+	r=$?
+	# Criterion prints one line per failing/skipped test and a synthesis line.
+	grep -v '^\[----\] *$' "$log" | grep -E '^\[(FAIL|SKIP|----|====)\]' | grep -v 'Running\|Criterion v'
+	t=$(sed -n 's/.*Tested: \([0-9]*\).*/\1/p' "$log" | tail -n1)
+	p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' "$log" | tail -n1)
+	s=$(grep -c '\[SKIP\]' "$log")
+	[ -n "$t" ] || { t=1; p=0; echo "$name: no synthesis (crashed?)"; cat "$log"; }
+	pass=$((pass + p)); fail=$((fail + t - p)); skip=$((skip + s))
+	[ $r -eq 0 ] || rc=1
+done
+echo "selftests: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ] || rc=1
+exit $rc

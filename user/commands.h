@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Subcommands of the kpilot binary: each gets argv from its own name on. */
+#ifndef KPILOT_COMMANDS_H
+#define KPILOT_COMMANDS_H
+
+/* Exit statuses shared by every subcommand. */
+#define KP_EXIT_OK	0
+#define KP_EXIT_REJECT	1	/* the request was understood and refused */
+#define KP_EXIT_USAGE	2	/* bad usage or an unusable environment */
+
+int cmd_observe(int argc, char **argv);
+
+#endif

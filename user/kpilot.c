@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kpilot: the one binary; dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+#include "commands.h"
+
+#define KPILOT_VERSION "0.1.0"
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "observe", cmd_observe, "stream per-process and per-operator metrics from eBPF" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: kpilot COMMAND [OPTION...]\n\n"
+		   "A Linux autopilot: eBPF metrics, a learning agent, safe and reversible knobs.\n\n"
+		   "Commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'kpilot COMMAND --help' shows a command's options and examples.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return KP_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return KP_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("kpilot %s\n", KPILOT_VERSION);
+		return KP_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "kpilot: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return KP_EXIT_USAGE;
+}
