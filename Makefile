@@ -54,6 +54,8 @@ TOOL_BINS := $(patsubst %.c,$(OUTPUT)/%,$(TOOL_SRCS))
 
 .PHONY: all clean check demo deps vmlinux selftests tools bench vmtest
 .DELETE_ON_ERROR:
+# Keep skeletons and BPF objects: they are inputs to several targets.
+.SECONDARY:
 
 all: kpilot tools
 

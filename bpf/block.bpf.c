@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Block observer: per process, per device: ops, bytes read/written, latency
+ * (issue -> complete) histogram and queue time (insert -> issue). A request
+ * is charged to the task that inserted it, or issued it when it bypassed the
+ * scheduler (the submitter in both cases for direct I/O).
+ *
+ * block_rq_insert/issue lost their request_queue argument in 5.11: the tp_btf
+ * programs come in both shapes and user space loads the one matching the
+ * running kernel's BTF; raw_tp reads the request from the slot in rq_arg.
+ */
+#include "proc.bpf.h"
+
+#define REQ_OP_BITS	8
+#define REQ_OP_MASK	((1 << REQ_OP_BITS) - 1)
+#define REQ_OP_READ	0
+#define REQ_OP_WRITE	1
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile int rq_arg = 0;	/* raw_tp: 1 on kernels before 5.11 */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KP_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct kp_rq);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KP_MAX_DEVS);
+	__type(key, __u32);
+	__type(value, struct kp_dev);
+} dev_stats SEC(".maps");
+
+/* Before 5.16 the disk hung off the request itself. */
+struct request___o {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+	struct gendisk *disk;
+
+	if (bpf_core_field_exists(((struct request___o *)rq)->rq_disk))
+		disk = BPF_CORE_READ((struct request___o *)rq, rq_disk);
+	else
+		disk = BPF_CORE_READ(rq, q, disk);
+	if (!disk)
+		return 0;
+	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
+}
+
+static __always_inline void on_insert(struct request *rq, bool issue)
+{
+	__u64 key = (__u64)rq, now = bpf_ktime_get_ns();
+	struct kp_rq *v, nv = {};
+
+	count_event();
+	v = bpf_map_lookup_elem(&inflight, &key);
+	if (v) {
+		if (issue)
+			v->issue_ns = now;
+		return;
+	}
+	nv.tgid = bpf_get_current_pid_tgid() >> 32;
+	nv.dev = rq_dev(rq);
+	if (issue)
+		nv.issue_ns = now;
+	else
+		nv.insert_ns = now;
+	bpf_map_update_elem(&inflight, &key, &nv, BPF_ANY);
+}
+
+static __always_inline struct kp_dev *dev_get(__u32 dev)
+{
+	static const struct kp_dev zero;
+	struct kp_dev *d = bpf_map_lookup_elem(&dev_stats, &dev);
+
+	if (d)
+		return d;
+	bpf_map_update_elem(&dev_stats, &dev, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&dev_stats, &dev);
+}
+
+static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
+{
+	struct kp_dev_rec *r;
+	int i;
+
+	if (!flush_due(&d->last_flush_ns, now))
+		return;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return;
+	r->hdr.type = KP_REC_DEV;
+	r->hdr.flags = 0;
+	r->hdr.op = 0;
+	r->hdr.ts_ns = now;
+	r->dev = dev;
+	r->pad = 0;
+	take(r->io_ops, d->io_ops);
+	take(r->io_read_bytes, d->io_read_bytes);
+	take(r->io_write_bytes, d->io_write_bytes);
+	take(r->io_queue_ns, d->io_queue_ns);
+	for (i = 0; i < KP_HIST_SLOTS; i++)
+		take(r->io_lat_hist[i], d->io_lat_hist[i]);
+	submit(r);
+}
+
+static __always_inline void on_complete(struct request *rq)
+{
+	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), lat, queue = 0;
+	__u32 op, len, slot;
+	struct kp_proc *p;
+	struct kp_dev *d;
+	struct kp_rq *v;
+
+	count_event();
+	v = bpf_map_lookup_elem(&inflight, &key);
+	if (!v)
+		return;	/* issued before we attached, or already completed */
+	if (!v->issue_ns)
+		goto out;
+	lat = now - v->issue_ns;
+	if (v->insert_ns && v->issue_ns > v->insert_ns)
+		queue = v->issue_ns - v->insert_ns;
+	slot = hist_slot(lat);
+	op = BPF_CORE_READ(rq, cmd_flags) & REQ_OP_MASK;
+	len = BPF_CORE_READ(rq, __data_len);
+	if (op != REQ_OP_READ && op != REQ_OP_WRITE)
+		goto out;
+
+	d = dev_get(v->dev);
+	if (d) {
+		add(d->io_ops, 1);
+		if (op == REQ_OP_READ)
+			add(d->io_read_bytes, len);
+		else
+			add(d->io_write_bytes, len);
+		add(d->io_queue_ns, queue);
+		add(d->io_lat_hist[slot], 1);
+		dev_flush(d, v->dev, now);
+	}
+	p = v->tgid ? proc_get(v->tgid) : NULL;
+	if (p) {
+		add(p->io_ops, 1);
+		if (op == REQ_OP_READ)
+			add(p->io_read_bytes, len);
+		else
+			add(p->io_write_bytes, len);
+		add(p->io_queue_ns, queue);
+		add(p->io_lat_hist[slot], 1);
+		proc_flush(p, v->tgid, now);
+	}
+out:
+	bpf_map_delete_elem(&inflight, &key);
+}
+
+SEC("tp_btf/block_rq_insert")
+int BPF_PROG(tp_block_rq_insert, struct request *rq)
+{
+	on_insert(rq, false);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(tp_block_rq_issue, struct request *rq)
+{
+	on_insert(rq, true);
+	return 0;
+}
+
+/* Kernels before 5.11: (struct request_queue *q, struct request *rq). */
+SEC("tp_btf/block_rq_insert")
+int BPF_PROG(tp_block_rq_insert_old, void *q, struct request *rq)
+{
+	on_insert(rq, false);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(tp_block_rq_issue_old, void *q, struct request *rq)
+{
+	on_insert(rq, true);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(tp_block_rq_complete, struct request *rq)
+{
+	on_complete(rq);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_insert")
+int raw_block_rq_insert(__u64 *ctx)
+{
+	on_insert((struct request *)ctx[rq_arg & 1], false);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_issue")
+int raw_block_rq_issue(__u64 *ctx)
+{
+	on_insert((struct request *)ctx[rq_arg & 1], true);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(raw_block_rq_complete, struct request *rq)
+{
+	on_complete(rq);
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps and helpers every kpilot BPF object shares. Each object declares the
+ * shared maps itself; user space creates them once (in the sched object) and
+ * hands the same fds to the others with bpf_map__reuse_fd() before loading.
+ */
+#ifndef KPILOT_COMMON_BPF_H
+#define KPILOT_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "kpilot.h"
+
+/* Set by user space before load; frozen, so the verifier prunes on them. */
+const volatile __u64 flush_ns = 1000000000ULL;	/* min gap between records of one entity */
+const volatile bool filter_members = false;	/* only emit for tgids in `members` */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/* tgid -> operator id (0: watched pid without operator). Inherited on fork. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KP_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u32);
+} members SEC(".maps");
+
+struct kp_cpu_stats cpu_stats[KP_MAX_CPUS] SEC(".bss");
+
+static __always_inline struct kp_cpu_stats *this_cpu_stats(void)
+{
+	return &cpu_stats[bpf_get_smp_processor_id() & (KP_MAX_CPUS - 1)];
+}
+
+static __always_inline void count_event(void)
+{
+	this_cpu_stats()->events++;
+}
+
+/* log2 slot of a duration in ns, as microseconds; last slot collects the tail. */
+static __always_inline __u32 hist_slot(__u64 ns)
+{
+	__u64 us = ns / 1000;
+	__u32 slot = 0;
+
+	/* Unrolled binary log2 to keep the verifier's instruction count low. */
+	if (us >> 16) { us >>= 16; slot += 16; }
+	if (us >> 8)  { us >>= 8;  slot += 8; }
+	if (us >> 4)  { us >>= 4;  slot += 4; }
+	if (us >> 2)  { us >>= 2;  slot += 2; }
+	if (us >> 1)  { slot += 1; }
+	return slot < KP_HIST_SLOTS ? slot : KP_HIST_SLOTS - 1;
+}
+
+/*
+ * Whether an entity that last flushed at *last is due for a record, and if so
+ * claim the flush. Two CPUs can race past the check; the claim re-read makes
+ * that rare, and every emitter subtracts exactly what it emitted, so the
+ * totals stay exact even then.
+ */
+static __always_inline bool flush_due(__u64 *last, __u64 now)
+{
+	if (now - *last < flush_ns)
+		return false;
+	*last = now;
+	return *(volatile __u64 *)last == now;
+}
+
+/* Whether records for this tgid are wanted; returns its operator id in *op. */
+static __always_inline bool wanted(__u32 tgid, __u32 *op)
+{
+	__u32 *v = bpf_map_lookup_elem(&members, &tgid);
+
+	*op = v ? *v : 0;
+	return v || !filter_members;
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *r = bpf_ringbuf_reserve(&events, size, 0);
+	struct kp_cpu_stats *s = this_cpu_stats();
+
+	if (r)
+		s->records++;
+	else
+		s->drops++;
+	return r;
+}
+
+#define submit(r) bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP)
+
+#endif
