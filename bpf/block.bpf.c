@@ -52,18 +52,25 @@ static __always_inline __u32 rq_dev(struct request *rq)
 	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
 }
 
+/*
+ * Requests are recycled from a per-queue pool, and one can vanish without a
+ * completion (merged into another after insert). An entry whose generation
+ * differs from the request's allocation time belongs to an earlier life of
+ * the same struct request and is replaced.
+ */
 static __always_inline void on_insert(struct request *rq, bool issue)
 {
-	__u64 key = (__u64)rq, now = bpf_ktime_get_ns();
+	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), gen;
 	struct kp_rq *v, nv = {};
 
 	count_event();
+	gen = BPF_CORE_READ(rq, start_time_ns);
 	v = bpf_map_lookup_elem(&inflight, &key);
-	if (v) {
-		if (issue)
-			v->issue_ns = now;
+	if (v && v->gen == gen && issue) {
+		v->issue_ns = now;
 		return;
 	}
+	nv.gen = gen;
 	nv.tgid = bpf_get_current_pid_tgid() >> 32;
 	nv.dev = rq_dev(rq);
 	if (issue)
@@ -121,7 +128,7 @@ static __always_inline void on_complete(struct request *rq)
 	v = bpf_map_lookup_elem(&inflight, &key);
 	if (!v)
 		return;	/* issued before we attached, or already completed */
-	if (!v->issue_ns)
+	if (!v->issue_ns || v->gen != BPF_CORE_READ(rq, start_time_ns))
 		goto out;
 	lat = now - v->issue_ns;
 	if (v->insert_ns && v->issue_ns > v->insert_ns)
@@ -152,7 +159,7 @@ static __always_inline void on_complete(struct request *rq)
 			add(p->io_write_bytes, len);
 		add(p->io_queue_ns, queue);
 		add(p->io_lat_hist[slot], 1);
-		proc_flush(p, v->tgid, now);
+		proc_flush(p, v->tgid, now, false);
 	}
 out:
 	bpf_map_delete_elem(&inflight, &key);

@@ -83,8 +83,12 @@ struct kp_dev_rec {
  */
 struct kp_task {
 	__u64 last_flush_ns;
-	__u64 oncpu_ns;		/* when it last went on CPU, 0 = off CPU */
+	__u64 last_runtime_ns;	/* se.sum_exec_runtime at the last charge */
 	__u64 runq_since_ns;	/* when it became runnable, 0 = not waiting */
+	__u32 op;		/* operator at the last flush, kept past exit */
+	__u8 seen;		/* last_runtime_ns holds a baseline */
+	__u8 watched;		/* was a member at some flush */
+	__u16 pad;
 	__u64 cpu_ns;
 	__u64 runq_ns;
 	__u32 nvcsw;
@@ -121,6 +125,7 @@ struct kp_dev {
 
 /* A block request in flight, keyed by its struct request address. */
 struct kp_rq {
+	__u64 gen;		/* rq->start_time_ns: tells a reused request apart */
 	__u64 insert_ns;
 	__u64 issue_ns;
 	__u32 tgid;		/* submitter */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Per-process (tgid) block and tcp accumulator, shared by block.bpf.c and
- * tcp.bpf.c through one map. Its updaters run on any CPU (I/O completion
+ * Per-process (tgid) block and tcp accumulator, shared by block.bpf.c,
+ * tcp.bpf.c and sched.bpf.c (which flushes it when the process exits)
+ * through one map. Its updaters run on any CPU (I/O completion
  * interrupts, softirqs), so every counter is updated atomically, and a flush
  * subtracts exactly what it emitted instead of zeroing: a count added between
  * the read and the reset is never lost.
@@ -33,13 +34,15 @@ static __always_inline struct kp_proc *proc_get(__u32 tgid)
 
 #define take(dst, src) do { (dst) = (src); add(src, -(dst)); } while (0)
 
-static __always_inline void proc_flush(struct kp_proc *p, __u32 tgid, __u64 now)
+static __always_inline void proc_flush(struct kp_proc *p, __u32 tgid, __u64 now, bool force)
 {
 	struct kp_proc_rec *r;
 	__u32 op;
 	int i;
 
-	if (!flush_due(&p->last_flush_ns, now))
+	if (force)
+		p->last_flush_ns = now;
+	else if (!flush_due(&p->last_flush_ns, now))
 		return;
 	if (!wanted(tgid, &op))
 		return;

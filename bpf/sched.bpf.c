@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Scheduler observer: per-thread on-CPU time, run-queue wait (with a log2
+ * Scheduler observer: per-thread CPU time, run-queue wait (with a log2
  * histogram) and voluntary/involuntary context switches, accumulated in task
  * storage (or a hash keyed by pid on kernels without it) and streamed as one
  * delta record per thread per flush interval.
@@ -10,9 +10,10 @@
  * family. The bodies are __always_inline with a constant `btf` flag, so the
  * compiler drops the other family's code from each program.
  */
-#include "common.bpf.h"
+#include "proc.bpf.h"
 
 #define TASK_RUNNING	0
+#define TASK_DEAD	0x80
 
 /* Before 5.14 the state field was `long state`. */
 struct task_struct___o {
@@ -54,18 +55,52 @@ static __always_inline struct kp_task *task_get(struct task_struct *t, __u32 pid
 }
 
 /*
- * Emit the thread's deltas and subtract what was emitted. Only the CPU the
- * thread runs on (switch-out, tick, exit) calls this, so no other writer
- * races with the counters it resets.
+ * CPU time is charged as deltas of the kernel's own se.sum_exec_runtime, the
+ * clock behind CLOCK_PROCESS_CPUTIME_ID: exact, free of the interrupt time a
+ * switch-in/switch-out stopwatch would absorb, and one load instead of a
+ * timestamp. The first sight of a task only takes the baseline, so tasks
+ * older than the observer don't report their whole lifetime at once.
+ */
+static __always_inline void charge(struct kp_task *v, __u64 runtime)
+{
+	if (v->seen)
+		v->cpu_ns += runtime - v->last_runtime_ns;
+	v->seen = 1;
+	v->last_runtime_ns = runtime;
+}
+
+static __always_inline __u64 task_runtime(struct task_struct *t, bool btf)
+{
+	return btf ? t->se.sum_exec_runtime : BPF_CORE_READ(t, se.sum_exec_runtime);
+}
+
+/*
+ * Whether the thread's records are wanted, and its operator. The answer is
+ * cached in the task, so its last records, sent after the process left
+ * `members` at exit, still go to its operator.
+ */
+static __always_inline bool task_wanted(struct kp_task *v, __u32 tgid)
+{
+	__u32 *op = bpf_map_lookup_elem(&members, &tgid);
+
+	if (op) {
+		v->op = *op;
+		v->watched = 1;
+	}
+	return v->watched || !filter_members;
+}
+
+/*
+ * Emit the thread's deltas and reset them. Only the CPU the thread runs on
+ * (switch-out, tick, exit) calls this, so no other writer races with it.
  */
 static __always_inline void task_flush(struct kp_task *v, struct task_struct *t,
 				       __u32 pid, __u32 tgid, __u64 now, __u16 flags)
 {
 	struct kp_task_rec *r;
-	__u32 op;
 	int i;
 
-	if (!wanted(tgid, &op))
+	if (!task_wanted(v, tgid))
 		goto reset;
 	if (!v->cpu_ns && !v->runq_ns && !v->nvcsw && !v->nivcsw && !(flags & KP_F_EXIT))
 		return;
@@ -74,7 +109,7 @@ static __always_inline void task_flush(struct kp_task *v, struct task_struct *t,
 		return;	/* keep the counts: the next flush carries them */
 	r->hdr.type = KP_REC_TASK;
 	r->hdr.flags = flags;
-	r->hdr.op = op;
+	r->hdr.op = v->op;
 	r->hdr.ts_ns = now;
 	r->pid = pid;
 	r->tgid = tgid;
@@ -113,20 +148,17 @@ static __always_inline void on_switch(bool preempt, struct task_struct *prev,
 		prev_pid = prev->pid;
 		prev_tgid = prev->tgid;
 		next_pid = next->pid;
-		state = task_state(prev, true);
 	} else {
 		prev_pid = BPF_CORE_READ(prev, pid);
 		prev_tgid = BPF_CORE_READ(prev, tgid);
 		next_pid = BPF_CORE_READ(next, pid);
-		state = task_state(prev, false);
 	}
 
 	if (prev_pid) {
 		v = task_get(prev, prev_pid, btf, true);
 		if (v) {
-			if (v->oncpu_ns)
-				v->cpu_ns += now - v->oncpu_ns;
-			v->oncpu_ns = 0;
+			state = task_state(prev, btf);
+			charge(v, task_runtime(prev, btf));
 			/* The kernel's own rule for nvcsw vs nivcsw. */
 			if (preempt || state == TASK_RUNNING) {
 				v->nivcsw++;
@@ -134,8 +166,14 @@ static __always_inline void on_switch(bool preempt, struct task_struct *prev,
 			} else {
 				v->nvcsw++;
 			}
-			if (flush_due(&v->last_flush_ns, now))
+			if (state & TASK_DEAD) {
+				/* Its last switch: everything it ran is in. */
+				task_flush(v, prev, prev_pid, prev_tgid, now, KP_F_EXIT);
+				if (!btf)
+					bpf_map_delete_elem(&task_hash, &prev_pid);
+			} else if (flush_due(&v->last_flush_ns, now)) {
 				task_flush(v, prev, prev_pid, prev_tgid, now, 0);
+			}
 		}
 	}
 
@@ -149,7 +187,8 @@ static __always_inline void on_switch(bool preempt, struct task_struct *prev,
 				v->runq_hist[hist_slot(wait)]++;
 				v->runq_since_ns = 0;
 			}
-			v->oncpu_ns = now;
+			if (!v->seen)
+				charge(v, task_runtime(next, btf));
 		}
 	}
 }
@@ -163,8 +202,12 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 	if (!pid)
 		return;
 	v = task_get(p, pid, btf, true);
-	if (v && !v->runq_since_ns)
+	if (!v)
+		return;
+	if (!v->runq_since_ns)
 		v->runq_since_ns = bpf_ktime_get_ns();
+	if (!v->seen)
+		charge(v, task_runtime(p, btf));
 }
 
 /* A new process (not a thread) inherits its parent's operator. */
@@ -183,11 +226,16 @@ static __always_inline void on_fork(struct task_struct *parent, struct task_stru
 		bpf_map_update_elem(&members, &ctgid, op, BPF_ANY);
 }
 
-/* Last record of the thread; the process leaves its operator with its last thread. */
+/*
+ * A thread exits: flush what it has (which also caches its operator) and,
+ * when it is the process's last thread, flush the process's block and tcp
+ * counts and take it out of its operator. Its final switch sends the rest.
+ */
 static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 {
 	__u32 pid, tgid;
 	__u64 now = bpf_ktime_get_ns();
+	struct kp_proc *pp;
 	struct kp_task *v;
 	int live;
 
@@ -196,18 +244,16 @@ static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 	tgid = btf ? p->tgid : BPF_CORE_READ(p, tgid);
 	v = task_get(p, pid, btf, false);
 	if (v) {
-		/* Exit runs on the exiting thread: charge its CPU up to now. */
-		if (v->oncpu_ns) {
-			v->cpu_ns += now - v->oncpu_ns;
-			v->oncpu_ns = now;
-		}
-		task_flush(v, p, pid, tgid, now, KP_F_EXIT);
-		if (!btf)
-			bpf_map_delete_elem(&task_hash, &pid);
+		charge(v, task_runtime(p, btf));
+		task_flush(v, p, pid, tgid, now, 0);
 	}
 	live = BPF_CORE_READ(p, signal, live.counter);
-	if (live == 0)
-		bpf_map_delete_elem(&members, &tgid);
+	if (live)
+		return;
+	pp = bpf_map_lookup_elem(&proc_stats, &tgid);
+	if (pp)
+		proc_flush(pp, tgid, now, true);
+	bpf_map_delete_elem(&members, &tgid);
 }
 
 SEC("tp_btf/sched_switch")
@@ -281,9 +327,9 @@ int BPF_PROG(raw_sched_process_exit, struct task_struct *p)
 }
 
 /*
- * A low-rate per-CPU timer (perf cpu-clock): charges the running thread's CPU
- * time so far and flushes it when due, so a thread that never leaves its CPU
- * still reports every interval. `btf` here means task storage is in use.
+ * A low-rate per-CPU timer (perf cpu-clock): charges the running thread and
+ * flushes it when due, so a thread that never leaves its CPU still reports
+ * every interval (se.sum_exec_runtime advances on every scheduler tick).
  */
 const volatile bool tick_task_storage = true;
 
@@ -301,11 +347,10 @@ int tick(void *ctx)
 		v = bpf_task_storage_get(&task_store, bpf_get_current_task_btf(), 0, 0);
 	else
 		v = bpf_map_lookup_elem(&task_hash, &pid);
-	if (!v || !v->oncpu_ns)
+	if (!v || !v->seen)
 		return 0;
+	charge(v, BPF_CORE_READ(t, se.sum_exec_runtime));
 	now = bpf_ktime_get_ns();
-	v->cpu_ns += now - v->oncpu_ns;
-	v->oncpu_ns = now;
 	if (flush_due(&v->last_flush_ns, now))
 		task_flush(v, t, pid, tgid, now, 0);
 	return 0;

@@ -115,7 +115,7 @@ static __always_inline void on_state(const struct sock *sk, int old, int new)
 		return;
 	}
 	if (p)
-		proc_flush(p, tgid, now);
+		proc_flush(p, tgid, now, false);
 }
 
 static __always_inline void charge_retrans(const struct sock *sk, bool listener)
@@ -138,7 +138,7 @@ static __always_inline void charge_retrans(const struct sock *sk, bool listener)
 	if (!p)
 		return;
 	add(p->tcp_retrans, 1);
-	proc_flush(p, tgid, bpf_ktime_get_ns());
+	proc_flush(p, tgid, bpf_ktime_get_ns(), false);
 }
 
 static __always_inline void on_probe(struct sock *sk)
@@ -156,7 +156,7 @@ static __always_inline void on_probe(struct sock *sk)
 	srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
 	add(p->tcp_srtt_sum_us, srtt);
 	add(p->tcp_srtt_samples, 1);
-	proc_flush(p, tgid, bpf_ktime_get_ns());
+	proc_flush(p, tgid, bpf_ktime_get_ns(), false);
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kpilot: the one binary; dispatches to a subcommand. */
+#include <argp.h>
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
@@ -28,8 +29,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	static char name[64];
 	size_t i;
 
+	/* argp reports errors with this status, like every other usage error. */
+	argp_err_exit_status = KP_EXIT_USAGE;
 	if (argc < 2) {
 		usage(stderr);
 		return KP_EXIT_USAGE;
@@ -43,8 +47,12 @@ int main(int argc, char **argv)
 		return KP_EXIT_OK;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			/* So argp's messages say "kpilot observe: ...". */
+			snprintf(name, sizeof(name), "kpilot %s", commands[i].name);
+			argv[1] = name;
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "kpilot: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return KP_EXIT_USAGE;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -45,6 +47,7 @@ struct kp_observer {
 	struct kp_operator ops[KP_MAX_OPERATORS];
 	int nops;
 	struct kp_interval iv;
+	struct kp_table known;		/* tgid -> operator of every process reported */
 	bool pinned;
 	const char *pin_names[16];
 	int npinned;
@@ -224,9 +227,11 @@ static int load_all(struct kp_observer *obs, const struct btf *btf, bool btf_mod
 	ret = ret ?: bpf_map__reuse_fd(obs->tcp->maps.events, bpf_map__fd(obs->sched->maps.events));
 	ret = ret ?: bpf_map__reuse_fd(obs->tcp->maps.members,
 				       bpf_map__fd(obs->sched->maps.members));
-	ret = ret ?: block_bpf__load(obs->block);
+	ret = ret ?: bpf_map__reuse_fd(obs->block->maps.proc_stats,
+				       bpf_map__fd(obs->sched->maps.proc_stats));
 	ret = ret ?: bpf_map__reuse_fd(obs->tcp->maps.proc_stats,
-				       bpf_map__fd(obs->block->maps.proc_stats));
+				       bpf_map__fd(obs->sched->maps.proc_stats));
+	ret = ret ?: block_bpf__load(obs->block);
 	ret = ret ?: tcp_bpf__load(obs->tcp);
 	if (ret)
 		goto fail;
@@ -277,10 +282,83 @@ static void attach_ticks(struct kp_observer *obs)
 
 static int handle_record(void *ctx, void *data, size_t size)
 {
+	const struct kp_task_rec *t = data;
 	struct kp_observer *obs = ctx;
+	struct kp_entity *k;
 
-	kp_ingest(&obs->iv, data, size);
+	if (kp_ingest(&obs->iv, data, size))
+		return 0;
+	/* Remember who was reported, for the leftovers of dead processes. */
+	if (t->hdr.type == KP_REC_TASK || t->hdr.type == KP_REC_PROC) {
+		if (obs->known.len > KP_MAX_PROCS * 4)
+			kp_table_clear(&obs->known);
+		k = kp_table_get(&obs->known, KP_KIND_PROCESS, t->hdr.type == KP_REC_TASK ?
+				 t->tgid : ((const struct kp_proc_rec *)data)->tgid);
+		if (k && t->hdr.op)
+			k->op = t->hdr.op;
+	}
 	return 0;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns()'s clock */
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Lookup-and-delete for hash maps came in 5.14: fall back to the pair. */
+static int take_entry(int fd, __u32 *key, struct kp_proc *v)
+{
+	if (!bpf_map_lookup_and_delete_elem(fd, key, v))
+		return 0;
+	if (bpf_map_lookup_elem(fd, key, v))
+		return -errno;
+	return bpf_map_delete_elem(fd, key) ? -errno : 0;
+}
+
+_Static_assert(sizeof(struct kp_proc) - offsetof(struct kp_proc, io_ops) ==
+	       sizeof(struct kp_proc_rec) - offsetof(struct kp_proc_rec, io_ops),
+	       "kp_proc's counters must be laid out as kp_proc_rec's body");
+
+/*
+ * Block and tcp counts can land after their process exited: a TIME_WAIT
+ * close when the peer's FIN arrives, an I/O completion. Once a dead
+ * process's entry has not flushed for an interval, hand its leftovers over
+ * as a last record and free the entry.
+ */
+static void sweep_dead(struct kp_observer *obs)
+{
+	int fd = bpf_map__fd(obs->sched->maps.proc_stats), n = 0, i;
+	__u64 now = mono_ns(), iv_ns = (__u64)obs->opts.interval_ms * 1000000ULL;
+	__u32 key, next, *prev = NULL, dead[256];
+	struct kp_proc v;
+
+	while (n < 256 && !bpf_map_get_next_key(fd, prev, &next)) {
+		if (kill((pid_t)next, 0) && errno == ESRCH &&
+		    !bpf_map_lookup_elem(fd, &next, &v) && now - v.last_flush_ns >= iv_ns)
+			dead[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (i = 0; i < n; i++) {
+		struct kp_entity *k = kp_table_find(&obs->known, dead[i]);
+		struct kp_proc_rec r = { .hdr.type = KP_REC_PROC };
+
+		if (take_entry(fd, &dead[i], &v))
+			continue;
+		if (!k && obs->opts.filter)
+			continue;
+		r.hdr.op = k ? k->op : 0;
+		r.hdr.ts_ns = now;
+		r.tgid = dead[i];
+		/* kp_proc's counters are laid out as the record's body. */
+		memcpy(&r.io_ops, &v.io_ops, sizeof(v) - offsetof(struct kp_proc, io_ops));
+		if (r.io_ops || r.tcp_retrans || r.tcp_srtt_samples || r.tcp_active_opens ||
+		    r.tcp_passive_opens || r.tcp_closes || r.tcp_time_wait)
+			kp_ingest(&obs->iv, &r, sizeof(r));
+	}
 }
 
 static int ensure_bpffs(const char *dir, char *err, size_t errlen)
@@ -439,6 +517,7 @@ void kp_observer_close(struct kp_observer *obs)
 		close(obs->stats_fd);
 	destroy_objs(obs);
 	kp_interval_free(&obs->iv);
+	kp_table_free(&obs->known);
 	free(obs);
 }
 
@@ -552,7 +631,10 @@ int kp_observer_poll(struct kp_observer *obs)
 		if (obs->ops[i].spec.type == KP_OP_CGROUP)
 			scan_cgroup(obs, &obs->ops[i], i + 1);
 	ret = ring_buffer__consume(obs->rb);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	sweep_dead(obs);
+	return 0;
 }
 
 struct kp_interval *kp_observer_interval(struct kp_observer *obs)
