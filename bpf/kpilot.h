@@ -82,18 +82,22 @@ struct kp_dev_rec {
  * kp_task: per-thread accumulator, in task storage or the fallback hash.
  */
 struct kp_task {
-	__u64 last_flush_ns;
-	__u64 last_runtime_ns;	/* se.sum_exec_runtime at the last charge */
-	__u64 runq_since_ns;	/* when it became runnable, 0 = not waiting */
-	__u32 op;		/* operator at the last flush, kept past exit */
-	__u8 seen;		/* last_runtime_ns holds a baseline */
-	__u8 watched;		/* was a member at some flush */
-	__u16 pad;
+	__u64 last_flush_ns;	/* task clock (se.exec_start) at the last flush */
 	__u64 cpu_ns;
 	__u64 runq_ns;
 	__u32 nvcsw;
 	__u32 nivcsw;
 	__u32 runq_hist[KP_HIST_SLOTS];
+	/* The kernel's own counters at the last charge (deltas are charged). */
+	__u64 last_runtime_ns;	/* se.sum_exec_runtime */
+	__u64 last_run_delay_ns;	/* sched_info.run_delay */
+	__u64 last_nvcsw;
+	__u64 last_nivcsw;
+	__u64 runq_since_ns;	/* timestamp method: runnable since, 0 = not waiting */
+	__u32 op;		/* operator at the last flush, kept past exit */
+	__u8 seen;		/* the last_* fields hold a baseline */
+	__u8 watched;		/* was a member at some flush */
+	__u16 pad;
 };
 
 /* Per-process block and tcp accumulator: same layout as the record's body. */

@@ -1,26 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Scheduler observer: per-thread CPU time, run-queue wait (with a log2
- * histogram) and voluntary/involuntary context switches, accumulated in task
- * storage (or a hash keyed by pid on kernels without it) and streamed as one
- * delta record per thread per flush interval.
+ * histogram of single waits) and voluntary/involuntary context switches,
+ * accumulated in task storage (or a hash keyed by pid where tracing programs
+ * lack it) and streamed as one delta record per thread per flush interval.
+ *
+ * The kernel already keeps all of it per task: se.sum_exec_runtime (the clock
+ * behind CLOCK_PROCESS_CPUTIME_ID), sched_info.run_delay (total run-queue
+ * wait, CONFIG_SCHED_INFO) and nvcsw/nivcsw. So sched_switch only charges
+ * the deltas of the task leaving the CPU: every run on a CPU was preceded by
+ * exactly one wait, so the run_delay delta at switch-out is that one wait.
+ * No timestamps, no wakeup handler, nothing for the incoming task. Exact,
+ * and free of the interrupt time a switch-in/switch-out stopwatch absorbs.
+ *
+ * Where sched_info is missing, and in legacy mode, run-queue wait is timed
+ * instead: sched_wakeup/sched_wakeup_new (or a preemption) start the clock,
+ * switch-in stops it.
  *
  * Each handler exists twice: tp_btf (direct BTF access, cheapest) and raw_tp
- * (BPF_CORE_READ, for kernels where tp_btf can't attach). User space loads one
- * family. The bodies are __always_inline with a constant `btf` flag, so the
- * compiler drops the other family's code from each program.
+ * (BPF_CORE_READ, where tp_btf can't attach). User space loads one family.
+ * The bodies are __always_inline with a constant `btf` flag, so the compiler
+ * drops the other family's code from each program.
  */
 #include "proc.bpf.h"
 
 #define TASK_RUNNING	0
 #define TASK_DEAD	0x80
 
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space: run-queue wait from sched_info.run_delay (else timed). */
+const volatile bool runq_from_schedinfo = true;
+
 /* Before 5.14 the state field was `long state`. */
 struct task_struct___o {
 	volatile long state;
 } __attribute__((preserve_access_index));
-
-char LICENSE[] SEC("license") = "GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -54,24 +69,41 @@ static __always_inline struct kp_task *task_get(struct task_struct *t, __u32 pid
 	return bpf_map_lookup_elem(&task_hash, &pid);
 }
 
+#define rd(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
+
 /*
- * CPU time is charged as deltas of the kernel's own se.sum_exec_runtime, the
- * clock behind CLOCK_PROCESS_CPUTIME_ID: exact, free of the interrupt time a
- * switch-in/switch-out stopwatch would absorb, and one load instead of a
- * timestamp. The first sight of a task only takes the baseline, so tasks
- * older than the observer don't report their whole lifetime at once.
+ * Charge the kernel's counters since the last charge. The first sight of a
+ * task only takes the baseline, so tasks older than the observer don't
+ * report their lifetime at once. `switched_out`: the task just ended a run,
+ * so the run_delay delta is the single wait before that run.
  */
-static __always_inline void charge(struct kp_task *v, __u64 runtime)
+static __always_inline void charge(struct kp_task *v, struct task_struct *t, bool btf,
+				   bool switched_out)
 {
-	if (v->seen)
+	__u64 runtime = rd(btf, t, se.sum_exec_runtime);
+	__u64 nvcsw = rd(btf, t, nvcsw), nivcsw = rd(btf, t, nivcsw), delay = 0;
+	bool first = !v->seen;
+
+	if (runq_from_schedinfo)
+		delay = rd(btf, t, sched_info.run_delay);
+	if (!first) {
 		v->cpu_ns += runtime - v->last_runtime_ns;
+		v->nvcsw += nvcsw - v->last_nvcsw;
+		v->nivcsw += nivcsw - v->last_nivcsw;
+		if (runq_from_schedinfo && switched_out) {
+			__u64 wait = delay - v->last_run_delay_ns;
+
+			v->runq_ns += wait;
+			v->runq_hist[hist_slot(wait)]++;
+		}
+	}
 	v->seen = 1;
 	v->last_runtime_ns = runtime;
-}
-
-static __always_inline __u64 task_runtime(struct task_struct *t, bool btf)
-{
-	return btf ? t->se.sum_exec_runtime : BPF_CORE_READ(t, se.sum_exec_runtime);
+	v->last_nvcsw = nvcsw;
+	v->last_nivcsw = nivcsw;
+	/* Mid-run charges (tick, exit) leave the current wait for switch-out. */
+	if (runq_from_schedinfo && (switched_out || first))
+		v->last_run_delay_ns = delay;
 }
 
 /*
@@ -136,66 +168,73 @@ static __always_inline __u32 task_state(struct task_struct *t, bool btf)
 	return BPF_CORE_READ((struct task_struct___o *)t, state);
 }
 
-static __always_inline void on_switch(bool preempt, struct task_struct *prev,
-				      struct task_struct *next, bool btf)
+/* Timestamp method: a wait ends when the task is switched in. */
+static __always_inline void timed_switch_in(struct task_struct *next, bool btf, __u64 now)
 {
-	__u32 prev_pid, prev_tgid, next_pid, state;
-	__u64 now = bpf_ktime_get_ns();
+	__u32 pid = rd(btf, next, pid);
+	struct kp_task *v;
+	__u64 wait;
+
+	if (!pid)
+		return;
+	v = task_get(next, pid, btf, true);
+	if (!v || !v->runq_since_ns)
+		return;
+	wait = now - v->runq_since_ns;
+	v->runq_ns += wait;
+	v->runq_hist[hist_slot(wait)]++;
+	v->runq_since_ns = 0;
+}
+
+/*
+ * The flush clock of a task: se.exec_start, the run-queue clock the kernel
+ * stamped when it last charged the task (just now, at switch-out or tick).
+ * A load instead of a clock read on the hottest path; only flush timing
+ * depends on it, never a reported figure.
+ */
+static __always_inline __u64 task_clock(struct task_struct *t, bool btf)
+{
+	return rd(btf, t, se.exec_start);
+}
+
+static __always_inline void on_switch(struct task_struct *prev, struct task_struct *next,
+				      bool btf)
+{
+	__u64 now = 0, clock;
+	__u32 pid, tgid, state;
 	struct kp_task *v;
 
 	count_event();
-	if (btf) {
-		prev_pid = prev->pid;
-		prev_tgid = prev->tgid;
-		next_pid = next->pid;
-	} else {
-		prev_pid = BPF_CORE_READ(prev, pid);
-		prev_tgid = BPF_CORE_READ(prev, tgid);
-		next_pid = BPF_CORE_READ(next, pid);
+	if (!runq_from_schedinfo) {
+		now = bpf_ktime_get_ns();
+		timed_switch_in(next, btf, now);
 	}
-
-	if (prev_pid) {
-		v = task_get(prev, prev_pid, btf, true);
-		if (v) {
-			state = task_state(prev, btf);
-			charge(v, task_runtime(prev, btf));
-			/* The kernel's own rule for nvcsw vs nivcsw. */
-			if (preempt || state == TASK_RUNNING) {
-				v->nivcsw++;
-				v->runq_since_ns = now;
-			} else {
-				v->nvcsw++;
-			}
-			if (state & TASK_DEAD) {
-				/* Its last switch: everything it ran is in. */
-				task_flush(v, prev, prev_pid, prev_tgid, now, KP_F_EXIT);
-				if (!btf)
-					bpf_map_delete_elem(&task_hash, &prev_pid);
-			} else if (flush_due(&v->last_flush_ns, now)) {
-				task_flush(v, prev, prev_pid, prev_tgid, now, 0);
-			}
-		}
-	}
-
-	if (next_pid) {
-		v = task_get(next, next_pid, btf, true);
-		if (v) {
-			if (v->runq_since_ns) {
-				__u64 wait = now - v->runq_since_ns;
-
-				v->runq_ns += wait;
-				v->runq_hist[hist_slot(wait)]++;
-				v->runq_since_ns = 0;
-			}
-			if (!v->seen)
-				charge(v, task_runtime(next, btf));
-		}
+	pid = rd(btf, prev, pid);
+	if (!pid)
+		return;	/* the idle task */
+	v = task_get(prev, pid, btf, true);
+	if (!v)
+		return;
+	charge(v, prev, btf, true);
+	state = task_state(prev, btf);
+	if (!runq_from_schedinfo && state == TASK_RUNNING)
+		v->runq_since_ns = now;	/* preempted: waiting from now */
+	tgid = rd(btf, prev, tgid);
+	clock = task_clock(prev, btf);
+	if (state & TASK_DEAD) {
+		/* Its last switch: everything it ran is in. */
+		task_flush(v, prev, pid, tgid, bpf_ktime_get_ns(), KP_F_EXIT);
+		if (!btf)
+			bpf_map_delete_elem(&task_hash, &pid);
+	} else if (flush_due(&v->last_flush_ns, clock)) {
+		task_flush(v, prev, pid, tgid, bpf_ktime_get_ns(), 0);
 	}
 }
 
+/* Timestamp method only: a wakeup starts a wait. */
 static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 {
-	__u32 pid = btf ? p->pid : BPF_CORE_READ(p, pid);
+	__u32 pid = rd(btf, p, pid);
 	struct kp_task *v;
 
 	count_event();
@@ -204,21 +243,19 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 	v = task_get(p, pid, btf, true);
 	if (!v)
 		return;
+	if (!v->seen)
+		charge(v, p, btf, false);
 	if (!v->runq_since_ns)
 		v->runq_since_ns = bpf_ktime_get_ns();
-	if (!v->seen)
-		charge(v, task_runtime(p, btf));
 }
 
 /* A new process (not a thread) inherits its parent's operator. */
 static __always_inline void on_fork(struct task_struct *parent, struct task_struct *child,
 				    bool btf)
 {
-	__u32 ptgid, ctgid, *op;
+	__u32 ptgid = rd(btf, parent, tgid), ctgid = rd(btf, child, tgid), *op;
 
 	count_event();
-	ptgid = btf ? parent->tgid : BPF_CORE_READ(parent, tgid);
-	ctgid = btf ? child->tgid : BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid)
 		return;
 	op = bpf_map_lookup_elem(&members, &ptgid);
@@ -233,22 +270,19 @@ static __always_inline void on_fork(struct task_struct *parent, struct task_stru
  */
 static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 {
-	__u32 pid, tgid;
+	__u32 pid = rd(btf, p, pid), tgid = rd(btf, p, tgid);
 	__u64 now = bpf_ktime_get_ns();
 	struct kp_proc *pp;
 	struct kp_task *v;
-	int live;
 
 	count_event();
-	pid = btf ? p->pid : BPF_CORE_READ(p, pid);
-	tgid = btf ? p->tgid : BPF_CORE_READ(p, tgid);
 	v = task_get(p, pid, btf, false);
 	if (v) {
-		charge(v, task_runtime(p, btf));
+		charge(v, p, btf, false);
 		task_flush(v, p, pid, tgid, now, 0);
+		v->last_flush_ns = task_clock(p, btf);
 	}
-	live = BPF_CORE_READ(p, signal, live.counter);
-	if (live)
+	if (BPF_CORE_READ(p, signal, live.counter))
 		return;
 	pp = bpf_map_lookup_elem(&proc_stats, &tgid);
 	if (pp)
@@ -259,7 +293,7 @@ static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(tp_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	on_switch(preempt, prev, next, true);
+	on_switch(prev, next, true);
 	return 0;
 }
 
@@ -294,7 +328,7 @@ int BPF_PROG(tp_sched_process_exit, struct task_struct *p)
 SEC("raw_tp/sched_switch")
 int BPF_PROG(raw_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	on_switch(preempt, prev, next, false);
+	on_switch(prev, next, false);
 	return 0;
 }
 
@@ -327,31 +361,52 @@ int BPF_PROG(raw_sched_process_exit, struct task_struct *p)
 }
 
 /*
- * A low-rate per-CPU timer (perf cpu-clock): charges the running thread and
- * flushes it when due, so a thread that never leaves its CPU still reports
- * every interval (se.sum_exec_runtime advances on every scheduler tick).
+ * Threads that never leave their CPU still report every interval: the
+ * scheduler tick is an hrtimer, so hrtimer expiry interrupts them, and
+ * se.sum_exec_runtime is fresh there. Checked at most four times per flush
+ * interval per CPU, so the cost is a few lookups per second.
  */
-const volatile bool tick_task_storage = true;
+__u64 tick_next_ns[KP_MAX_CPUS] SEC(".bss");
 
-SEC("perf_event")
-int tick(void *ctx)
+static __always_inline void on_tick(bool btf)
 {
-	struct task_struct *t = (void *)bpf_get_current_task();
-	__u64 id = bpf_get_current_pid_tgid(), now;
-	__u32 pid = (__u32)id, tgid = id >> 32;
+	__u32 cpu = bpf_get_smp_processor_id() & (KP_MAX_CPUS - 1);
+	__u64 now = bpf_ktime_get_ns(), id;
+	struct task_struct *t;
 	struct kp_task *v;
+	__u32 pid;
 
+	if (now < tick_next_ns[cpu])
+		return;
+	tick_next_ns[cpu] = now + flush_ns / 4;
+	id = bpf_get_current_pid_tgid();
+	pid = (__u32)id;
 	if (!pid)
-		return 0;
-	if (tick_task_storage)
-		v = bpf_task_storage_get(&task_store, bpf_get_current_task_btf(), 0, 0);
-	else
+		return;
+	if (btf) {
+		t = bpf_get_current_task_btf();
+		v = bpf_task_storage_get(&task_store, t, 0, 0);
+	} else {
+		t = (void *)bpf_get_current_task();
 		v = bpf_map_lookup_elem(&task_hash, &pid);
+	}
 	if (!v || !v->seen)
-		return 0;
-	charge(v, BPF_CORE_READ(t, se.sum_exec_runtime));
-	now = bpf_ktime_get_ns();
-	if (flush_due(&v->last_flush_ns, now))
-		task_flush(v, t, pid, tgid, now, 0);
+		return;
+	charge(v, t, btf, false);
+	if (flush_due(&v->last_flush_ns, task_clock(t, btf)))
+		task_flush(v, t, pid, id >> 32, now, 0);
+}
+
+SEC("tp_btf/hrtimer_expire_entry")
+int BPF_PROG(tp_hrtimer_expire_entry)
+{
+	on_tick(true);
+	return 0;
+}
+
+SEC("raw_tp/hrtimer_expire_entry")
+int BPF_PROG(raw_hrtimer_expire_entry)
+{
+	on_tick(false);
 	return 0;
 }

@@ -40,7 +40,8 @@ static void open_observer(bool legacy)
 
 	need_root();
 	cr_assert_eq(kp_observer_open(&obs, &o, err, sizeof(err)), 0, "%s", err);
-	cr_assert_str_eq(kp_observer_mode(obs, NULL), legacy ? "raw_tp" : "tp_btf");
+	cr_assert_str_eq(kp_observer_mode(obs), legacy ? "raw_tp" : "tp_btf");
+	cr_assert_str_eq(kp_observer_runq_method(obs), legacy ? "timed" : "run_delay");
 }
 
 static void teardown(void)

@@ -362,8 +362,8 @@ int cmd_observe(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	live = isatty(STDOUT_FILENO) && !env.json;
 	if (!live || kp_verbosity >= KP_DEBUG)
-		kp_info("observing with %s programs, %u ms interval%s", kp_observer_mode(obs, NULL),
-			env.interval_ms, env.pin ? ", maps pinned under " KP_PIN_DIR : "");
+		kp_info("observing with %s programs, run-queue wait from %s, %u ms interval%s",
+			kp_observer_mode(obs), kp_observer_runq_method(obs), env.interval_ms, env.pin ? ", maps pinned under " KP_PIN_DIR : "");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	total = env.duration_s ? (int)((env.duration_s * 1000ULL + env.interval_ms - 1) / env.interval_ms) : 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -12,7 +13,6 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -37,12 +37,10 @@ struct kp_observer {
 	struct block_bpf *block;
 	struct tcp_bpf *tcp;
 	bool btf_mode;			/* tp_btf family loaded (else raw_tp) */
-	bool block_on, tcp_on;
+	bool runq_timed;		/* run-queue wait from wakeups, not run_delay */
 	struct ring_buffer *rb;
 	struct bpf_link *links[64];	/* tracepoint attachments */
 	int nlinks;
-	struct bpf_link **tick_links;
-	int ntick;
 	int stats_fd;
 	struct kp_operator ops[KP_MAX_OPERATORS];
 	int nops;
@@ -94,11 +92,32 @@ static void prog_tp(const struct bpf_program *p, char *out, size_t len)
 	snprintf(out, len, "%s", slash ? slash + 1 : sec);
 }
 
+/* Whether struct `type` has member `member` in the kernel's BTF. */
+static bool btf_has_member(const struct btf *btf, const char *type, const char *member)
+{
+	const struct btf_member *m;
+	const struct btf_type *t;
+	int id, i;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	if (id <= 0)
+		return false;
+	t = btf__type_by_id(btf, id);
+	for (i = 0, m = btf_members(t); i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
+			return true;
+	return false;
+}
+
 /*
  * Keep one family of programs: tp_btf (names tp_*) or raw_tp (raw_*), and
  * drop those whose tracepoint this kernel lacks, with one warning each.
+ * `timed`: run-queue wait is timed from wakeups (no sched_info.run_delay).
  */
-static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf_mode)
+static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf_mode,
+			 bool timed)
 {
 	struct bpf_program *p;
 	char tp[128];
@@ -112,8 +131,10 @@ static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf
 		else if (!strncmp(name, "raw_", 4))
 			want = !btf_mode;
 		else
-			continue;	/* tick */
+			continue;
 		prog_tp(p, tp, sizeof(tp));
+		if (!timed && !strncmp(tp, "sched_wakeup", 12))
+			want = false;	/* only the timed method needs wakeups */
 		if (want && !tp_in_btf(btf, tp, NULL)) {
 			kp_warn("tracepoint %s not in this kernel: %s disabled", tp, name);
 			want = false;
@@ -129,7 +150,7 @@ static int attach_progs(struct kp_observer *obs, struct bpf_object *obj, bool bt
 	char tp[128];
 
 	bpf_object__for_each_program(p, obj) {
-		if (!bpf_program__autoload(p) || bpf_program__type(p) == BPF_PROG_TYPE_PERF_EVENT)
+		if (!bpf_program__autoload(p))
 			continue;
 		l = bpf_program__attach(p);
 		if (!l) {
@@ -158,11 +179,6 @@ static void destroy_objs(struct kp_observer *obs)
 	for (i = 0; i < obs->nlinks; i++)
 		bpf_link__destroy(obs->links[i]);
 	obs->nlinks = 0;
-	for (i = 0; i < obs->ntick; i++)
-		bpf_link__destroy(obs->tick_links[i]);
-	free(obs->tick_links);
-	obs->tick_links = NULL;
-	obs->ntick = 0;
 	tcp_bpf__destroy(obs->tcp);
 	block_bpf__destroy(obs->block);
 	sched_bpf__destroy(obs->sched);
@@ -175,6 +191,8 @@ static int load_all(struct kp_observer *obs, const struct btf *btf, bool btf_mod
 		    char *err, size_t errlen)
 {
 	__u64 flush_ns = (__u64)obs->opts.interval_ms * 1000000ULL;
+	/* Legacy mode also times run-queue waits: what a minimal kernel runs. */
+	bool timed = !btf_mode || !btf_has_member(btf, "sched_info", "run_delay");
 	int nargs = 1, ret;
 
 	obs->sched = sched_bpf__open();
@@ -187,15 +205,16 @@ static int load_all(struct kp_observer *obs, const struct btf *btf, bool btf_mod
 	}
 	obs->sched->rodata->flush_ns = flush_ns;
 	obs->sched->rodata->filter_members = obs->opts.filter;
-	obs->sched->rodata->tick_task_storage = btf_mode;
+	obs->sched->rodata->runq_from_schedinfo = !timed;
+	obs->runq_timed = timed;
 	obs->block->rodata->flush_ns = flush_ns;
 	obs->block->rodata->filter_members = obs->opts.filter;
 	obs->tcp->rodata->flush_ns = flush_ns;
 	obs->tcp->rodata->filter_members = obs->opts.filter;
 
-	select_progs(obs->sched->obj, btf, btf_mode);
-	select_progs(obs->block->obj, btf, btf_mode);
-	select_progs(obs->tcp->obj, btf, btf_mode);
+	select_progs(obs->sched->obj, btf, btf_mode, timed);
+	select_progs(obs->block->obj, btf, btf_mode, timed);
+	select_progs(obs->tcp->obj, btf, btf_mode, timed);
 
 	/* 5.11 dropped block_rq_issue's request_queue argument. */
 	tp_in_btf(btf, "block_rq_issue", &nargs);
@@ -246,38 +265,6 @@ fail:
 		 btf_mode ? "tp_btf" : "raw_tp", strerror(ret < 0 ? -ret : ret));
 	destroy_objs(obs);
 	return ret < 0 ? ret : -ret;
-}
-
-/* A low-rate cpu-clock event per CPU runs the tick program. */
-static void attach_ticks(struct kp_observer *obs)
-{
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		/* cpu-clock periods are in ns: two ticks per flush interval. */
-		.sample_period = (__u64)obs->opts.interval_ms * 1000000ULL / 2,
-	};
-	int ncpu = libbpf_num_possible_cpus(), cpu, fd;
-
-	if (ncpu <= 0)
-		return;
-	obs->tick_links = calloc(ncpu, sizeof(*obs->tick_links));
-	if (!obs->tick_links)
-		return;
-	for (cpu = 0; cpu < ncpu; cpu++) {
-		fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-		if (fd < 0)
-			continue;	/* offline CPU */
-		obs->tick_links[obs->ntick] = bpf_program__attach_perf_event(obs->sched->progs.tick, fd);
-		if (!obs->tick_links[obs->ntick]) {
-			close(fd);
-			continue;
-		}
-		obs->ntick++;
-	}
-	if (!obs->ntick)
-		kp_warn("no per-CPU timer: threads that never leave their CPU report at exit only");
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
@@ -456,6 +443,8 @@ int kp_observer_open(struct kp_observer **out, const struct kp_observer_opts *op
 		obs->opts.pin_dir = KP_PIN_DIR;
 	if (!obs->opts.sysfs_cgroup)
 		obs->opts.sysfs_cgroup = "/sys/fs/cgroup";
+	if (!obs->opts.proc)
+		obs->opts.proc = "/proc";
 	obs->stats_fd = -1;
 	kp_interval_init(&obs->iv);
 	libbpf_set_print(libbpf_print);
@@ -480,8 +469,6 @@ int kp_observer_open(struct kp_observer **out, const struct kp_observer_opts *op
 	btf__free(btf);
 	btf = NULL;
 
-	if (!opts->no_tick)
-		attach_ticks(obs);
 	obs->rb = ring_buffer__new(bpf_map__fd(obs->sched->maps.events), handle_record, obs, NULL);
 	if (!obs->rb) {
 		ret = -errno;
@@ -498,6 +485,11 @@ int kp_observer_open(struct kp_observer **out, const struct kp_observer_opts *op
 		if (ret)
 			goto fail;
 	}
+	/*
+	 * Parsing the kernel's BTF (once here, once per object in libbpf)
+	 * leaves ~10 MiB of freed heap behind: give it back to the system.
+	 */
+	malloc_trim(0);
 	*out = obs;
 	return 0;
 fail:
@@ -521,21 +513,35 @@ void kp_observer_close(struct kp_observer *obs)
 	free(obs);
 }
 
-const char *kp_observer_mode(const struct kp_observer *obs, const char *object)
+const char *kp_observer_mode(const struct kp_observer *obs)
 {
 	return obs->btf_mode ? "tp_btf" : "raw_tp";
 }
 
+const char *kp_observer_runq_method(const struct kp_observer *obs)
+{
+	return obs->runq_timed ? "timed" : "run_delay";
+}
+
 int kp_observer_watch_pid(struct kp_observer *obs, pid_t pid)
 {
-	__u32 key = pid, zero = 0;
+	static pid_t tree[KP_MAX_PROCS];
+	__u32 key, zero = 0;
+	int n, i;
 
 	if (kill(pid, 0) && errno == ESRCH)
 		return -ESRCH;
-	/* An operator membership wins over a plain watch. */
-	if (bpf_map_update_elem(bpf_map__fd(obs->sched->maps.members), &key, &zero, BPF_NOEXIST) &&
-	    errno != EEXIST)
-		return -errno;
+	/* Its children from before we started too, as fork adds later ones. */
+	n = kp_proc_tree(obs->opts.proc, pid, tree, KP_MAX_PROCS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		key = tree[i];
+		/* An operator membership wins over a plain watch. */
+		if (bpf_map_update_elem(bpf_map__fd(obs->sched->maps.members), &key, &zero,
+					BPF_NOEXIST) && errno != EEXIST)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -548,6 +554,23 @@ static int add_members(struct kp_observer *obs, __u32 id, const pid_t *pids, int
 
 		if (bpf_map_update_elem(fd, &key, &id, BPF_ANY))
 			return -errno;
+	}
+	return 0;
+}
+
+/* A pid operator covers its processes' existing descendants too. */
+static int add_pid_trees(struct kp_observer *obs, __u32 id, const pid_t *pids, int n)
+{
+	static pid_t tree[KP_MAX_PROCS];
+	int i, k, ret;
+
+	for (i = 0; i < n; i++) {
+		k = kp_proc_tree(obs->opts.proc, pids[i], tree, KP_MAX_PROCS);
+		if (k < 0)
+			return k;
+		ret = add_members(obs, id, tree, k);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -600,7 +623,7 @@ int kp_observer_add_operator(struct kp_observer *obs, const struct kp_opspec *sp
 				return -ESRCH;
 			}
 		}
-		ret = add_members(obs, id, spec->pids, spec->npids);
+		ret = add_pid_trees(obs, id, spec->pids, spec->npids);
 	}
 	if (ret) {
 		snprintf(err, errlen, "operator '%s': cannot add members: %s", spec->name,

@@ -21,9 +21,9 @@ struct kp_observer_opts {
 	bool pin;			/* pin maps under pin_dir */
 	bool keep_pinned;		/* leave them pinned on close */
 	bool self_stats;		/* enable bpf_stats for per-program run time */
-	bool no_tick;			/* skip the per-CPU timer that flushes busy threads */
 	const char *pin_dir;		/* default KP_PIN_DIR */
 	const char *sysfs_cgroup;	/* default /sys/fs/cgroup */
+	const char *proc;		/* default /proc */
 };
 
 /* Per BPF program figures from bpf_stats, cumulative since load. */
@@ -44,10 +44,12 @@ int kp_observer_open(struct kp_observer **out, const struct kp_observer_opts *op
 		     char *err, size_t errlen);
 void kp_observer_close(struct kp_observer *obs);
 
-/* Whether the tp_btf family is in use for each object ("tp_btf"/"raw_tp"/"off"). */
-const char *kp_observer_mode(const struct kp_observer *obs, const char *object);
+/* The program family in use: "tp_btf" or "raw_tp". */
+const char *kp_observer_mode(const struct kp_observer *obs);
+/* How run-queue wait is measured: "run_delay" (sched_info) or "timed" (wakeups). */
+const char *kp_observer_runq_method(const struct kp_observer *obs);
 
-/* Watch a process (and, through fork, its future children). */
+/* Watch a process, its existing descendants and, through fork, its future ones. */
 int kp_observer_watch_pid(struct kp_observer *obs, pid_t pid);
 /* Add an operator; returns its id (>= 1) or -errno with a reason in err. */
 int kp_observer_add_operator(struct kp_observer *obs, const struct kp_opspec *spec,

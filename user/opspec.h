@@ -32,4 +32,10 @@ int kp_opspec_cgroup_dir(const char *sysfs_cgroup, const char *path, char *out, 
 /* Read the tgids in a cgroup directory's cgroup.procs; returns the count or -errno. */
 int kp_cgroup_procs(const char *dir, pid_t *pids, int max);
 
+/*
+ * pid and its live descendants (from /proc/<pid>/stat's ppid), pid first.
+ * Returns the count (at most max) or -errno. proc is normally "/proc".
+ */
+int kp_proc_tree(const char *proc, pid_t pid, pid_t *out, int max);
+
 #endif
