@@ -6,6 +6,7 @@
  * what it measured of itself.
  */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -380,6 +381,9 @@ static void tcp(bool legacy)
 	cr_assert_eq(s->tcp_active_opens, 0);
 	cr_assert_eq(s->tcp_closes, 1);
 	cr_assert_eq(s->tcp_time_wait, 0, "the passive closer does not");
+	cr_assert_gt(s->tcp_srtt_samples, 0, "tcp_probe saw the receiver's established socket");
+	cr_assert_gt(s->tcp_srtt_sum_us, 0);
+	cr_assert_str_eq(c->comm, "test_observer", "named even with tcp records only at the end");
 }
 
 Test(observer, tcp_tp_btf, .fini = teardown) { tcp(false); }
@@ -481,4 +485,39 @@ Test(observer, cgroup_operator_members, .fini = teardown)
 	cr_assert_eq(e->op, 1);
 	cr_assert_geq(kp_table_find(&kp_observer_interval(obs)->ops, 1)->cpu_ns, 500000000ULL);
 	cr_assert_eq(rmdir(dir), 0, "test cgroup removed");
+}
+
+/* --- a kernel without some tracepoints: one warning each, the rest works --- */
+
+Test(observer, missing_tracepoints_disable_only_their_probes, .fini = teardown)
+{
+	struct kp_observer_opts o = { .interval_ms = 100, .filter = true,
+				      .absent_tps = "tcp_probe,block_rq_issue,sched_process_fork" };
+	struct kp_prog_stat st[64];
+	struct kp_entity *e;
+	char err[512];
+	int go, res, n, i;
+	long long truth;
+	pid_t pid;
+
+	need_root();
+	cr_redirect_stderr();
+	cr_assert_eq(kp_observer_open(&obs, &o, err, sizeof(err)), 0, "%s", err);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(
+		"kpilot: warning: tracepoint sched_process_fork not in this kernel: tp_sched_process_fork disabled\n"
+		"kpilot: warning: tracepoint block_rq_issue not in this kernel: tp_block_rq_issue disabled\n"
+		"kpilot: warning: tracepoint block_rq_issue not in this kernel: tp_block_rq_issue_old disabled\n"
+		"kpilot: warning: tracepoint tcp_probe not in this kernel: tp_tcp_probe disabled\n");
+	n = kp_observer_prog_stats(obs, st, 64);
+	for (i = 0; i < n; i++) {
+		cr_assert_null(strstr(st[i].name, "tcp_probe"), "%s loaded", st[i].name);
+		cr_assert_null(strstr(st[i].name, "rq_issue"), "%s loaded", st[i].name);
+	}
+	cr_assert_geq(n, 8, "the other programs are loaded");
+	pid = spawn(burn_cpu, NULL, &go, &res);
+	cr_assert_eq(kp_observer_watch_pid(obs, pid), 0);
+	truth = finish(pid, go, res);
+	e = collect(pid);
+	cr_assert_geq((double)e->cpu_ns, truth * 0.97, "the sched programs still work");
 }

@@ -13,12 +13,30 @@ static const struct kp_report_ctx ctx = {
 	.ts_ns = 1700000000000000000ULL, .interval_ms = 1000, .op_name = names,
 };
 
+/* Through kp_report_json_line, exactly as kpilot observe --json prints. */
 static char *dump(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	json_decref(o);
-	return s;
+	cr_assert_eq(kp_report_json_line(f, o), 0);
+	fclose(f);
+	cr_assert_eq(buf[len - 1], '\n', "one object per line");
+	buf[len - 1] = '\0';
+	return buf;
+}
+
+Test(report, reals_print_short)
+{
+	struct kp_entity e = { .kind = KP_KIND_DEVICE, .id = 1 };
+	char *s;
+
+	/* 5 samples in [256, 512) us: p99 is rank 4.95 of 5, 256 + 256 * 0.99 = 509.44. */
+	e.io_lat_hist[8] = 5;
+	s = dump(kp_report_entity_json(&e, &ctx));
+	cr_assert(strstr(s, "\"io_lat_p99_us\":509.4,"), "%s", s);
+	free(s);
 }
 
 Test(report, process_json_has_every_documented_field)

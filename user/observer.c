@@ -116,8 +116,19 @@ static bool btf_has_member(const struct btf *btf, const char *type, const char *
  * drop those whose tracepoint this kernel lacks, with one warning each.
  * `timed`: run-queue wait is timed from wakeups (no sched_info.run_delay).
  */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = list; p && (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf_mode,
-			 bool timed)
+			 bool timed, const char *absent)
 {
 	struct bpf_program *p;
 	char tp[128];
@@ -135,7 +146,7 @@ static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf
 		prog_tp(p, tp, sizeof(tp));
 		if (!timed && !strncmp(tp, "sched_wakeup", 12))
 			want = false;	/* only the timed method needs wakeups */
-		if (want && !tp_in_btf(btf, tp, NULL)) {
+		if (want && (!tp_in_btf(btf, tp, NULL) || listed(absent, tp))) {
 			kp_warn("tracepoint %s not in this kernel: %s disabled", tp, name);
 			want = false;
 		}
@@ -212,17 +223,23 @@ static int load_all(struct kp_observer *obs, const struct btf *btf, bool btf_mod
 	obs->tcp->rodata->flush_ns = flush_ns;
 	obs->tcp->rodata->filter_members = obs->opts.filter;
 
-	select_progs(obs->sched->obj, btf, btf_mode, timed);
-	select_progs(obs->block->obj, btf, btf_mode, timed);
-	select_progs(obs->tcp->obj, btf, btf_mode, timed);
+	select_progs(obs->sched->obj, btf, btf_mode, timed, obs->opts.absent_tps);
+	select_progs(obs->block->obj, btf, btf_mode, timed, obs->opts.absent_tps);
+	select_progs(obs->tcp->obj, btf, btf_mode, timed, obs->opts.absent_tps);
 
 	/* 5.11 dropped block_rq_issue's request_queue argument. */
 	tp_in_btf(btf, "block_rq_issue", &nargs);
 	if (btf_mode) {
-		bpf_program__set_autoload(obs->block->progs.tp_block_rq_insert, nargs == 1);
-		bpf_program__set_autoload(obs->block->progs.tp_block_rq_issue, nargs == 1);
-		bpf_program__set_autoload(obs->block->progs.tp_block_rq_insert_old, nargs == 2);
-		bpf_program__set_autoload(obs->block->progs.tp_block_rq_issue_old, nargs == 2);
+		/* Only switch off: select_progs() already dropped missing ones. */
+		struct bpf_program *off[2] = {
+			nargs == 1 ? obs->block->progs.tp_block_rq_insert_old
+				   : obs->block->progs.tp_block_rq_insert,
+			nargs == 1 ? obs->block->progs.tp_block_rq_issue_old
+				   : obs->block->progs.tp_block_rq_issue,
+		};
+
+		bpf_program__set_autoload(off[0], false);
+		bpf_program__set_autoload(off[1], false);
 	} else {
 		obs->block->rodata->rq_arg = nargs == 2;
 	}
@@ -283,6 +300,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 				 t->tgid : ((const struct kp_proc_rec *)data)->tgid);
 		if (k && t->hdr.op)
 			k->op = t->hdr.op;
+		if (k && t->hdr.type == KP_REC_TASK)
+			memcpy(k->comm, t->comm, sizeof(k->comm));
 	}
 	return 0;
 }
@@ -646,6 +665,39 @@ int kp_observer_nops(const struct kp_observer *obs)
 	return obs->nops;
 }
 
+/*
+ * A process that only did I/O or TCP in an interval has no sched record to
+ * carry its name: take it from an earlier record, or from /proc.
+ */
+static void name_processes(struct kp_observer *obs)
+{
+	struct kp_table *t = &obs->iv.procs;
+	char path[64];
+	size_t i, n;
+	FILE *f;
+
+	for (i = 0; i < t->cap; i++) {
+		struct kp_entity *e = &t->slots[i], *k;
+
+		if (!t->used[i] || e->comm[0])
+			continue;
+		k = kp_table_find(&obs->known, e->id);
+		if (k && k->comm[0]) {
+			memcpy(e->comm, k->comm, sizeof(e->comm));
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%u/comm", obs->opts.proc, e->id);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(e->comm, sizeof(e->comm), f)) {
+			n = strcspn(e->comm, "\n");
+			e->comm[n] = '\0';
+		}
+		fclose(f);
+	}
+}
+
 int kp_observer_poll(struct kp_observer *obs)
 {
 	int i, ret;
@@ -657,6 +709,7 @@ int kp_observer_poll(struct kp_observer *obs)
 	if (ret < 0)
 		return ret;
 	sweep_dead(obs);
+	name_processes(obs);
 	return 0;
 }
 

@@ -24,6 +24,7 @@ struct kp_observer_opts {
 	const char *pin_dir;		/* default KP_PIN_DIR */
 	const char *sysfs_cgroup;	/* default /sys/fs/cgroup */
 	const char *proc;		/* default /proc */
+	const char *absent_tps;		/* tests: comma-separated tracepoints to treat as missing */
 };
 
 /* Per BPF program figures from bpf_stats, cumulative since load. */

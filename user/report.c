@@ -114,7 +114,8 @@ int kp_report_json_line(FILE *f, json_t *obj)
 
 	if (!obj)
 		return -ENOMEM;
-	ret = json_dumpf(obj, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* 12 significant digits: 437.8 prints as 437.8, not 437.80000000000001. */
+	ret = json_dumpf(obj, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 	json_decref(obj);
 	if (ret || fputc('\n', f) == EOF)
 		return -EIO;
