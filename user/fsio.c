@@ -53,8 +53,12 @@ int kp_fs_write(const char *path, const char *text)
 
 	if (kp_fs_write_hook)
 		kp_fs_write_hook(path, text);
-	/* no O_CREAT: a knob that does not exist must never become a file */
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	/*
+	 * no O_CREAT: a knob that does not exist must never become a file.
+	 * O_TRUNC is what a shell redirection does: proc and cgroupfs ignore it,
+	 * and it keeps a fake root's regular files exact.
+	 */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	do

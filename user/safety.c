@@ -826,16 +826,10 @@ int kp_session_add_knob(struct kp_session *s, const struct kp_knob *in, char *wh
 			k.min = b->min;
 		if (k.max > b->max || k.max == 0)
 			k.max = b->max;
-		if (b->step_abs || b->step_pct) {
-			if (!k.step_abs && !k.step_pct) {
-				k.step_abs = b->step_abs;
-				k.step_pct = b->step_pct;
-			} else {
-				if (!k.step_abs || k.step_abs > b->step_abs)
-					k.step_abs = b->step_abs;
-				if (!k.step_pct || k.step_pct > b->step_pct)
-					k.step_pct = b->step_pct;
-			}
+		/* a step of its own is checked in addition to the built-in one */
+		if (!k.step_abs && !k.step_pct) {
+			k.step_abs = b->step_abs;
+			k.step_pct = b->step_pct;
 		}
 		if (k.min_interval_ms < b->min_interval_ms)
 			k.min_interval_ms = b->min_interval_ms;
@@ -977,6 +971,7 @@ static int validate_one(struct kp_session *s, struct pending *p, char *why, size
 	struct kp_change *c = p->c;
 	char cur[KP_VALUE_MAX], err2[256], parent[KP_VALUE_MAX];
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
+	const struct kp_knob *builtin;
 	struct kstate *k;
 	int err;
 
@@ -1039,6 +1034,15 @@ static int validate_one(struct kp_session *s, struct pending *p, char *why, size
 	if (kp_validate_value(p->def, c->knob, &p->old, &p->nv, s->policy, s->ncpus, s->clock(),
 			      k->dropped ? 0 : k->last_t, &p->clamped, why, len))
 		return -EINVAL;
+	builtin = kp_knob_builtin(c->knob);
+	if (builtin && builtin != p->def) {
+		bool clamped2 = false;
+
+		if (kp_validate_value(builtin, c->knob, &p->old, &p->nv, s->policy, s->ncpus,
+				      s->clock(), k->dropped ? 0 : k->last_t, &clamped2, why, len))
+			return -EINVAL;
+		p->clamped |= clamped2;
+	}
 	if (p->def->type == KP_VT_CPULIST) {
 		kp_knob_cgroup_split(c->knob, path, attr);
 		err = kp_cg_parent_cpus(&s->t, path, parent, sizeof(parent));
