@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cgroup.h"
 #include "safety.h"
+#include "sysctl.h"
 
 static inline void fake_put(const char *root, const char *rel, const char *text)
 {

@@ -167,7 +167,8 @@ int kp_cg_write(const struct kp_target *t, const char *path, const char *attr, c
 		snprintf(buf, sizeof(buf), "%lld", kp_cg_weight_to_shares(w));
 		return kp_fs_write(f, buf);
 	}
-	return kp_fs_write(f, text);
+	/* a zero-length write may never reach the kernel: "\n" means empty too */
+	return kp_fs_write(f, *text ? text : "\n");
 }
 
 int kp_cg_write_raw(const struct kp_target *t, const char *path, const char *attr,

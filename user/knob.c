@@ -495,6 +495,9 @@ int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *o
 		out->n = 2;
 		return 0;
 	case KP_VT_CPULIST:
+		/* an empty cgroup v2 cpuset means "the parent's": a state, not a choice */
+		if (!buf[0])
+			return 0;
 		if (strchr(buf, ' ')) {
 			seterr(err, errlen, "'%s' is not a CPU list (like 0-3,6)", show);
 			return -EINVAL;

@@ -1044,6 +1044,10 @@ static int validate_one(struct kp_session *s, struct pending *p, char *why, size
 		p->clamped |= clamped2;
 	}
 	if (p->def->type == KP_VT_CPULIST) {
+		if (!p->nv.s[0]) {
+			snprintf(why, len, "%s: empty CPU list", c->knob);
+			return -EINVAL;
+		}
 		kp_knob_cgroup_split(c->knob, path, attr);
 		err = kp_cg_parent_cpus(&s->t, path, parent, sizeof(parent));
 		if (err)
