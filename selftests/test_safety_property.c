@@ -17,16 +17,17 @@ static int nallowed;
 static long writes, bad_writes;
 static char bad_path[512];
 
-static void on_write(const char *path, const char *text)
+static int on_write(const char *path, const char *text)
 {
 	int i;
 
 	writes++;
 	for (i = 0; i < nallowed; i++)
 		if (!strcmp(path, allowed_files[i]))
-			return;
+			return 0;
 	bad_writes++;
 	snprintf(bad_path, sizeof(bad_path), "%s <- %s", path, text);
+	return -EPERM;
 }
 
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include "fsio.h"
 
-void (*kp_fs_write_hook)(const char *path, const char *text);
+int (*kp_fs_write_hook)(const char *path, const char *text);
 
 int kp_fs_path(const char *root, const char *rel, char *buf, size_t len)
 {
@@ -51,8 +51,11 @@ int kp_fs_write(const char *path, const char *text)
 	ssize_t n;
 	int fd, err = 0;
 
-	if (kp_fs_write_hook)
-		kp_fs_write_hook(path, text);
+	if (kp_fs_write_hook) {
+		err = kp_fs_write_hook(path, text);
+		if (err < 0)
+			return err;
+	}
 	/*
 	 * no O_CREAT: a knob that does not exist must never become a file.
 	 * O_TRUNC is what a shell redirection does: proc and cgroupfs ignore it,

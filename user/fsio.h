@@ -29,8 +29,9 @@ int kp_fs_exists(const char *path);
 
 /*
  * Every write the actuators attempt, before it happens.  NULL by default;
- * tests set it to prove that nothing is ever written outside the rules.
+ * tests set it to prove that nothing is ever written outside the rules, and
+ * to inject faults: a negative return fails the write with that errno.
  */
-extern void (*kp_fs_write_hook)(const char *path, const char *text);
+extern int (*kp_fs_write_hook)(const char *path, const char *text);
 
 #endif

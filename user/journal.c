@@ -342,7 +342,8 @@ int kp_journal_append(struct kp_journal *j, struct kp_jrec *r, bool sync)
 			fclose(f);
 	}
 	r->seq = ++j->seq;
-	r->t = now_wall();
+	if (!r->t)
+		r->t = now_wall();
 	s = kp_jrec_dump(r);
 	if (!s)
 		return -ENOMEM;

@@ -70,7 +70,7 @@ const char *kp_journal_path(const struct kp_journal *j);
 int kp_journal_replay(const char *path, int (*fn)(const struct kp_jrec *r, void *ctx),
 		      void *ctx, bool *torn);
 
-/* Append one record (sets seq and t); sync: fdatasync before returning. */
+/* Append one record (sets seq, and t unless given); sync: fdatasync before returning. */
 int kp_journal_append(struct kp_journal *j, struct kp_jrec *r, bool sync);
 
 /* Move the journal to <dir>/archive/journal-<time>-<pid>.jsonl; put its name in buf. */

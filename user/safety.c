@@ -30,6 +30,7 @@ struct kstate {
 	bool dropped;			/* someone else owns it now */
 	long long last_seq;
 	double last_t;			/* last change, wall seconds */
+	double prev_t;			/* the one before, if the last failed */
 	/* this session */
 	bool touched;
 	char start[KP_VALUE_MAX];	/* value before this session's first change */
@@ -270,6 +271,7 @@ static int replay_one(const struct kp_jrec *r, void *ctx)
 		snprintf(k->intent_old, sizeof(k->intent_old), "%s", r->old);
 		snprintf(k->expected, sizeof(k->expected), "%s", r->new);
 		k->last_seq = r->seq;
+		k->prev_t = k->last_t;
 		k->last_t = r->t;
 		js = jsfind(s, r->sid);
 		if (!js)
@@ -289,7 +291,9 @@ static int replay_one(const struct kp_jrec *r, void *ctx)
 		js->t[i].seq = r->seq;
 		break;
 	case KP_J_FAIL:
+		/* unknown: the write may have half happened; it does not count as one */
 		k->expected[0] = '\0';
+		k->last_t = k->prev_t;
 		break;
 	case KP_J_RESTORE:
 		snprintf(k->expected, sizeof(k->expected), "%s", r->value);
@@ -342,6 +346,7 @@ static int jlog(struct kp_session *s, enum kp_jop op, const struct kstate *k,
 		snprintf(b.mode, sizeof(b.mode), "%s", s->keep ? "keep" : "restore");
 		snprintf(b.root, sizeof(b.root), "%s", s->root);
 		snprintf(b.netns, sizeof(b.netns), "%s", s->netns);
+		b.t = s->clock();
 		err = kp_journal_append(s->j, &b, false);
 		if (err)
 			return err;
@@ -349,6 +354,7 @@ static int jlog(struct kp_session *s, enum kp_jop op, const struct kstate *k,
 		replay_one(&b, s);
 	}
 	r->op = op;
+	r->t = s->clock();
 	snprintf(r->sid, sizeof(r->sid), "%s", s->sid);
 	if (k) {
 		snprintf(r->knob, sizeof(r->knob), "%s", k->name);
