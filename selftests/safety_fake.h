@@ -82,8 +82,12 @@ static inline void fake_root_make(char *root, size_t len, int version)
 {
 	size_t i;
 
-	snprintf(root, len, "/tmp/kpilot-fake-XXXXXX");
-	cr_assert_not_null(mkdtemp(root));
+	/* tmpfs: ext4 flushes a truncated-and-rewritten file on close (auto_da_alloc) */
+	snprintf(root, len, "/dev/shm/kpilot-fake-XXXXXX");
+	if (!mkdtemp(root)) {
+		snprintf(root, len, "/tmp/kpilot-fake-XXXXXX");
+		cr_assert_not_null(mkdtemp(root));
+	}
 	for (i = 0; i < sizeof(fake_sysctls) / sizeof(fake_sysctls[0]); i++)
 		fake_put(root, fake_sysctls[i][0], fake_sysctls[i][1]);
 	if (version == 1) {
