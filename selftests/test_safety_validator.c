@@ -308,3 +308,43 @@ Test(safety_validator, unchanged_is_skipped_and_dry_run_writes_nothing)
 	free(after);
 }
 
+
+Test(safety_validator, congestion_control_must_be_available)
+{
+	struct kp_session_opts o = { 0 };
+	static const struct refusal r[] = {
+		{ "net.ipv4.tcp_congestion_control", "bbr",
+		  "net.ipv4.tcp_congestion_control: 'bbr' is not available on this kernel "
+		  "(available: reno cubic)" },
+	};
+
+	fake_put(root, "/proc/sys/net/ipv4/tcp_available_congestion_control", "reno cubic\n");
+	expect_refusals(&o, r, 1);
+}
+
+Test(safety_validator, config_files_must_be_trusted)
+{
+	char path[300], link[310], why[512], want[600];
+
+	snprintf(path, sizeof(path), "%s/tune.json", root);
+	fake_put(root, "/tune.json", "{}");
+	chmod(path, 0644);
+	cr_expect_eq(kp_safety_trusted_file(path, why, sizeof(why)), 0, "%s", why);
+	chmod(path, 0664);
+	cr_expect_eq(kp_safety_trusted_file(path, why, sizeof(why)), -EPERM);
+	snprintf(want, sizeof(want), "%s: group- or world-writable (mode 0664); chmod go-w it", path);
+	cr_expect_str_eq(why, want);
+	chmod(path, 0644);
+	snprintf(link, sizeof(link), "%s.lnk", path);
+	cr_assert_eq(symlink(path, link), 0);
+	cr_expect_eq(kp_safety_trusted_file(link, why, sizeof(why)), -ELOOP);
+	snprintf(want, sizeof(want), "%s: is a symlink; give the file itself", link);
+	cr_expect_str_eq(why, want);
+	if (geteuid() == 0) {
+		cr_assert_eq(chown(path, 1234, 1234), 0);
+		cr_expect_eq(kp_safety_trusted_file(path, why, sizeof(why)), -EPERM);
+		snprintf(want, sizeof(want),
+			 "%s: owned by uid 1234, not root: it would run commands as root", path);
+		cr_expect_str_eq(why, want);
+	}
+}

@@ -5,6 +5,7 @@
  * crash recovery and `kpilot rollback` all see the same truth.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -519,9 +520,10 @@ static int recover_crashed(struct kp_session *s)
 
 		if (s->js[i].closed || !strcmp(s->js[i].sid, s->sid))
 			continue;
-		kp_warn("kpilot %s (pid %d, session %s) did not finish: undoing its %d change%s",
-			s->js[i].cmd[0] ? s->js[i].cmd : "?", s->js[i].pid, s->js[i].sid, n,
-			n == 1 ? "" : "s");
+		if (n)
+			kp_warn("kpilot %s (pid %d, session %s) did not finish: undoing its %d change%s",
+				s->js[i].cmd[0] ? s->js[i].cmd : "?", s->js[i].pid, s->js[i].sid, n,
+				n == 1 ? "" : "s");
 		qsort(s->js[i].t, n, sizeof(*s->js[i].t), cmp_touch);
 		/* s->js moves when our own begin record is journaled: index, not pointer */
 		for (m = 0; m < n; m++) {
@@ -760,8 +762,9 @@ int kp_session_close(struct kp_session *s)
 
 	if (!s)
 		return 0;
-	if (!s->dry_run && s->begun) {
-		if (!s->keep)
+	/* a dry run begins a session only when it recovered a crashed one */
+	if (s->begun) {
+		if (!s->keep && !s->dry_run)
 			err = kp_session_restore(s);
 		r = rec_new();
 		if (r) {
@@ -972,10 +975,21 @@ static int check_invariants(struct kp_session *s, struct pending *p, int n, char
 	return kp_check_budget(sum, s->budget, why, len);
 }
 
+static bool word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+			return true;
+	return false;
+}
+
 static int validate_one(struct kp_session *s, struct pending *p, char *why, size_t len)
 {
 	struct kp_change *c = p->c;
-	char cur[KP_VALUE_MAX], err2[256], parent[KP_VALUE_MAX];
+	char cur[KP_VALUE_MAX], err2[256], parent[KP_VALUE_MAX], avail[KP_VALUE_MAX];
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 	const struct kp_knob *builtin;
 	struct kstate *k;
@@ -1048,6 +1062,14 @@ static int validate_one(struct kp_session *s, struct pending *p, char *why, size
 				      s->clock(), k->dropped ? 0 : k->last_t, &clamped2, why, len))
 			return -EINVAL;
 		p->clamped |= clamped2;
+	}
+	if (!strcmp(c->knob, "net.ipv4.tcp_congestion_control") &&
+	    !kp_sysctl_read(&s->t, "net.ipv4.tcp_available_congestion_control", avail,
+			    sizeof(avail)) && !word_in(avail, p->nv.s)) {
+		/* anything else would make the kernel load a module */
+		snprintf(why, len, "%s: '%s' is not available on this kernel (available: %s)",
+			 c->knob, p->nv.s, avail);
+		return -EINVAL;
 	}
 	if (p->def->type == KP_VT_CPULIST) {
 		if (!p->nv.s[0]) {
@@ -1251,7 +1273,7 @@ static void snapshot_good(struct kp_session *s)
 
 static int revert_to_good(struct kp_session *s, const char *why_text)
 {
-	char why[512];
+	char why[512], cur[KP_VALUE_MAX];
 	int i, err = 0;
 
 	for (i = 0; i < s->nk; i++) {
@@ -1266,6 +1288,10 @@ static int revert_to_good(struct kp_session *s, const char *why_text)
 		target = k->has_good ? k->good : k->start;
 		if (!strcmp(target, k->expected))
 			continue;
+		if (!act_read(&s->t, k->name, cur, NULL, sizeof(cur)) && !ours(k, cur)) {
+			foreign(s, k, cur);
+			continue;
+		}
 		r = rec_new();
 		if (!r)
 			return -ENOMEM;
@@ -1351,6 +1377,37 @@ int kp_session_check(struct kp_session *s)
 		}
 	}
 	return n;
+}
+
+int kp_safety_trusted_file(const char *path, char *why, size_t len)
+{
+	struct stat st;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, len, "%s: %s", path,
+			 err == -ELOOP ? "is a symlink; give the file itself" : strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		snprintf(why, len, "%s: %s", path, strerror(-err));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s: not a regular file", path);
+		err = -EPERM;
+	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, len, "%s: owned by uid %u, not root: it would run commands as root",
+			 path, (unsigned)st.st_uid);
+		err = -EPERM;
+	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "%s: group- or world-writable (mode %04o); chmod go-w it",
+			 path, (unsigned)(st.st_mode & 07777));
+		err = -EPERM;
+	}
+	close(fd);
+	return err;
 }
 
 /* ---- kpilot rollback -------------------------------------------------- */

@@ -134,6 +134,13 @@ int kp_session_close(struct kp_session *s);
 int kp_safety_rollback(const char *state_dir, bool list, bool json, FILE *out,
 		       char *why, size_t len);
 
+/*
+ * A session config runs commands as root: accept it only as a regular file
+ * (not a symlink) owned by root (or by us) and not group- or world-writable.
+ * 0 or -EPERM/-errno with the reason.
+ */
+int kp_safety_trusted_file(const char *path, char *why, size_t len);
+
 /* SIGINT/SIGTERM/SIGHUP set a flag instead of killing us: loops poll it. */
 void kp_safety_catch_signals(void);
 bool kp_safety_stop_requested(void);
