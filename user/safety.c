@@ -89,6 +89,7 @@ struct kp_session {
 };
 
 static volatile sig_atomic_t stop_flag;
+static int session_seq;
 
 static void on_signal(int sig)
 {
@@ -222,7 +223,7 @@ static struct jsess *jsfind(struct kp_session *s, const char *sid)
 {
 	int i;
 
-	for (i = 0; i < s->njs; i++)
+	for (i = s->njs - 1; i >= 0; i--)	/* the latest of that name */
 		if (!strcmp(s->js[i].sid, sid))
 			return &s->js[i];
 	return NULL;
@@ -644,7 +645,9 @@ static int session_open(const struct kp_session_opts *o, struct kp_session **out
 	s->max_failed = o->max_failed_steps > 0 ? o->max_failed_steps : 3;
 	s->clock = o->clock ? o->clock : wall_now;
 	s->ncpus = kp_ncpus();
-	snprintf(s->sid, sizeof(s->sid), "%lld-%d", (long long)s->clock(), getpid());
+	/* unique even for several sessions of one process within a second */
+	snprintf(s->sid, sizeof(s->sid), "%lld-%d-%d", (long long)wall_now(), getpid(),
+		 ++session_seq);
 	if (s->root[0] != '/' || strstr(s->root, "..")) {
 		snprintf(why, len, "root '%s' must be an absolute path without '..'", s->root);
 		err = -EINVAL;
