@@ -448,3 +448,57 @@ Test(safety_journal, hostile_journal_names_are_ignored, .init = setup1, .fini = 
 	cr_expect_str_eq(fake_get(root, "/proc/sys/kernel/panic"), "0\n");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "70");
 }
+
+Test(safety_journal, second_session_of_a_process_crashes, .init = setup1, .fini = teardown)
+{
+	struct kp_session_opts o = { .root = root, .state_dir = state, .clock = fake_clock };
+	struct kp_change c = { "net.core.somaxconn", "8192" };
+	struct kp_session *s;
+	char why[512];
+	int st;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		/* same process, same second: two sessions must not be confused */
+		if (kp_session_open(&o, &s, why, sizeof(why)) ||
+		    kp_session_apply(s, &c, 1, "first", why, sizeof(why)))
+			_exit(1);
+		kp_session_close(s);
+		fake_clock_now += 5;
+		if (kp_session_open(&o, &s, why, sizeof(why)) ||
+		    kp_session_apply(s, &c, 1, "second", why, sizeof(why)))
+			_exit(1);
+		raise(SIGKILL);
+	}
+	waitpid(pid, &st, 0);
+	cr_assert(WIFSIGNALED(st), "child failed: %d", WEXITSTATUS(st));
+	cr_assert_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "8192");
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "4096");
+	kp_session_close(s);
+}
+
+Test(safety_journal, kept_value_changed_by_someone_else_becomes_the_original, .init = setup1,
+     .fini = teardown)
+{
+	struct kp_session_opts o = { .root = root, .state_dir = state, .clock = fake_clock,
+				     .keep = true };
+	struct kp_change c = { "net.core.somaxconn", "8192" };
+	struct kp_session *s;
+	char why[512];
+
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_session_apply(s, &c, 1, "set 1", why, sizeof(why)), 0, "%s", why);
+	kp_session_close(s);
+	fake_put(root, "/proc/sys/net/core/somaxconn", "6000\n");	/* an admin's sysctl -w */
+	fake_clock_now += 5;
+	c.value = "7000";
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_session_apply(s, &c, 1, "set 2", why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(c.old, "6000");
+	kp_session_close(s);
+	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "6000",
+			 "the admin's value is the one to go back to");
+}
