@@ -452,7 +452,7 @@ Test(safety_journal, hostile_journal_names_are_ignored, .init = setup1, .fini = 
 Test(safety_journal, second_session_of_a_process_crashes, .init = setup1, .fini = teardown)
 {
 	struct kp_session_opts o = { .root = root, .state_dir = state, .clock = fake_clock };
-	struct kp_change c = { "net.core.somaxconn", "8192" };
+	struct kp_change c = { "net.core.somaxconn", "8192" }, w = { "vm.swappiness", "40" };
 	struct kp_session *s;
 	char why[512];
 	int st;
@@ -461,21 +461,24 @@ Test(safety_journal, second_session_of_a_process_crashes, .init = setup1, .fini 
 	cr_assert_geq(pid, 0);
 	if (!pid) {
 		/* same process, same second: two sessions must not be confused */
-		if (kp_session_open(&o, &s, why, sizeof(why)) ||
+		struct kp_session_opts k = o;
+
+		k.keep = true;		/* its journal stays: both sessions are in it */
+		if (kp_session_open(&k, &s, why, sizeof(why)) ||
 		    kp_session_apply(s, &c, 1, "first", why, sizeof(why)))
 			_exit(1);
 		kp_session_close(s);
-		fake_clock_now += 5;
 		if (kp_session_open(&o, &s, why, sizeof(why)) ||
-		    kp_session_apply(s, &c, 1, "second", why, sizeof(why)))
+		    kp_session_apply(s, &w, 1, "second", why, sizeof(why)))
 			_exit(1);
 		raise(SIGKILL);
 	}
 	waitpid(pid, &st, 0);
 	cr_assert(WIFSIGNALED(st), "child failed: %d", WEXITSTATUS(st));
-	cr_assert_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "8192");
+	cr_assert_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "40");
 	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
-	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "4096");
+	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "60");
+	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "8192", "kept");
 	kp_session_close(s);
 }
 
