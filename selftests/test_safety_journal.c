@@ -505,3 +505,18 @@ Test(safety_journal, kept_value_changed_by_someone_else_becomes_the_original, .i
 	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "6000",
 			 "the admin's value is the one to go back to");
 }
+
+Test(safety_journal, state_dir_others_can_write_is_refused, .init = setup1, .fini = teardown)
+{
+	struct kp_session_opts o = { .root = root, .state_dir = state };
+	struct kp_session *s;
+	char why[512], want[600];
+
+	chmod(state, 0777);
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), -EPERM);
+	snprintf(want, sizeof(want), "state dir %s is writable by others (mode 0777)", state);
+	cr_expect_str_eq(why, want);
+	chmod(state, 0700);
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	kp_session_close(s);
+}

@@ -4,6 +4,7 @@
  * tree is byte-identical and the journal holds no change).
  */
 #include <ftw.h>
+#include <math.h>
 #include "safety_fake.h"
 
 static char root[256], state[256];
@@ -347,4 +348,26 @@ Test(safety_validator, config_files_must_be_trusted)
 			 "%s: owned by uid 1234, not root: it would run commands as root", path);
 		cr_expect_str_eq(why, want);
 	}
+}
+
+Test(safety_validator, agent_actions_map_onto_the_range)
+{
+	const struct kp_knob *som = kp_knob_builtin("net.core.somaxconn");	/* log */
+	const struct kp_knob *swp = kp_knob_builtin("vm.swappiness");		/* linear */
+	const struct kp_knob *bp = kp_knob_builtin("net.core.busy_poll");
+	struct kp_knob logzero = *bp;
+
+	cr_expect_eq(kp_knob_from_unit(som, -1), 128);
+	cr_expect_eq(kp_knob_from_unit(som, 1), 65535);
+	cr_expect_eq(kp_knob_from_unit(som, 0), 2896);		/* geometric mean */
+	cr_expect_eq(kp_knob_from_unit(som, 5), 65535);
+	cr_expect_eq(kp_knob_from_unit(som, 0.0 / 0.0), 128);
+	cr_expect_eq(kp_knob_from_unit(swp, 0), 100);
+	cr_expect_eq(kp_knob_from_unit(swp, -0.5), 50);
+	logzero.scale = KP_SCALE_LOG;
+	cr_expect_eq(kp_knob_from_unit(&logzero, -1), 0);
+	cr_expect_eq(kp_knob_from_unit(&logzero, 1), 200);
+	for (double u = -1; u <= 1; u += 0.125)
+		cr_expect(fabs(kp_knob_to_unit(som, kp_knob_from_unit(som, u)) - u) < 1e-3,
+			  "u=%f", u);
 }

@@ -93,6 +93,35 @@ static int repair_tail(int fd)
 	return fsync(fd) ? -errno : 0;
 }
 
+/*
+ * The journal says what to write as root on the next start: a state dir that
+ * someone else owns or can write to would let them choose.
+ */
+static int check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st)) {
+		snprintf(err, errlen, "state dir %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state dir %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "state dir %s is owned by uid %u, not by us", dir,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "state dir %s is writable by others (mode %04o)", dir,
+			 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t errlen)
 {
 	struct kp_journal *j;
@@ -111,7 +140,10 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t 
 		snprintf(err, errlen, "cannot create state dir %s: %s", dir, strerror(-r));
 		goto fail;
 	}
-	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	r = check_dir(dir, err, errlen);
+	if (r)
+		goto fail;
+	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (j->lock_fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot open %s: %s", lock, strerror(-r));
@@ -131,7 +163,7 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t 
 	snprintf(pid, sizeof(pid), "%d\n", getpid());
 	if (ftruncate(j->lock_fd, 0) || pwrite(j->lock_fd, pid, strlen(pid), 0) < 0)
 		kp_debug("cannot record our pid in %s", lock);
-	j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC);
+	j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (j->fd >= 0) {
 		r = repair_tail(j->fd);
 		if (r) {
@@ -321,7 +353,7 @@ int kp_journal_append(struct kp_journal *j, struct kp_jrec *r, bool sync)
 	bool created = false;
 
 	if (j->fd < 0) {
-		j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (j->fd < 0)
 			return -errno;
 		created = true;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,4 +569,42 @@ int kp_ncpus(void)
 	long n = sysconf(_SC_NPROCESSORS_CONF);
 
 	return n > 0 ? (int)n : 1;
+}
+
+long long kp_knob_from_unit(const struct kp_knob *k, double u)
+{
+	double lo = k->min, hi = k->max, t, v, shift = 0;
+
+	if (u != u)
+		u = -1;		/* NaN: the safest end is the start of the range */
+	t = ((u < -1 ? -1 : u > 1 ? 1 : u) + 1) / 2;
+	if (k->scale == KP_SCALE_LOG && hi > lo) {
+		if (lo <= 0)
+			shift = 1 - lo;
+		v = exp(log(lo + shift) + t * (log(hi + shift) - log(lo + shift))) - shift;
+	} else {
+		v = lo + t * (hi - lo);
+	}
+	v = llround(v);
+	return v < lo ? k->min : v > hi ? k->max : (long long)v;
+}
+
+double kp_knob_to_unit(const struct kp_knob *k, long long v)
+{
+	double lo = k->min, hi = k->max, t, shift = 0;
+
+	if (hi <= lo)
+		return 0;
+	if (v < k->min)
+		v = k->min;
+	if (v > k->max)
+		v = k->max;
+	if (k->scale == KP_SCALE_LOG) {
+		if (lo <= 0)
+			shift = 1 - lo;
+		t = (log(v + shift) - log(lo + shift)) / (log(hi + shift) - log(lo + shift));
+	} else {
+		t = (v - lo) / (hi - lo);
+	}
+	return 2 * t - 1;
 }

@@ -112,4 +112,12 @@ bool kp_cpulist_subset(const char *sub, const char *super);
 
 int kp_ncpus(void);
 
+/*
+ * An agent's action u in [-1, 1] to a knob's range and back, linear or
+ * logarithmic per the knob's scale (a range reaching 0 or below is shifted
+ * to start at 1 for the log).  Out-of-range u is clipped.
+ */
+long long kp_knob_from_unit(const struct kp_knob *k, double u);
+double kp_knob_to_unit(const struct kp_knob *k, long long v);
+
 #endif
