@@ -520,3 +520,58 @@ Test(safety_journal, state_dir_others_can_write_is_refused, .init = setup1, .fin
 	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
 	kp_session_close(s);
 }
+
+Test(safety_journal, corrupt_middle_line_is_skipped_and_the_rest_used, .init = setup1,
+     .fini = teardown)
+{
+	char j[4300], why[512];
+	FILE *f;
+
+	fake_put(root, "/proc/sys/vm/swappiness", "40\n");
+	fake_put(root, "/proc/sys/net/core/somaxconn", "8192\n");
+	snprintf(j, sizeof(j), "%s/journal", state);
+	f = fopen(j, "w");
+	fprintf(f, "{\"seq\":1,\"op\":\"begin\",\"sid\":\"x\",\"pid\":1,\"mode\":\"keep\"}\n"
+		   "{\"seq\":2,\"op\":\"orig\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"vm.swappiness\",\"value\":\"60\"}\n"
+		   "{\"seq\":3,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"vm.swappiness\",\"old\":\"60\",\"new\":\"40\"}\n"
+		   "\x01\x02 not json at all }\n"
+		   "{\"seq\":5,\"op\":\"orig\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"net.core.somaxconn\",\"value\":\"4096\"}\n"
+		   "{\"seq\":6,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"net.core.somaxconn\",\"old\":\"4096\",\"new\":\"8192\"}\n"
+		   "{\"seq\":7,\"op\":\"commit\",\"sid\":\"x\"}\n", root, root, root, root);
+	fclose(f);
+	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "60");
+	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "4096");
+}
+
+Test(safety_journal, record_round_trip)
+{
+	struct kp_jrec a = { .op = KP_J_CHANGE, .seq = 42, .t = 1700000000.25, .pid = 7 }, b;
+	char *line;
+
+	snprintf(a.sid, sizeof(a.sid), "s-1");
+	snprintf(a.knob, sizeof(a.knob), "cgroup:kp/op1:cpu.max");
+	snprintf(a.root, sizeof(a.root), "/");
+	snprintf(a.netns, sizeof(a.netns), "blue");
+	a.nsino = 4026532000ULL;
+	snprintf(a.old, sizeof(a.old), "max 100000");
+	snprintf(a.new, sizeof(a.new), "50000 100000");
+	snprintf(a.why, sizeof(a.why), "quote \" and \\ and\nnewline");
+	line = kp_jrec_dump(&a);
+	cr_assert_not_null(line);
+	cr_expect_null(strchr(line, '\n'), "one record, one line");
+	cr_assert_eq(kp_jrec_parse(line, &b), 0);
+	cr_expect_eq(b.op, KP_J_CHANGE);
+	cr_expect_eq(b.seq, 42);
+	cr_expect_eq(b.t, 1700000000.25);
+	cr_expect_eq(b.nsino, 4026532000ULL);
+	cr_expect_str_eq(b.knob, a.knob);
+	cr_expect_str_eq(b.old, a.old);
+	cr_expect_str_eq(b.new, a.new);
+	cr_expect_str_eq(b.why, a.why);
+	cr_expect_str_eq(b.netns, "blue");
+	free(line);
+	cr_expect_eq(kp_jrec_parse("{\"op\":\"change\"}", &b), -EINVAL, "a change names its knob");
+	cr_expect_eq(kp_jrec_parse("{\"op\":\"explode\",\"knob\":\"x\"}", &b), -EINVAL);
+	cr_expect_eq(kp_jrec_parse("[1,2]", &b), -EINVAL);
+}
