@@ -9,5 +9,7 @@
 #define KP_EXIT_USAGE	2	/* bad usage or an unusable environment */
 
 int cmd_observe(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 #endif

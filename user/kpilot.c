@@ -13,6 +13,8 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "observe", cmd_observe, "stream per-process and per-operator metrics from eBPF" },
+	{ "set", cmd_set, "apply knob values through the validator and the journal" },
+	{ "rollback", cmd_rollback, "restore every knob kpilot changed to its original" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The knob table: every knob kpilot may change, with its value type, safe
+ * range, largest step and minimum interval between writes, and the text
+ * form of its values.  Pure data and parsing; nothing here touches the system.
+ */
+#ifndef KPILOT_KNOB_H
+#define KPILOT_KNOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KP_TUPLE_MAX	4
+#define KP_NAME_MAX	256
+#define KP_VALUE_MAX	256
+#define KP_CPUS_MAX	1024	/* CPUs a cpuset value can name */
+
+enum kp_knob_kind {
+	KP_KIND_SYSCTL,		/* dotted name under /proc/sys */
+	KP_KIND_CGROUP,		/* "cgroup:<path>:<attr>" */
+};
+
+enum kp_vtype {
+	KP_VT_INT,		/* one integer */
+	KP_VT_TUPLE,		/* 'arity' integers: tcp_rmem, ip_local_port_range */
+	KP_VT_ENUM,		/* one word out of 'enums' */
+	KP_VT_CPUMAX,		/* cgroup v2 cpu.max: "QUOTA PERIOD" or "max PERIOD" */
+	KP_VT_CPULIST,		/* cpuset list: "0-3,6" */
+};
+
+enum kp_scale { KP_SCALE_LINEAR, KP_SCALE_LOG };
+
+/*
+ * One knob definition.  For sysctls, name is the dotted name; for cgroup
+ * knobs in the table it is the attribute ("cpu.max") and applies to every
+ * cgroup path.  Ranges and steps are per tuple element; for cpu.max they are
+ * in millicores (1000 = one CPU).  A step is allowed when
+ *   |new - old| <= max(step_abs, step_pct% of |old|)
+ * and unbounded when both are 0.
+ */
+struct kp_knob {
+	char name[KP_NAME_MAX];
+	enum kp_knob_kind kind;
+	enum kp_vtype type;
+	int arity;
+	long long min, max;
+	long long step_abs;
+	int step_pct;
+	enum kp_scale scale;
+	int min_interval_ms;
+	bool per_netns;
+	bool ordered;		/* tuple elements must not decrease */
+	char enums[KP_VALUE_MAX];	/* ENUM: allowed words, space separated */
+};
+
+/* A parsed value.  For CPUMAX v[0] is the quota in us (-1 = max), v[1] the period. */
+struct kp_value {
+	enum kp_vtype type;
+	int n;
+	long long v[KP_TUPLE_MAX];
+	char s[KP_VALUE_MAX];	/* ENUM word; CPULIST canonical text */
+};
+
+#define KP_CPU_QUOTA_MAX	(-1LL)
+
+/* The built-in table (sysctls and the three cgroup attributes). */
+extern const struct kp_knob kp_builtin_knobs[];
+extern const size_t kp_builtin_nknobs;
+
+/* The built-in denylist: fnmatch patterns no session can allow. */
+extern const char *const kp_denylist[];
+
+/*
+ * Name syntax: returns 0, or -EINVAL with a one-line reason in err.  Sysctl
+ * names are dot-separated words of [A-Za-z0-9_-]; cgroup names are
+ * "cgroup:<path>:<attr>" with a relative path of such words separated by '/'
+ * (no empty, "." or ".." component).
+ */
+int kp_knob_name_check(const char *name, char *err, size_t errlen);
+
+/* Split a cgroup knob name into path and attribute (buffers of KP_NAME_MAX). */
+int kp_knob_cgroup_split(const char *name, char *path, char *attr);
+
+/* The denylist pattern a name matches, or NULL. */
+const char *kp_knob_denied(const char *name);
+
+/* The built-in definition for a knob name (cgroup names by attribute), or NULL. */
+const struct kp_knob *kp_knob_builtin(const char *name);
+
+/*
+ * Parse text into a value of the knob's type: strict (no trailing junk, no
+ * overflow, base 10 only).  CPUMAX without a period gets period 0, meaning
+ * "keep the current period".  Returns 0 or -EINVAL with a reason.
+ */
+int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *out,
+		   char *err, size_t errlen);
+
+/* Canonical text: integers separated by one space, "max 100000", "0-3,6". */
+int kp_value_format(const struct kp_value *v, char *buf, size_t len);
+
+bool kp_value_eq(const struct kp_value *a, const struct kp_value *b);
+
+/* Collapse whitespace runs to one space and trim: the canonical form of raw file text. */
+void kp_text_canon(char *s);
+
+/* cpu.max in millicores, counting "max" as every CPU (ncpus * 1000). */
+long long kp_cpumax_millicores(const struct kp_value *v, int ncpus);
+
+/* CPU lists: parse into a bitmap of KP_CPUS_MAX bits; subset test. */
+int kp_cpulist_parse(const char *text, unsigned long long *bits, char *err, size_t errlen);
+bool kp_cpulist_subset(const char *sub, const char *super);
+
+int kp_ncpus(void);
+
+/*
+ * An agent's action u in [-1, 1] to a knob's range and back, linear or
+ * logarithmic per the knob's scale (a range reaching 0 or below is shifted
+ * to start at 1 for the log).  Out-of-range u is clipped.
+ */
+long long kp_knob_from_unit(const struct kp_knob *k, double u);
+double kp_knob_to_unit(const struct kp_knob *k, long long v);
+
+#endif
