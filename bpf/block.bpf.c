@@ -2,8 +2,9 @@
 /*
  * Block observer: per process, per device: ops, bytes read/written, latency
  * (issue -> complete) histogram and queue time (insert -> issue). A request
- * is charged to the task that inserted it, or issued it when it bypassed the
- * scheduler (the submitter in both cases for direct I/O).
+ * is charged to the task that submitted it: seen at block_io_start where the
+ * kernel has it (6.5+), else the task that inserted it, or issued it when it
+ * bypassed the scheduler.
  *
  * block_rq_insert/issue lost their request_queue argument in 5.11: the tp_btf
  * programs come in both shapes and user space loads the one matching the
@@ -58,7 +59,15 @@ static __always_inline __u32 rq_dev(struct request *rq)
  * differs from the request's allocation time belongs to an earlier life of
  * the same struct request and is replaced.
  */
-static __always_inline void on_insert(struct request *rq, bool issue)
+enum rq_stage { RQ_START, RQ_INSERT, RQ_ISSUE };
+
+/*
+ * block_io_start (6.5+) runs in the submitter's context when a bio becomes a
+ * request: the owner is certain. Without it, the task inserting the request
+ * (or issuing it, when it bypassed the scheduler) is the best guess, and
+ * usually the submitter too.
+ */
+static __always_inline void on_rq(struct request *rq, enum rq_stage stage)
 {
 	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), gen;
 	struct kp_rq *v, nv = {};
@@ -66,16 +75,19 @@ static __always_inline void on_insert(struct request *rq, bool issue)
 	count_event();
 	gen = BPF_CORE_READ(rq, start_time_ns);
 	v = bpf_map_lookup_elem(&inflight, &key);
-	if (v && v->gen == gen && issue) {
-		v->issue_ns = now;
+	if (v && v->gen == gen && stage != RQ_START) {
+		if (stage == RQ_ISSUE)
+			v->issue_ns = now;
+		else
+			v->insert_ns = now;
 		return;
 	}
 	nv.gen = gen;
 	nv.tgid = bpf_get_current_pid_tgid() >> 32;
 	nv.dev = rq_dev(rq);
-	if (issue)
+	if (stage == RQ_ISSUE)
 		nv.issue_ns = now;
-	else
+	else if (stage == RQ_INSERT)
 		nv.insert_ns = now;
 	bpf_map_update_elem(&inflight, &key, &nv, BPF_ANY);
 }
@@ -165,17 +177,24 @@ out:
 	bpf_map_delete_elem(&inflight, &key);
 }
 
+SEC("tp_btf/block_io_start")
+int BPF_PROG(tp_block_io_start, struct request *rq)
+{
+	on_rq(rq, RQ_START);
+	return 0;
+}
+
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(tp_block_rq_insert, struct request *rq)
 {
-	on_insert(rq, false);
+	on_rq(rq, RQ_INSERT);
 	return 0;
 }
 
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(tp_block_rq_issue, struct request *rq)
 {
-	on_insert(rq, true);
+	on_rq(rq, RQ_ISSUE);
 	return 0;
 }
 
@@ -183,14 +202,14 @@ int BPF_PROG(tp_block_rq_issue, struct request *rq)
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(tp_block_rq_insert_old, void *q, struct request *rq)
 {
-	on_insert(rq, false);
+	on_rq(rq, RQ_INSERT);
 	return 0;
 }
 
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(tp_block_rq_issue_old, void *q, struct request *rq)
 {
-	on_insert(rq, true);
+	on_rq(rq, RQ_ISSUE);
 	return 0;
 }
 
@@ -201,17 +220,24 @@ int BPF_PROG(tp_block_rq_complete, struct request *rq)
 	return 0;
 }
 
+SEC("raw_tp/block_io_start")
+int BPF_PROG(raw_block_io_start, struct request *rq)
+{
+	on_rq(rq, RQ_START);
+	return 0;
+}
+
 SEC("raw_tp/block_rq_insert")
 int raw_block_rq_insert(__u64 *ctx)
 {
-	on_insert((struct request *)ctx[rq_arg & 1], false);
+	on_rq((struct request *)ctx[rq_arg & 1], RQ_INSERT);
 	return 0;
 }
 
 SEC("raw_tp/block_rq_issue")
 int raw_block_rq_issue(__u64 *ctx)
 {
-	on_insert((struct request *)ctx[rq_arg & 1], true);
+	on_rq((struct request *)ctx[rq_arg & 1], RQ_ISSUE);
 	return 0;
 }
 

@@ -249,13 +249,22 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 		v->runq_since_ns = bpf_ktime_get_ns();
 }
 
-/* A new process (not a thread) inherits its parent's operator. */
+/*
+ * Every new task (thread or process) gets its state at birth, with the
+ * baseline of its counters (zero), so a child that runs and exits without
+ * ever being switched out still reports all it ran. A new process (not a
+ * thread) inherits its parent's operator.
+ */
 static __always_inline void on_fork(struct task_struct *parent, struct task_struct *child,
 				    bool btf)
 {
 	__u32 ptgid = rd(btf, parent, tgid), ctgid = rd(btf, child, tgid), *op;
+	struct kp_task *v;
 
 	count_event();
+	v = task_get(child, rd(btf, child, pid), btf, true);
+	if (v && !v->seen)
+		charge(v, child, btf, false);
 	if (ptgid == ctgid)
 		return;
 	op = bpf_map_lookup_elem(&members, &ptgid);

@@ -147,7 +147,9 @@ static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf
 		if (!timed && !strncmp(tp, "sched_wakeup", 12))
 			want = false;	/* only the timed method needs wakeups */
 		if (want && (!tp_in_btf(btf, tp, NULL) || listed(absent, tp))) {
-			kp_warn("tracepoint %s not in this kernel: %s disabled", tp, name);
+			/* block_io_start (6.5+) only sharpens attribution: no warning. */
+			if (strcmp(tp, "block_io_start"))
+				kp_warn("tracepoint %s not in this kernel: %s disabled", tp, name);
 			want = false;
 		}
 		bpf_program__set_autoload(p, want);
