@@ -9,6 +9,8 @@
 #define KP_EXIT_USAGE	2	/* bad usage or an unusable environment */
 
 int cmd_observe(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+int cmd_tcpchurn(int argc, char **argv);	/* hidden: the tcp-churn benchmark */
 int cmd_set(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 

@@ -48,6 +48,7 @@ const struct kp_knob kp_builtin_knobs[] = {
 	INT("net.ipv4.tcp_notsent_lowat", 16384, 4294967295LL, 0, 100, KP_SCALE_LOG, true),
 	INT("net.ipv4.tcp_fin_timeout", 5, 120, 30, 0, KP_SCALE_LINEAR, true),
 	INT("net.ipv4.tcp_max_syn_backlog", 128, 65536, 4096, 100, KP_SCALE_LOG, true),
+	INT("net.ipv4.tcp_max_tw_buckets", 1024, 4194304, 0, 100, KP_SCALE_LOG, true),
 	INT("net.ipv4.tcp_tw_reuse", 0, 2, 2, 0, KP_SCALE_LINEAR, true),
 	INT("net.ipv4.tcp_fastopen", 0, 3, 3, 0, KP_SCALE_LINEAR, true),
 	INT("net.ipv4.tcp_mtu_probing", 0, 2, 2, 0, KP_SCALE_LINEAR, true),

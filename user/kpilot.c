@@ -13,8 +13,11 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "observe", cmd_observe, "stream per-process and per-operator metrics from eBPF" },
+	{ "tune", cmd_tune, "find better knob values for a benchmark, safely" },
 	{ "set", cmd_set, "apply knob values through the validator and the journal" },
 	{ "rollback", cmd_rollback, "restore every knob kpilot changed to its original" },
+	/* Internal: the tcp-churn profile's client and server. */
+	{ "tcpchurn", cmd_tcpchurn, NULL },
 };
 
 static void usage(FILE *f)
@@ -25,7 +28,8 @@ static void usage(FILE *f)
 		   "A Linux autopilot: eBPF metrics, a learning agent, safe and reversible knobs.\n\n"
 		   "Commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+		if (commands[i].help)
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n'kpilot COMMAND --help' shows a command's options and examples.\n");
 }
 

@@ -725,6 +725,27 @@ static bool cmp_gt_seq(const struct kstate *a, const struct kstate *b)
 	return a->sess_seq > b->sess_seq;
 }
 
+int kp_session_set_netns(struct kp_session *s, const char *netns, char *why, size_t len)
+{
+	struct stat st;
+	int fd = -1;
+
+	if (netns && *netns) {
+		fd = kp_netns_open(netns);
+		if (fd < 0) {
+			snprintf(why, len, "cannot open network namespace '%s': %s", netns,
+				 fd == -EINVAL ? "bad name" : strerror(-fd));
+			return fd;
+		}
+	}
+	if (s->t.netns_fd >= 0)
+		close(s->t.netns_fd);
+	s->t.netns_fd = fd;
+	snprintf(s->netns, sizeof(s->netns), "%s", fd >= 0 ? netns : "");
+	s->nsino = fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
+	return 0;
+}
+
 int kp_session_restore(struct kp_session *s)
 {
 	int *idx, i, m = 0, err = 0;

@@ -100,6 +100,15 @@ const struct kp_knob *kp_session_knob(struct kp_session *s, const char *name);
 int kp_session_apply(struct kp_session *s, struct kp_change *ch, int n, const char *reason,
 		     char *why, size_t len);
 
+/*
+ * Point the session's next changes at another network namespace (NAME, a
+ * path, or NULL for our own). Knobs already changed stay tracked in theirs:
+ * restore and close undo them there. Sessions that run each trial in fresh
+ * namespaces (kpilot tune's netns mode) switch per trial, then restore
+ * before deleting the namespaces. 0 or -errno with the reason.
+ */
+int kp_session_set_netns(struct kp_session *s, const char *netns, char *why, size_t len);
+
 /* A knob's current value, canonical text. */
 int kp_session_read(struct kp_session *s, const char *knob, char *buf, size_t len);
 

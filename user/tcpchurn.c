@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcp-churn: the built-in benchmark of the tcp-churn profile. A server
- * accepts connections and closes them after reading a small request; a
- * client opens, sends, and closes short connections as fast as it can from
- * several threads, and reports connections/s and connect latency.
+ * tcp-churn: the built-in benchmark of the tcp-churn profile, a hidden
+ * subcommand of kpilot itself. A server accepts connections and closes them
+ * after reading a small request; a client opens, sends, and closes short
+ * connections as fast as it can from several threads, and reports
+ * connections/s and connect latency.
  *
- *   tcpchurn server [--addr A] [--port P] [--seconds S]
- *   tcpchurn client --addr A [--port P] [--seconds S] [--threads N]
+ *   kpilot tcpchurn server [--addr A] [--port P] [--seconds S]
+ *   kpilot tcpchurn client --addr A [--port P] [--seconds S] [--threads N]
  *
  * The client closes first, so TIME_WAIT sockets pile up on its side: with
  * the default ephemeral port range and tcp_tw_reuse, connect() starts to
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "commands.h"
 
 #define MAX_THREADS 64
 #define LAT_SLOTS 40	/* log2 of ns */
@@ -145,7 +147,7 @@ static int server(double secs)
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (lfd < 0 || bind(lfd, (void *)&addr, sizeof(addr)) || listen(lfd, 4096)) {
-		perror("tcpchurn server");
+		perror("kpilot tcpchurn server");
 		return 1;
 	}
 	setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_usec = 200000 },
@@ -166,14 +168,14 @@ static int server(double secs)
 	return 0;
 }
 
-static void usage(void)
+static int usage(void)
 {
-	fprintf(stderr, "usage: tcpchurn server [--addr A] [--port P] [--seconds S]\n"
-			"       tcpchurn client --addr A [--port P] [--seconds S] [--threads N]\n");
-	exit(2);
+	fprintf(stderr, "usage: kpilot tcpchurn server [--addr A] [--port P] [--seconds S]\n"
+			"       kpilot tcpchurn client --addr A [--port P] [--seconds S] [--threads N]\n");
+	return KP_EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+int cmd_tcpchurn(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	double secs = 5;
@@ -181,10 +183,10 @@ int main(int argc, char **argv)
 	const char *a = "0.0.0.0";
 
 	if (argc < 2)
-		usage();
+		return usage();
 	for (i = 2; i < argc; i++) {
 		if (i + 1 >= argc)
-			usage();
+			return usage();
 		if (!strcmp(argv[i], "--addr"))
 			a = argv[++i];
 		else if (!strcmp(argv[i], "--port"))
@@ -194,11 +196,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--threads"))
 			threads = atoi(argv[++i]);
 		else
-			usage();
+			return usage();
 	}
 	if (port < 1 || port > 65535 || secs <= 0 || threads < 1 || threads > MAX_THREADS ||
 	    inet_pton(AF_INET, a, &addr.sin_addr) != 1) {
-		fprintf(stderr, "tcpchurn: bad --addr, --port (1-65535), --seconds or --threads (1-%d)\n",
+		fprintf(stderr, "kpilot tcpchurn: bad --addr, --port (1-65535), --seconds or --threads (1-%d)\n",
 			MAX_THREADS);
 		return 2;
 	}
@@ -209,6 +211,5 @@ int main(int argc, char **argv)
 		return server(secs + 1);
 	if (!strcmp(argv[1], "client"))
 		return client(threads, secs);
-	usage();
-	return 2;
+	return usage();
 }
