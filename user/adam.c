@@ -34,7 +34,9 @@ void kp_adam_free(struct kp_adam *a)
 void kp_adam_step(struct kp_adam *a, float *restrict params, const float *restrict grads)
 {
 	float *restrict m = a->m, *restrict v = a->v;
+	/* 1 - beta in double first, as torch does: 1 - 0.999f loses 5 digits. */
 	const float b1 = a->beta1, b2 = a->beta2;
+	const float ob1 = 1.0 - a->beta1, ob2 = 1.0 - a->beta2;
 	double bc1, bc2;
 	float step, inv_sqrt_bc2, eps;
 	size_t i;
@@ -49,8 +51,8 @@ void kp_adam_step(struct kp_adam *a, float *restrict params, const float *restri
 	for (i = 0; i < a->n; i++) {
 		float g = grads[i];
 
-		m[i] = b1 * m[i] + (1 - b1) * g;
-		v[i] = b2 * v[i] + (1 - b2) * g * g;
+		m[i] = b1 * m[i] + ob1 * g;
+		v[i] = b2 * v[i] + ob2 * g * g;
 		params[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
 	}
 }

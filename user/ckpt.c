@@ -164,6 +164,26 @@ void kp_ckpt_get_f64s(struct kp_ckpt_reader *r, double *v, size_t n)
 		v[i] = kp_ckpt_get_f64(r);
 }
 
+void kp_ckpt_put_rng(struct kp_ckpt_writer *w, const struct kp_rng *g)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		kp_ckpt_put_u64(w, g->s[i]);
+	kp_ckpt_put_u32(w, g->has_spare);
+	kp_ckpt_put_f64(w, g->spare);
+}
+
+void kp_ckpt_get_rng(struct kp_ckpt_reader *r, struct kp_rng *g)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		g->s[i] = kp_ckpt_get_u64(r);
+	g->has_spare = kp_ckpt_get_u32(r) != 0;
+	g->spare = kp_ckpt_get_f64(r);
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
 	const uint8_t *b = p;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "rng.h"
 
 #define KP_CKPT_MAGIC "KPCK"
 #define KP_CKPT_VERSION 1
@@ -45,6 +46,7 @@ void kp_ckpt_put_u64(struct kp_ckpt_writer *w, uint64_t v);
 void kp_ckpt_put_f64(struct kp_ckpt_writer *w, double v);
 void kp_ckpt_put_f32s(struct kp_ckpt_writer *w, const float *v, size_t n);
 void kp_ckpt_put_f64s(struct kp_ckpt_writer *w, const double *v, size_t n);
+void kp_ckpt_put_rng(struct kp_ckpt_writer *w, const struct kp_rng *g);
 void kp_ckpt_writer_free(struct kp_ckpt_writer *w);
 
 uint32_t kp_ckpt_get_u32(struct kp_ckpt_reader *r);
@@ -52,6 +54,7 @@ uint64_t kp_ckpt_get_u64(struct kp_ckpt_reader *r);
 double kp_ckpt_get_f64(struct kp_ckpt_reader *r);
 void kp_ckpt_get_f32s(struct kp_ckpt_reader *r, float *v, size_t n);
 void kp_ckpt_get_f64s(struct kp_ckpt_reader *r, double *v, size_t n);
+void kp_ckpt_get_rng(struct kp_ckpt_reader *r, struct kp_rng *g);
 
 /* Write header + payload + crc to path atomically. 0 or -errno. */
 int kp_ckpt_save(const char *path, enum kp_ckpt_kind kind, const struct kp_ckpt_writer *w);

@@ -89,7 +89,8 @@ KP_CLONES static void kp_mlp_tanh_vec(float *restrict y, size_t n)
 		float x = y[i], ax = fabsf(x), t, r, p, e;
 		int32_t k, bits;
 
-		ax = ax < 9.0f ? ax : 9.0f;
+		/* Written so that NaN passes through: the NaN guards rely on it. */
+		ax = ax > 9.0f ? 9.0f : ax;
 		t = 2.0f * ax;
 		k = (int32_t)(t * 1.44269504088896341f + 0.5f);
 		r = t - (float)k * 0.693145751953125f;

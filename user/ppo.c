@@ -758,3 +758,164 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 		*st = s;
 	return 0;
 }
+
+static void put_adam(struct kp_ckpt_writer *w, const struct kp_adam *o)
+{
+	kp_ckpt_put_u64(w, o->t);
+	kp_ckpt_put_f32s(w, o->m, o->n);
+	kp_ckpt_put_f32s(w, o->v, o->n);
+}
+
+static void get_adam(struct kp_ckpt_reader *r, struct kp_adam *o)
+{
+	o->t = kp_ckpt_get_u64(r);
+	kp_ckpt_get_f32s(r, o->m, o->n);
+	kp_ckpt_get_f32s(r, o->v, o->n);
+}
+
+static void put_rms(struct kp_ckpt_writer *w, const struct kp_rms *s)
+{
+	kp_ckpt_put_f64(w, s->count);
+	kp_ckpt_put_f64s(w, s->mean, s->dim);
+	kp_ckpt_put_f64s(w, s->var, s->dim);
+}
+
+static void get_rms(struct kp_ckpt_reader *r, struct kp_rms *s)
+{
+	s->count = kp_ckpt_get_f64(r);
+	kp_ckpt_get_f64s(r, s->mean, s->dim);
+	kp_ckpt_get_f64s(r, s->var, s->dim);
+}
+
+/* The whole agent but the partial rollout: a loaded agent starts a fresh one. */
+int kp_ppo_save(const struct kp_ppo *a, const char *path)
+{
+	const struct kp_ppo_config *c = &a->cfg;
+	struct kp_ckpt_writer w = { 0 };
+	int i, err;
+
+	kp_ckpt_put_u32(&w, c->obs_dim);
+	kp_ckpt_put_u32(&w, c->act_dim);
+	kp_ckpt_put_u32(&w, c->continuous);
+	kp_ckpt_put_u32(&w, c->nhidden);
+	for (i = 0; i < c->nhidden; i++)
+		kp_ckpt_put_u32(&w, c->hidden[i]);
+	kp_ckpt_put_u32(&w, c->num_envs);
+	kp_ckpt_put_u32(&w, c->num_steps);
+	kp_ckpt_put_u32(&w, c->num_minibatches);
+	kp_ckpt_put_u32(&w, c->update_epochs);
+	kp_ckpt_put_f64(&w, c->lr);
+	kp_ckpt_put_u32(&w, c->anneal_lr);
+	kp_ckpt_put_u64(&w, c->total_steps);
+	kp_ckpt_put_f64(&w, c->gamma);
+	kp_ckpt_put_f64(&w, c->gae_lambda);
+	kp_ckpt_put_u32(&w, c->norm_adv);
+	kp_ckpt_put_f64(&w, c->clip_coef);
+	kp_ckpt_put_u32(&w, c->clip_vloss);
+	kp_ckpt_put_f64(&w, c->ent_coef);
+	kp_ckpt_put_f64(&w, c->vf_coef);
+	kp_ckpt_put_f64(&w, c->max_grad_norm);
+	kp_ckpt_put_f64(&w, c->target_kl);
+	kp_ckpt_put_u32(&w, c->norm_obs);
+	kp_ckpt_put_f64(&w, c->obs_clip);
+	kp_ckpt_put_u32(&w, c->norm_reward);
+	kp_ckpt_put_f64(&w, c->reward_clip);
+	kp_ckpt_put_f64(&w, c->init_logstd);
+	kp_ckpt_put_f64(&w, c->adam_eps);
+	kp_ckpt_put_u64(&w, c->seed);
+
+	kp_ckpt_put_u64(&w, a->iteration);
+	kp_ckpt_put_u64(&w, a->global_step);
+	kp_ckpt_put_rng(&w, &a->rng);
+	kp_ckpt_put_f32s(&w, a->actor.params, a->actor.nparams);
+	kp_ckpt_put_f32s(&w, a->critic.params, a->critic.nparams);
+	kp_ckpt_put_f32s(&w, a->logstd, c->act_dim);
+	put_adam(&w, &a->opt_actor);
+	put_adam(&w, &a->opt_critic);
+	put_adam(&w, &a->opt_logstd);
+	put_rms(&w, &a->obs_rms);
+	put_rms(&w, &a->ret_rms);
+	kp_ckpt_put_f64s(&w, a->ret_acc, c->num_envs);
+	err = kp_ckpt_save(path, KP_CKPT_PPO, &w);
+	kp_ckpt_writer_free(&w);
+	return err;
+}
+
+int kp_ppo_load(struct kp_ppo **out, const char *path)
+{
+	struct kp_ckpt_reader r;
+	struct kp_ppo_config c = { 0 };
+	struct kp_ppo *a = NULL;
+	uint8_t *buf;
+	int i, err;
+
+	*out = NULL;
+	err = kp_ckpt_load(path, KP_CKPT_PPO, &buf, &r);
+	if (err)
+		return err;
+	c.obs_dim = kp_ckpt_get_u32(&r);
+	c.act_dim = kp_ckpt_get_u32(&r);
+	c.continuous = kp_ckpt_get_u32(&r);
+	c.nhidden = kp_ckpt_get_u32(&r);
+	if (c.nhidden < 0 || c.nhidden > KP_MLP_MAX_LAYERS - 1) {
+		err = -EBADMSG;
+		goto bad;
+	}
+	for (i = 0; i < c.nhidden; i++)
+		c.hidden[i] = kp_ckpt_get_u32(&r);
+	c.num_envs = kp_ckpt_get_u32(&r);
+	c.num_steps = kp_ckpt_get_u32(&r);
+	c.num_minibatches = kp_ckpt_get_u32(&r);
+	c.update_epochs = kp_ckpt_get_u32(&r);
+	c.lr = kp_ckpt_get_f64(&r);
+	c.anneal_lr = kp_ckpt_get_u32(&r);
+	c.total_steps = kp_ckpt_get_u64(&r);
+	c.gamma = kp_ckpt_get_f64(&r);
+	c.gae_lambda = kp_ckpt_get_f64(&r);
+	c.norm_adv = kp_ckpt_get_u32(&r);
+	c.clip_coef = kp_ckpt_get_f64(&r);
+	c.clip_vloss = kp_ckpt_get_u32(&r);
+	c.ent_coef = kp_ckpt_get_f64(&r);
+	c.vf_coef = kp_ckpt_get_f64(&r);
+	c.max_grad_norm = kp_ckpt_get_f64(&r);
+	c.target_kl = kp_ckpt_get_f64(&r);
+	c.norm_obs = kp_ckpt_get_u32(&r);
+	c.obs_clip = kp_ckpt_get_f64(&r);
+	c.norm_reward = kp_ckpt_get_u32(&r);
+	c.reward_clip = kp_ckpt_get_f64(&r);
+	c.init_logstd = kp_ckpt_get_f64(&r);
+	c.adam_eps = kp_ckpt_get_f64(&r);
+	c.seed = kp_ckpt_get_u64(&r);
+	if (r.err) {
+		err = r.err;
+		goto bad;
+	}
+	err = alloc_agent(&a, &c);
+	if (err)
+		goto bad;
+	a->iteration = kp_ckpt_get_u64(&r);
+	a->global_step = kp_ckpt_get_u64(&r);
+	kp_ckpt_get_rng(&r, &a->rng);
+	kp_ckpt_get_f32s(&r, a->actor.params, a->actor.nparams);
+	kp_ckpt_get_f32s(&r, a->critic.params, a->critic.nparams);
+	kp_ckpt_get_f32s(&r, a->logstd, c.act_dim);
+	get_adam(&r, &a->opt_actor);
+	get_adam(&r, &a->opt_critic);
+	get_adam(&r, &a->opt_logstd);
+	get_rms(&r, &a->obs_rms);
+	get_rms(&r, &a->ret_rms);
+	kp_ckpt_get_f64s(&r, a->ret_acc, c.num_envs);
+	err = r.err;
+	if (!err && r.off != r.len)
+		err = -EBADMSG;
+	if (err)
+		goto bad;
+	free(buf);
+	*out = a;
+	return 0;
+bad:
+	kp_err("checkpoint %s: PPO payload does not match its header", path);
+	kp_ppo_destroy(a);
+	free(buf);
+	return err == -ENOMEM ? err : -EBADMSG;
+}
