@@ -304,6 +304,10 @@ int kp_ppo_act(struct kp_ppo *a, const float *obs, float *action, float *logprob
 
 		kp_mlp_infer(&a->actor, x, out);
 		kp_mlp_infer(&a->critic, x, &v);
+		if (!kp_all_finite(out, A)) {
+			kp_err("ppo: non-finite policy output");
+			return -EDOM;
+		}
 		if (c->continuous) {
 			for (d = 0; d < A; d++) {
 				double sd = exp(a->logstd[d]), eps = kp_rng_gauss(&a->rng);
