@@ -14,8 +14,8 @@
 /*
  * Train PPO on cfg->num_envs CartPoles (auto-reset, env e seeded seed+e)
  * until the mean of the last `window` episode returns reaches threshold.
- * Returns the env steps it took, or -1 if max_steps passed first, or a
- * negative errno - 1000 on an agent error. *mean gets the final mean.
+ * Returns the env steps it took, or minus the steps run if max_steps passed
+ * first or the agent failed (then *mean is NaN). *mean gets the final mean.
  */
 static inline long train_ppo_cartpole(const struct kp_ppo_config *cfg, long max_steps,
 				      double threshold, int window, double *mean)
@@ -26,11 +26,15 @@ static inline long train_ppo_cartpole(const struct kp_ppo_config *cfg, long max_
 	double ep_ret[MAX_ENVS] = { 0 };
 	struct kp_episodes eps;
 	struct kp_ppo *a;
-	long steps = 0, result = -1;
+	long steps = 0, result = 0;
+	bool failed = false;
 	int E = cfg->num_envs, e, err;
 
-	if (E > MAX_ENVS || kp_ppo_create(&a, cfg))
-		return -2000;
+	if (E > MAX_ENVS || kp_ppo_create(&a, cfg)) {
+		if (mean)
+			*mean = NAN;
+		return -1;
+	}
 	kp_episodes_init(&eps, window);
 	for (e = 0; e < E; e++) {
 		kp_cartpole_seed(&env[e], cfg->seed * 1000 + e);
@@ -39,7 +43,7 @@ static inline long train_ppo_cartpole(const struct kp_ppo_config *cfg, long max_
 	while (steps < max_steps) {
 		err = kp_ppo_act(a, obs, act, NULL, NULL);
 		if (err) {
-			result = err - 1000;
+			failed = true;
 			break;
 		}
 		for (e = 0; e < E; e++) {
@@ -58,7 +62,7 @@ static inline long train_ppo_cartpole(const struct kp_ppo_config *cfg, long max_
 		if (err == 1)
 			err = kp_ppo_update(a, obs, NULL);
 		if (err < 0) {
-			result = err - 1000;
+			failed = true;
 			break;
 		}
 		if (kp_episodes_reached(&eps, threshold)) {
@@ -66,8 +70,10 @@ static inline long train_ppo_cartpole(const struct kp_ppo_config *cfg, long max_
 			break;
 		}
 	}
+	if (!result)
+		result = -steps;
 	if (mean)
-		*mean = kp_episodes_mean(&eps);
+		*mean = failed ? NAN : kp_episodes_mean(&eps);
 	kp_ppo_destroy(a);
 	return result;
 }

@@ -69,6 +69,20 @@ void kp_ppo_config_default(struct kp_ppo_config *c, int obs_dim, int act_dim, bo
 	c->seed = 1;
 }
 
+void kp_ppo_config_tuning(struct kp_ppo_config *c, int obs_dim, int act_dim)
+{
+	kp_ppo_config_default(c, obs_dim, act_dim, true);
+	c->num_steps = 32;
+	c->num_minibatches = 4;
+	c->update_epochs = 10;
+	c->lr = 3e-3;
+	c->anneal_lr = false;
+	c->gamma = 0.5;
+	c->gae_lambda = 0.9;
+	c->norm_reward = false;
+	c->init_logstd = -0.5;
+}
+
 static int check_config(const struct kp_ppo_config *c)
 {
 	long batch = (long)c->num_envs * c->num_steps;

@@ -81,6 +81,14 @@ struct kp_ppo;
 
 /* CleanRL defaults: ppo.py for discrete, ppo_continuous_action.py for continuous. */
 void kp_ppo_config_default(struct kp_ppo_config *cfg, int obs_dim, int act_dim, bool continuous);
+/*
+ * Online tuning with trial budgets in the hundreds, one environment,
+ * continuous knobs: rollouts of 32 trials in 4 minibatches, 10 epochs,
+ * lr 3e-3 without annealing, gamma 0.5 (a trial's reward says little about
+ * trials far ahead), lambda 0.9, log-std starting at -0.5, normalised
+ * observations, no entropy bonus. The toy tuning selftest runs this preset.
+ */
+void kp_ppo_config_tuning(struct kp_ppo_config *cfg, int obs_dim, int act_dim);
 /* 0, -EINVAL (inconsistent config, logged) or -ENOMEM. */
 int kp_ppo_create(struct kp_ppo **out, const struct kp_ppo_config *cfg);
 void kp_ppo_destroy(struct kp_ppo *a);
