@@ -73,7 +73,11 @@ Test(agent_learn, ppo_cartpole_475_within_300k)
 	cr_expect_geq(ok, 4, "PPO reached 475 on %d of 5 seeds", ok);
 }
 
-/* Defaults but the batch size; 100-episode mean >= 400. */
+/*
+ * Defaults but a lighter learning schedule (a gradient step of 64 every 8
+ * env steps, lr 1e-3, eps decay 0.99): as sample-efficient on CartPole and
+ * a quarter of the compute. 100-episode mean >= 400.
+ */
 static long dqn_cartpole(uint64_t seed, double *score)
 {
 	struct kp_dqn_config c;
@@ -85,7 +89,10 @@ static long dqn_cartpole(uint64_t seed, double *score)
 	long s, result = -300000;
 
 	kp_dqn_config_default(&c, 4, 2);
-	c.batch_size = 64;	/* half the default: as sample-efficient here, twice as fast */
+	c.batch_size = 64;
+	c.train_freq = 8;
+	c.lr = 1e-3;
+	c.eps_decay = 0.99;
 	c.seed = seed;
 	if (kp_dqn_create(&d, &c))
 		return -1;
