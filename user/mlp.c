@@ -92,7 +92,10 @@ KP_CLONES static void kp_mlp_tanh_vec(float *restrict y, size_t n)
 		/* Written so that NaN passes through: the NaN guards rely on it. */
 		ax = ax > 9.0f ? 9.0f : ax;
 		t = 2.0f * ax;
-		k = (int32_t)(t * 1.44269504088896341f + 0.5f);
+		/* NaN must not reach the int conversion (undefined); it still
+		 * flows through r, so the result stays NaN. */
+		r = t * 1.44269504088896341f + 0.5f;
+		k = (int32_t)(r > 0 ? r : 0);
 		r = t - (float)k * 0.693145751953125f;
 		r = r - (float)k * 1.42860682030941723e-6f;
 		p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 +
