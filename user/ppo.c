@@ -600,16 +600,119 @@ static double variance(const float *x, size_t n)
 	return ss / n;
 }
 
+/* Loss statistics summed over minibatches (each term a minibatch mean). */
+struct mb_sums {
+	double pg, v, h, okl, kl, cf, grad_norm;
+};
+
+/* One gradient step on the samples ix[0..M): losses, backward, clip, Adam. */
+static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct mb_sums *sum)
+{
+	const struct kp_ppo_config *c = &a->cfg;
+	int O = c->obs_dim, A = c->act_dim, nvec = 0;
+	double amean = 0, astd = 1, loss = 0, pg = 0, vl_sum = 0, h = 0, okl = 0, kl = 0, cf = 0;
+	const float *pout, *vout;
+	struct kp_vec vecs[3];
+	size_t j;
+
+	for (j = 0; j < M; j++)
+		memcpy(a->mb_obs + j * O, a->obs + (size_t)ix[j] * O, sizeof(float) * O);
+	if (c->norm_adv) {
+		double ss = 0;
+
+		for (j = 0; j < M; j++)
+			amean += a->adv[ix[j]];
+		amean /= M;
+		for (j = 0; j < M; j++)
+			ss += (a->adv[ix[j]] - amean) * (a->adv[ix[j]] - amean);
+		/* torch.std is the unbiased estimate. */
+		astd = sqrt(ss / (M - 1)) + 1e-8;
+	}
+	pout = kp_mlp_forward(&a->actor, a->mb_obs, M);
+	vout = kp_mlp_forward(&a->critic, a->mb_obs, M);
+	if (!pout || !vout)
+		return -ENOMEM;
+	kp_mlp_zero_grad(&a->actor);
+	kp_mlp_zero_grad(&a->critic);
+	memset(a->logstd_grad, 0, sizeof(float) * A);
+	for (j = 0; j < M; j++) {
+		size_t k = ix[j];
+		double adv = c->norm_adv ? (a->adv[k] - amean) / astd : a->adv[k];
+		double z[KP_MLP_MAX_WIDTH], g[KP_MLP_MAX_WIDTH], l, dv, vl;
+		struct kp_ppo_sample smp;
+		int d;
+
+		for (d = 0; d < A; d++)
+			z[d] = pout[j * A + d];
+		if (c->continuous) {
+			double ls[KP_MLP_MAX_WIDTH], x[KP_MLP_MAX_WIDTH], gls[KP_MLP_MAX_WIDTH];
+
+			for (d = 0; d < A; d++) {
+				ls[d] = a->logstd[d];
+				x[d] = a->act[k * A + d];
+			}
+			l = kp_ppo_sample_loss_gauss(z, ls, x, A, a->logp[k], adv, c->clip_coef,
+						     c->ent_coef, g, gls, &smp);
+			for (d = 0; d < A; d++)
+				a->logstd_grad[d] += gls[d] / M;
+		} else {
+			l = kp_ppo_sample_loss_cat(z, A, (int)a->act[k * A], a->logp[k], adv,
+						   c->clip_coef, c->ent_coef, g, &smp);
+		}
+		/* The loss is a mean over the minibatch: every gradient gets 1/M. */
+		for (d = 0; d < A; d++)
+			a->mb_dout[j * A + d] = g[d] / M;
+		vl = kp_ppo_value_loss(vout[j], a->val[k], a->ret[k],
+				       c->clip_vloss ? c->clip_coef : 0, &dv);
+		a->mb_dv[j] = c->vf_coef * dv / M;
+		loss += l + c->vf_coef * vl;
+		pg += smp.pg_loss;
+		vl_sum += vl;
+		h += smp.entropy;
+		okl += -smp.logratio;
+		kl += (smp.ratio - 1) - smp.logratio;
+		cf += fabs(smp.ratio - 1) > c->clip_coef;
+	}
+	if (!isfinite(loss)) {
+		kp_err("ppo: non-finite loss at update %ld; weights left unchanged",
+		       a->iteration + 1);
+		return -EDOM;
+	}
+	kp_mlp_backward(&a->actor, a->mb_dout);
+	kp_mlp_backward(&a->critic, a->mb_dv);
+	vecs[nvec++] = (struct kp_vec){ a->actor.grads, a->actor.nparams };
+	vecs[nvec++] = (struct kp_vec){ a->critic.grads, a->critic.nparams };
+	if (c->continuous)
+		vecs[nvec++] = (struct kp_vec){ a->logstd_grad, (size_t)A };
+	sum->grad_norm = c->max_grad_norm > 0 ?
+		kp_clip_grad_norm(vecs, nvec, c->max_grad_norm) : kp_grad_norm(vecs, nvec);
+	if (!isfinite(sum->grad_norm)) {
+		kp_err("ppo: non-finite gradient at update %ld; weights left unchanged",
+		       a->iteration + 1);
+		return -EDOM;
+	}
+	kp_adam_step(&a->opt_actor, a->actor.params, a->actor.grads);
+	kp_adam_step(&a->opt_critic, a->critic.params, a->critic.grads);
+	if (c->continuous)
+		kp_adam_step(&a->opt_logstd, a->logstd, a->logstd_grad);
+	sum->pg += pg / M;
+	sum->v += vl_sum / M;
+	sum->h += h / M;
+	sum->okl += okl / M;
+	sum->kl += kl / M;
+	sum->cf += cf / M;
+	return 0;
+}
+
 int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *st)
 {
 	const struct kp_ppo_config *c = &a->cfg;
-	int E = c->num_envs, O = c->obs_dim, A = c->act_dim;
-	size_t B = (size_t)E * c->num_steps, M = B / c->num_minibatches, i, j;
-	double lr, frac, sum_pg = 0, sum_v = 0, sum_h = 0, sum_okl = 0, sum_kl = 0;
-	double sum_cf = 0, last_norm = 0;
-	long nmb = 0, nmb_epoch = 0;
+	int E = c->num_envs, O = c->obs_dim, epoch, mb, e, err;
+	size_t B = (size_t)E * c->num_steps, M = B / c->num_minibatches, i;
+	struct mb_sums sum = { 0 }, last_epoch = { 0 };
 	struct kp_ppo_stats s = { 0 };
-	int epoch, mb, e;
+	double lr = c->lr, vy;
+	long nmb = 0;
 
 	if (a->t < c->num_steps) {
 		kp_err("ppo: update with %d of %d rollout steps", a->t, c->num_steps);
@@ -623,12 +726,11 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 	kp_gae(c->num_steps, E, a->rew, a->val, a->term, a->trunc, a->trunc_val,
 	       a->last_val, c->gamma, c->gae_lambda, a->adv, a->ret);
 
-	/* CleanRL sets lr = (1 - (iteration - 1) / num_iterations) * lr0. */
-	lr = c->lr;
+	/* CleanRL: lr = (1 - (iteration - 1) / num_iterations) * lr0. */
 	if (c->anneal_lr) {
 		long iters = c->total_steps / (long)B;
+		double frac = iters > 0 ? 1.0 - (double)a->iteration / iters : 0;
 
-		frac = iters > 0 ? 1.0 - (double)a->iteration / iters : 0;
 		lr = frac > 0 ? frac * c->lr : 0;
 	}
 	a->opt_actor.lr = a->opt_critic.lr = a->opt_logstd.lr = lr;
@@ -636,142 +738,44 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 	for (i = 0; i < B; i++)
 		a->idx[i] = i;
 	for (epoch = 0; epoch < c->update_epochs; epoch++) {
-		double epoch_kl = 0;
+		struct mb_sums before = sum;
 
 		kp_rng_shuffle(&a->rng, a->idx, B);
-		nmb_epoch = 0;
 		for (mb = 0; mb < c->num_minibatches; mb++) {
-			const uint32_t *ix = a->idx + (size_t)mb * M;
-			const float *pout, *vout;
-			double amean = 0, astd = 1, loss = 0, mb_pg = 0, mb_v = 0, mb_h = 0;
-			double mb_kl = 0, mb_okl = 0, mb_cf = 0;
-			struct kp_vec vecs[3];
-			int nvec = 0;
-
-			for (j = 0; j < M; j++)
-				memcpy(a->mb_obs + j * O, a->obs + (size_t)ix[j] * O, sizeof(float) * O);
-			if (c->norm_adv) {
-				double ss = 0;
-
-				for (j = 0; j < M; j++)
-					amean += a->adv[ix[j]];
-				amean /= M;
-				for (j = 0; j < M; j++)
-					ss += (a->adv[ix[j]] - amean) * (a->adv[ix[j]] - amean);
-				/* torch.std is the unbiased estimate. */
-				astd = sqrt(ss / (M - 1)) + 1e-8;
-			}
-			pout = kp_mlp_forward(&a->actor, a->mb_obs, M);
-			vout = kp_mlp_forward(&a->critic, a->mb_obs, M);
-			if (!pout || !vout)
-				return -ENOMEM;
-			kp_mlp_zero_grad(&a->actor);
-			kp_mlp_zero_grad(&a->critic);
-			memset(a->logstd_grad, 0, sizeof(float) * A);
-			for (j = 0; j < M; j++) {
-				size_t k = ix[j];
-				double adv = c->norm_adv ? (a->adv[k] - amean) / astd : a->adv[k];
-				double z[KP_MLP_MAX_WIDTH], g[KP_MLP_MAX_WIDTH], l;
-				struct kp_ppo_sample smp;
-				double dv, vl;
-				int d;
-
-				for (d = 0; d < A; d++)
-					z[d] = pout[j * A + d];
-				if (c->continuous) {
-					double ls[KP_MLP_MAX_WIDTH], x[KP_MLP_MAX_WIDTH];
-					double gls[KP_MLP_MAX_WIDTH];
-
-					for (d = 0; d < A; d++) {
-						ls[d] = a->logstd[d];
-						x[d] = a->act[k * A + d];
-					}
-					l = kp_ppo_sample_loss_gauss(z, ls, x, A, a->logp[k], adv,
-								     c->clip_coef, c->ent_coef,
-								     g, gls, &smp);
-					for (d = 0; d < A; d++)
-						a->logstd_grad[d] += gls[d] / M;
-				} else {
-					l = kp_ppo_sample_loss_cat(z, A, (int)a->act[k * A], a->logp[k],
-								   adv, c->clip_coef, c->ent_coef,
-								   g, &smp);
-				}
-				for (d = 0; d < A; d++)
-					a->mb_dout[j * A + d] = g[d] / M;
-				vl = kp_ppo_value_loss(vout[j], a->val[k], a->ret[k],
-						       c->clip_vloss ? c->clip_coef : 0, &dv);
-				a->mb_dv[j] = c->vf_coef * dv / M;
-				loss += l + c->vf_coef * vl;
-				mb_pg += smp.pg_loss;
-				mb_v += vl;
-				mb_h += smp.entropy;
-				mb_okl += -smp.logratio;
-				mb_kl += (smp.ratio - 1) - smp.logratio;
-				mb_cf += fabs(smp.ratio - 1) > c->clip_coef;
-			}
-			if (!isfinite(loss)) {
-				kp_err("ppo: non-finite loss at update %ld; weights left unchanged",
-				       a->iteration + 1);
-				return -EDOM;
-			}
-			kp_mlp_backward(&a->actor, a->mb_dout);
-			kp_mlp_backward(&a->critic, a->mb_dv);
-			vecs[nvec++] = (struct kp_vec){ a->actor.grads, a->actor.nparams };
-			vecs[nvec++] = (struct kp_vec){ a->critic.grads, a->critic.nparams };
-			if (c->continuous)
-				vecs[nvec++] = (struct kp_vec){ a->logstd_grad, (size_t)A };
-			last_norm = c->max_grad_norm > 0 ?
-				kp_clip_grad_norm(vecs, nvec, c->max_grad_norm) :
-				kp_grad_norm(vecs, nvec);
-			if (!isfinite(last_norm)) {
-				kp_err("ppo: non-finite gradient at update %ld; weights left unchanged",
-				       a->iteration + 1);
-				return -EDOM;
-			}
-			kp_adam_step(&a->opt_actor, a->actor.params, a->actor.grads);
-			kp_adam_step(&a->opt_critic, a->critic.params, a->critic.grads);
-			if (c->continuous)
-				kp_adam_step(&a->opt_logstd, a->logstd, a->logstd_grad);
-			sum_pg += mb_pg / M;
-			sum_v += mb_v / M;
-			sum_h += mb_h / M;
-			sum_okl += mb_okl / M;
-			sum_cf += mb_cf / M;
-			epoch_kl += mb_kl / M;
+			err = minibatch_step(a, a->idx + (size_t)mb * M, M, &sum);
+			if (err)
+				return err;
 			nmb++;
-			nmb_epoch++;
 		}
 		s.epochs = epoch + 1;
-		sum_kl = epoch_kl;
-		if (c->target_kl > 0 && epoch_kl / nmb_epoch > c->target_kl)
+		last_epoch.kl = (sum.kl - before.kl) / c->num_minibatches;
+		if (c->target_kl > 0 && last_epoch.kl > c->target_kl)
 			break;
 	}
 	if (!kp_all_finite(a->actor.params, a->actor.nparams) ||
 	    !kp_all_finite(a->critic.params, a->critic.nparams) ||
-	    !kp_all_finite(a->logstd, A)) {
+	    !kp_all_finite(a->logstd, c->act_dim)) {
 		kp_err("ppo: non-finite weights after update %ld; reload a checkpoint",
 		       a->iteration + 1);
 		return -EDOM;
 	}
 	a->iteration++;
 	a->t = 0;
+
 	s.iteration = a->iteration;
 	s.global_step = a->global_step;
 	s.lr = lr;
-	s.policy_loss = sum_pg / nmb;
-	s.value_loss = sum_v / nmb;
-	s.entropy = sum_h / nmb;
-	s.old_approx_kl = sum_okl / nmb;
-	s.approx_kl = sum_kl / nmb_epoch;
-	s.clipfrac = sum_cf / nmb;
-	s.grad_norm = last_norm;
-	{
-		double vy = variance(a->ret, B);
-
-		for (i = 0; i < B; i++)
-			a->adv[i] = a->ret[i] - a->val[i];
-		s.explained_var = vy == 0 ? NAN : 1 - variance(a->adv, B) / vy;
-	}
+	s.policy_loss = sum.pg / nmb;
+	s.value_loss = sum.v / nmb;
+	s.entropy = sum.h / nmb;
+	s.old_approx_kl = sum.okl / nmb;
+	s.approx_kl = last_epoch.kl;
+	s.clipfrac = sum.cf / nmb;
+	s.grad_norm = sum.grad_norm;
+	vy = variance(a->ret, B);
+	for (i = 0; i < B; i++)
+		a->adv[i] = a->ret[i] - a->val[i];	/* advantages are spent: reuse */
+	s.explained_var = vy == 0 ? NAN : 1 - variance(a->adv, B) / vy;
 	if (st)
 		*st = s;
 	return 0;
