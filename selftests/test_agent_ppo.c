@@ -386,3 +386,31 @@ Test(agent_ppo, continuous_actions_stay_in_the_box)
 	}
 	kp_ppo_destroy(a);
 }
+
+Test(agent_ppo, learning_rate_anneals_linearly)
+{
+	struct kp_ppo_config c;
+	struct kp_ppo *a;
+	struct kp_ppo_stats st;
+	float obs[1] = { 0 }, act, rew = 0;
+	int k, i;
+
+	kp_ppo_config_default(&c, 1, 2, false);
+	c.num_steps = 8;
+	c.num_minibatches = 2;
+	c.lr = 1e-3;
+	c.total_steps = 32;	/* 4 updates to reach 0 */
+	cr_assert_eq(kp_ppo_create(&a, &c), 0);
+	for (k = 0; k < 6; k++) {
+		for (i = 0; i < 8; i++) {
+			cr_assert_eq(kp_ppo_act(a, obs, &act, NULL, NULL), 0);
+			kp_ppo_record(a, &rew, NULL, NULL, NULL);
+		}
+		cr_assert_eq(kp_ppo_update(a, obs, &st), 0);
+		/* CleanRL: (1 - (iteration - 1) / iterations) * lr, never negative. */
+		cr_expect(fabs(st.lr - (k < 4 ? 1e-3 * (1 - k / 4.0) : 0)) < 1e-15,
+			  "update %d lr %g", k + 1, st.lr);
+		cr_expect_eq(st.global_step, 8 * (k + 1));
+	}
+	kp_ppo_destroy(a);
+}

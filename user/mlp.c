@@ -66,7 +66,7 @@ static double *kp_orthogonal(struct kp_rng *rng, int rows, int cols)
  * The matrix kernels get AVX2/AVX-512 clones picked at load time (ifunc), so
  * one portable binary runs the wide code where the CPU has it.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 #define KP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KP_CLONES
