@@ -414,3 +414,145 @@ Test(agent_ppo, learning_rate_anneals_linearly)
 	}
 	kp_ppo_destroy(a);
 }
+
+/* The whole minibatch loss in float64, from the twins of the agent's networks. */
+struct e2e {
+	struct kp_ppo *a;
+	struct kp_mlpd actor, critic;
+	double logstd[4];
+	struct kp_ppo_rollout r;
+	const uint32_t *ix;
+	int M;
+};
+
+static double e2e_loss(struct e2e *t)
+{
+	const struct kp_ppo_config *c = kp_ppo_config(t->a);
+	int O = c->obs_dim, A = c->act_dim, j, d;
+	double mean = 0, sd = 0, loss = 0;
+
+	for (j = 0; j < t->M; j++)
+		mean += t->r.adv[t->ix[j]] / t->M;
+	for (j = 0; j < t->M; j++)
+		sd += (t->r.adv[t->ix[j]] - mean) * (t->r.adv[t->ix[j]] - mean);
+	sd = sqrt(sd / (t->M - 1)) + 1e-8;
+	for (j = 0; j < t->M; j++) {
+		uint32_t k = t->ix[j];
+		double x[16], z[8], v, g[8], gl[8], act[8], dv;
+		struct kp_ppo_sample s;
+
+		for (d = 0; d < O; d++)
+			x[d] = t->r.obs[k * O + d];
+		kp_mlpd_infer(&t->actor, x, z);
+		kp_mlpd_infer(&t->critic, x, &v);
+		for (d = 0; d < A; d++)
+			act[d] = t->r.act[k * A + d];
+		loss += kp_ppo_sample_loss_gauss(z, t->logstd, act, A, t->r.logprob[k],
+						 (t->r.adv[k] - mean) / sd, c->clip_coef,
+						 c->ent_coef, g, gl, &s);
+		loss += c->vf_coef * kp_ppo_value_loss(v, t->r.value[k], t->r.ret[k],
+						       c->clip_coef, &dv);
+	}
+	return loss / t->M;
+}
+
+static double e2e_err(struct e2e *t, double *p, const float *grad, size_t n)
+{
+	double num = 0, den_a = 0, den_f = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double keep = p[i], h = 1e-6, lp, lm, fd;
+
+		p[i] = keep + h;
+		lp = e2e_loss(t);
+		p[i] = keep - h;
+		lm = e2e_loss(t);
+		p[i] = keep;
+		fd = (lp - lm) / (2 * h);
+		num += (grad[i] - fd) * (grad[i] - fd);
+		den_a += (double)grad[i] * grad[i];
+		den_f += fd * fd;
+	}
+	return sqrt(num) / fmax(1e-12, fmax(sqrt(den_a), sqrt(den_f)));
+}
+
+Test(agent_ppo, whole_minibatch_gradient_matches_finite_differences)
+{
+	struct kp_ppo_config c;
+	struct e2e t = { 0 };
+	struct kp_mlp *actor, *critic;
+	struct kp_rng rng;
+	float obs[3] = { 0.2, -0.1, 0.5 }, act[2], r;
+	uint32_t ix[16];
+	double loss, err;
+	int i, l;
+
+	kp_ppo_config_default(&c, 3, 2, true);
+	c.hidden[0] = 16;
+	c.hidden[1] = 12;
+	c.num_steps = 32;
+	c.num_minibatches = 2;
+	c.ent_coef = 0.01;
+	c.seed = 21;
+	cr_assert_eq(kp_ppo_create(&t.a, &c), 0);
+	for (i = 0; i < 32; i++) {
+		cr_assert_eq(kp_ppo_act(t.a, obs, act, NULL, NULL), 0);
+		r = 1 - (act[0] - 0.3) * (act[0] - 0.3);
+		obs[0] = act[0];
+		obs[1] = act[1];
+		obs[2] = r;
+		kp_ppo_record(t.a, &r, NULL, NULL, NULL);
+	}
+	cr_assert_eq(kp_ppo_advantages(t.a, obs), 0);
+	/* Move the policy and critic away from the rollout's, so that ratios
+	 * leave the trust region and both clipped branches take part. */
+	actor = kp_ppo_actor(t.a);
+	critic = kp_ppo_critic(t.a);
+	kp_rng_seed(&rng, 5);
+	for (i = 0; i < (int)actor->nparams; i++)
+		actor->params[i] += 0.3 * kp_rng_gauss(&rng);
+	for (i = 0; i < (int)critic->nparams; i++)
+		critic->params[i] += 0.3 * kp_rng_gauss(&rng);
+	kp_ppo_logstd(t.a)[0] = -0.3;
+	kp_ppo_logstd(t.a)[1] = 0.2;
+	for (i = 0; i < 16; i++)
+		ix[i] = (i * 7) % 32;
+
+	loss = kp_ppo_minibatch_grad(t.a, ix, 16);
+	cr_assert(isfinite(loss));
+	kp_ppo_rollout(t.a, &t.r);
+	t.ix = ix;
+	t.M = 16;
+	{
+		int as[] = { 3, 16, 12, 2 }, cs[] = { 3, 16, 12, 1 };
+
+		cr_assert_eq(kp_mlpd_init(&t.actor, 3, as, 1), 0);
+		cr_assert_eq(kp_mlpd_init(&t.critic, 3, cs, 1), 0);
+	}
+	kp_mlpd_copy_from(&t.actor, actor);
+	kp_mlpd_copy_from(&t.critic, critic);
+	t.logstd[0] = -0.3;
+	t.logstd[1] = 0.2;
+	cr_expect(fabs(e2e_loss(&t) - loss) < 1e-5 * fmax(1, fabs(loss)),
+		  "loss %g vs float64 %g", loss, e2e_loss(&t));
+	for (l = 0; l < 3; l++) {
+		err = e2e_err(&t, t.actor.params + t.actor.w_off[l], actor->grads + actor->w_off[l],
+			      (size_t)t.actor.sizes[l] * t.actor.sizes[l + 1]);
+		cr_expect_lt(err, 1e-3, "actor layer %d weights: rel err %g", l, err);
+		err = e2e_err(&t, t.actor.params + t.actor.b_off[l], actor->grads + actor->b_off[l],
+			      t.actor.sizes[l + 1]);
+		cr_expect_lt(err, 1e-3, "actor layer %d biases: rel err %g", l, err);
+		err = e2e_err(&t, t.critic.params + t.critic.w_off[l], critic->grads + critic->w_off[l],
+			      (size_t)t.critic.sizes[l] * t.critic.sizes[l + 1]);
+		cr_expect_lt(err, 1e-3, "critic layer %d weights: rel err %g", l, err);
+		err = e2e_err(&t, t.critic.params + t.critic.b_off[l], critic->grads + critic->b_off[l],
+			      t.critic.sizes[l + 1]);
+		cr_expect_lt(err, 1e-3, "critic layer %d biases: rel err %g", l, err);
+	}
+	err = e2e_err(&t, t.logstd, kp_ppo_logstd_grad(t.a), 2);
+	cr_expect_lt(err, 1e-3, "log-std: rel err %g", err);
+	kp_mlpd_free(&t.actor);
+	kp_mlpd_free(&t.critic);
+	kp_ppo_destroy(t.a);
+}

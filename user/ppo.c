@@ -605,14 +605,16 @@ struct mb_sums {
 	double pg, v, h, okl, kl, cf, grad_norm;
 };
 
-/* One gradient step on the samples ix[0..M): losses, backward, clip, Adam. */
-static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct mb_sums *sum)
+/*
+ * Loss over the samples ix[0..M) and its gradient in the actor's, the
+ * critic's and the log-std's grads. Returns the loss (NaN if not finite).
+ */
+static double minibatch_grad(struct kp_ppo *a, const uint32_t *ix, size_t M, struct mb_sums *sum)
 {
 	const struct kp_ppo_config *c = &a->cfg;
-	int O = c->obs_dim, A = c->act_dim, nvec = 0;
+	int O = c->obs_dim, A = c->act_dim;
 	double amean = 0, astd = 1, loss = 0, pg = 0, vl_sum = 0, h = 0, okl = 0, kl = 0, cf = 0;
 	const float *pout, *vout;
-	struct kp_vec vecs[3];
 	size_t j;
 
 	for (j = 0; j < M; j++)
@@ -631,7 +633,7 @@ static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct
 	pout = kp_mlp_forward(&a->actor, a->mb_obs, M);
 	vout = kp_mlp_forward(&a->critic, a->mb_obs, M);
 	if (!pout || !vout)
-		return -ENOMEM;
+		return NAN;
 	kp_mlp_zero_grad(&a->actor);
 	kp_mlp_zero_grad(&a->critic);
 	memset(a->logstd_grad, 0, sizeof(float) * A);
@@ -673,17 +675,36 @@ static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct
 		kl += (smp.ratio - 1) - smp.logratio;
 		cf += fabs(smp.ratio - 1) > c->clip_coef;
 	}
-	if (!isfinite(loss)) {
+	kp_mlp_backward(&a->actor, a->mb_dout);
+	kp_mlp_backward(&a->critic, a->mb_dv);
+	if (sum) {
+		sum->pg += pg / M;
+		sum->v += vl_sum / M;
+		sum->h += h / M;
+		sum->okl += okl / M;
+		sum->kl += kl / M;
+		sum->cf += cf / M;
+	}
+	loss /= M;
+	return isfinite(loss) ? loss : NAN;
+}
+
+/* One gradient step on the samples ix[0..M): loss, backward, clip, Adam. */
+static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct mb_sums *sum)
+{
+	const struct kp_ppo_config *c = &a->cfg;
+	struct kp_vec vecs[3];
+	int nvec = 0;
+
+	if (isnan(minibatch_grad(a, ix, M, sum))) {
 		kp_err("ppo: non-finite loss at update %ld; weights left unchanged",
 		       a->iteration + 1);
 		return -EDOM;
 	}
-	kp_mlp_backward(&a->actor, a->mb_dout);
-	kp_mlp_backward(&a->critic, a->mb_dv);
 	vecs[nvec++] = (struct kp_vec){ a->actor.grads, a->actor.nparams };
 	vecs[nvec++] = (struct kp_vec){ a->critic.grads, a->critic.nparams };
 	if (c->continuous)
-		vecs[nvec++] = (struct kp_vec){ a->logstd_grad, (size_t)A };
+		vecs[nvec++] = (struct kp_vec){ a->logstd_grad, (size_t)c->act_dim };
 	sum->grad_norm = c->max_grad_norm > 0 ?
 		kp_clip_grad_norm(vecs, nvec, c->max_grad_norm) : kp_grad_norm(vecs, nvec);
 	if (!isfinite(sum->grad_norm)) {
@@ -695,24 +716,26 @@ static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct
 	kp_adam_step(&a->opt_critic, a->critic.params, a->critic.grads);
 	if (c->continuous)
 		kp_adam_step(&a->opt_logstd, a->logstd, a->logstd_grad);
-	sum->pg += pg / M;
-	sum->v += vl_sum / M;
-	sum->h += h / M;
-	sum->okl += okl / M;
-	sum->kl += kl / M;
-	sum->cf += cf / M;
 	return 0;
 }
 
-int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *st)
+double kp_ppo_minibatch_grad(struct kp_ppo *a, const uint32_t *ix, size_t M)
+{
+	size_t B = (size_t)a->cfg.num_envs * a->cfg.num_steps, j;
+
+	/* Scratch holds one configured minibatch; indices must be recorded samples. */
+	if (M < 2 || M > B / a->cfg.num_minibatches)
+		return NAN;
+	for (j = 0; j < M; j++)
+		if (ix[j] >= (size_t)a->t * a->cfg.num_envs)
+			return NAN;
+	return minibatch_grad(a, ix, M, NULL);
+}
+
+int kp_ppo_advantages(struct kp_ppo *a, const float *next_obs)
 {
 	const struct kp_ppo_config *c = &a->cfg;
-	int E = c->num_envs, O = c->obs_dim, epoch, mb, e, err;
-	size_t B = (size_t)E * c->num_steps, M = B / c->num_minibatches, i;
-	struct mb_sums sum = { 0 }, last_epoch = { 0 };
-	struct kp_ppo_stats s = { 0 };
-	double lr = c->lr, vy;
-	long nmb = 0;
+	int E = c->num_envs, O = c->obs_dim, e;
 
 	if (a->t < c->num_steps) {
 		kp_err("ppo: update with %d of %d rollout steps", a->t, c->num_steps);
@@ -725,6 +748,35 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 		kp_mlp_infer(&a->critic, a->nobs + (size_t)e * O, &a->last_val[e]);
 	kp_gae(c->num_steps, E, a->rew, a->val, a->term, a->trunc, a->trunc_val,
 	       a->last_val, c->gamma, c->gae_lambda, a->adv, a->ret);
+	return 0;
+}
+
+void kp_ppo_rollout(const struct kp_ppo *a, struct kp_ppo_rollout *r)
+{
+	r->len = a->t * a->cfg.num_envs;
+	r->obs = a->obs;
+	r->act = a->act;
+	r->logprob = a->logp;
+	r->value = a->val;
+	r->adv = a->adv;
+	r->ret = a->ret;
+}
+
+float *kp_ppo_logstd_grad(struct kp_ppo *a) { return a->logstd_grad; }
+
+int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *st)
+{
+	const struct kp_ppo_config *c = &a->cfg;
+	int epoch, mb, err;
+	size_t B = (size_t)c->num_envs * c->num_steps, M = B / c->num_minibatches, i;
+	struct mb_sums sum = { 0 }, last_epoch = { 0 };
+	struct kp_ppo_stats s = { 0 };
+	double lr = c->lr, vy;
+	long nmb = 0;
+
+	err = kp_ppo_advantages(a, next_obs);
+	if (err)
+		return err;
 
 	/* CleanRL: lr = (1 - (iteration - 1) / num_iterations) * lr0. */
 	if (c->anneal_lr) {

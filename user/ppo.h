@@ -28,6 +28,7 @@
 #define KPILOT_PPO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "mlp.h"
 
@@ -121,10 +122,30 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 int kp_ppo_save(const struct kp_ppo *a, const char *path);
 int kp_ppo_load(struct kp_ppo **out, const char *path);
 
-/* Pieces exposed for the selftests and the benchmark. */
+/* Pieces exposed for inspection, the selftests and the benchmark. */
 struct kp_mlp *kp_ppo_actor(struct kp_ppo *a);
 struct kp_mlp *kp_ppo_critic(struct kp_ppo *a);
 float *kp_ppo_logstd(struct kp_ppo *a);
+float *kp_ppo_logstd_grad(struct kp_ppo *a);
+
+/* The rollout so far, index t * num_envs + e; observations normalised. */
+struct kp_ppo_rollout {
+	int len;		/* samples recorded */
+	const float *obs;	/* len x obs_dim */
+	const float *act;	/* len x act_dim (discrete: the index in [0]) */
+	const float *logprob, *value;
+	const float *adv, *ret;	/* valid after kp_ppo_advantages() */
+};
+void kp_ppo_rollout(const struct kp_ppo *a, struct kp_ppo_rollout *r);
+/* GAE over the full rollout, as kp_ppo_update starts by doing. */
+int kp_ppo_advantages(struct kp_ppo *a, const float *next_obs);
+/*
+ * The minibatch loss (policy - ent_coef * entropy + vf_coef * value, each a
+ * mean over the M samples ix[]) and its gradient, left in the actor's, the
+ * critic's and kp_ppo_logstd_grad()'s arrays; no step taken. NaN if the loss
+ * is not finite. After kp_ppo_advantages().
+ */
+double kp_ppo_minibatch_grad(struct kp_ppo *a, const uint32_t *ix, size_t M);
 
 /*
  * GAE(lambda) over a T x E rollout (index t * E + e). An episode that
