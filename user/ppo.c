@@ -388,12 +388,12 @@ int kp_ppo_record(struct kp_ppo *a, const float *reward, const bool *terminated,
 		kp_err("ppo: record() without a preceding act()");
 		return -EINVAL;
 	}
+	/* Check everything first: a refused step leaves no trace. */
 	for (e = 0; e < E; e++) {
 		bool term = terminated && terminated[e];
 		bool trunc = !term && truncated && truncated[e];
-		double r = reward[e];
 
-		if (!isfinite(r)) {
+		if (!isfinite(reward[e])) {
 			kp_err("ppo: non-finite reward refused");
 			return -EDOM;
 		}
@@ -401,6 +401,14 @@ int kp_ppo_record(struct kp_ppo *a, const float *reward, const bool *terminated,
 			kp_err("ppo: a truncated episode needs its final observation");
 			return -EINVAL;
 		}
+		if (trunc && !finite_obs(final_obs + (size_t)e * O, O))
+			return -EDOM;
+	}
+	for (e = 0; e < E; e++) {
+		bool term = terminated && terminated[e];
+		bool trunc = !term && truncated && truncated[e];
+		double r = reward[e];
+
 		if (c->norm_reward) {
 			/* gym NormalizeReward: scale by the discounted return's std. */
 			a->ret_acc[e] = a->ret_acc[e] * c->gamma + r;
@@ -417,8 +425,6 @@ int kp_ppo_record(struct kp_ppo *a, const float *reward, const bool *terminated,
 		if (trunc) {
 			float x[KP_MLP_MAX_WIDTH], v;
 
-			if (!finite_obs(final_obs + (size_t)e * O, O))
-				return -EDOM;
 			normalize_obs(a, final_obs + (size_t)e * O, x, 1, false);
 			kp_mlp_infer(&a->critic, x, &v);
 			a->trunc_val[base + e] = v;
