@@ -3,10 +3,17 @@
 # something is missing: silent and fast (no package manager run) otherwise.
 #   tools/deps.sh            build + test deps
 #   tools/deps.sh --extras   also the benchmark tools the tuning profiles drive
+#   tools/deps.sh --bench    also what tools/bench/ needs (PyTorch for bench/ppo)
 set -eu
 
 extras=0
-[ "${1:-}" = "--extras" ] && extras=1
+bench=0
+for arg in "$@"; do
+	case "$arg" in
+	--extras) extras=1 ;;
+	--bench) bench=1 ;;
+	esac
+done
 
 have_hdr() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
 have_cmd() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -28,6 +35,7 @@ check() { # check <kind> <what> <debian pkg> <fedora pkg>
 	case "$1" in
 	cmd) have_cmd "$2" && return 0 ;;
 	hdr) have_hdr "$2" && return 0 ;;
+	py) /usr/bin/python3 -c "import $2" >/dev/null 2>&1 && return 0 ;;
 	esac
 	if [ "$family" = fedora ]; then need "$4"; else need "$3"; fi
 }
@@ -56,6 +64,12 @@ if [ "$extras" = 1 ]; then
 	check cmd nginx nginx nginx
 	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86
 	check cmd busybox busybox-static busybox
+fi
+
+if [ "$bench" = 1 ]; then
+	# The distro's interpreter and its torch: tools/bench/ppo runs /usr/bin/python3.
+	check py torch python3-torch python3-torch
+	check cmd taskset util-linux util-linux
 fi
 
 [ -z "$missing" ] && exit 0

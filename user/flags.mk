@@ -1,0 +1,6 @@
+# Per-object flags (see Makefile). The MLP's loops are reductions and axpys:
+# -O3 vectorises the axpys, and reassociation (not the rest of fast-math:
+# NaN/Inf still propagate and stay detectable) lets the dot products vectorise.
+KP_VEC_FLAGS := -O3 -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros
+CFLAGS_mlp.o := $(KP_VEC_FLAGS)
+CFLAGS_adam.o := -O3
