@@ -25,7 +25,7 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int kp_proc_start(const struct kp_run_opts *o, struct kp_proc *p, char *why, size_t len)
+int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
 {
 	int out[2], gate[2], nsfd = -1, err;
 	char c;
@@ -110,7 +110,7 @@ int kp_proc_start(const struct kp_run_opts *o, struct kp_proc *p, char *why, siz
 }
 
 /* Keep the tail: the metric is usually in the last lines. */
-static void take(struct kp_proc *p)
+static void take(struct kp_child *p)
 {
 	char buf[65536];
 	ssize_t n;
@@ -132,7 +132,27 @@ static void take(struct kp_proc *p)
 	}
 }
 
-int kp_proc_finish(struct kp_proc *p, double timeout_s, bool (*stop)(void))
+int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s)
+{
+	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
+	double deadline = now_s() + timeout_s;
+
+	fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+	while (!strstr(p->out, needle)) {
+		double left = deadline - now_s();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0) {
+			take(p);
+			if ((pfd.revents & POLLHUP) && !strstr(p->out, needle))
+				return -EPIPE;	/* it exited without saying so */
+		}
+	}
+	return 0;
+}
+
+int kp_proc_finish(struct kp_child *p, double timeout_s, bool (*stop)(void))
 {
 	double deadline = p->start_s + timeout_s;
 	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
@@ -179,7 +199,7 @@ kill:
 	return ret;
 }
 
-void kp_proc_free(struct kp_proc *p)
+void kp_proc_free(struct kp_child *p)
 {
 	if (p->pid > 0) {
 		kill(-p->pid, SIGKILL);

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct kp_proc {
+struct kp_child {
 	pid_t pid;
 	int out_fd;		/* read end of stdout+stderr */
 	char *out;		/* captured output (the last 1 MiB), NUL-terminated */
@@ -29,15 +29,18 @@ struct kp_run_opts {
 };
 
 /* Start the command; it runs when this returns 0. -errno otherwise. */
-int kp_proc_start(const struct kp_run_opts *o, struct kp_proc *p, char *why, size_t len);
+int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len);
+
+/* Wait until the output contains needle (e.g. a server's "listening"). */
+int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s);
 
 /*
  * Collect output until the command exits or timeout_s passes (then its whole
  * process group is killed), or stop() says so. Returns the exit status
  * (0-255), 128+signal, or -ETIMEDOUT / -EINTR.
  */
-int kp_proc_finish(struct kp_proc *p, double timeout_s, bool (*stop)(void));
-void kp_proc_free(struct kp_proc *p);
+int kp_proc_finish(struct kp_child *p, double timeout_s, bool (*stop)(void));
+void kp_proc_free(struct kp_child *p);
 
 /*
  * The value of the last match of pattern's capture group in text, as a

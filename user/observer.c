@@ -655,6 +655,13 @@ int kp_observer_add_operator(struct kp_observer *obs, const struct kp_opspec *sp
 	return (int)id;
 }
 
+int kp_observer_add_member(struct kp_observer *obs, int op_id, pid_t pid)
+{
+	if (op_id < 1 || op_id > obs->nops)
+		return -EINVAL;
+	return add_pid_trees(obs, op_id, &pid, 1);
+}
+
 const char *kp_observer_op_name(const struct kp_observer *obs, __u32 id)
 {
 	if (id < 1 || id > (__u32)obs->nops)

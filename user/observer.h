@@ -52,9 +52,14 @@ const char *kp_observer_runq_method(const struct kp_observer *obs);
 
 /* Watch a process, its existing descendants and, through fork, its future ones. */
 int kp_observer_watch_pid(struct kp_observer *obs, pid_t pid);
-/* Add an operator; returns its id (>= 1) or -errno with a reason in err. */
+/*
+ * Add an operator; returns its id (>= 1) or -errno with a reason in err.
+ * A pid operator may start empty and get members with kp_observer_add_member().
+ */
 int kp_observer_add_operator(struct kp_observer *obs, const struct kp_opspec *spec,
 			     char *err, size_t errlen);
+/* Add a process (and its descendants) to an operator, e.g. a new benchmark run. */
+int kp_observer_add_member(struct kp_observer *obs, int op_id, pid_t pid);
 const char *kp_observer_op_name(const struct kp_observer *obs, __u32 id);
 int kp_observer_nops(const struct kp_observer *obs);
 

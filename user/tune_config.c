@@ -322,8 +322,8 @@ static int parse_actions(struct ctx *x, json_t *a, struct kp_tune_config *c)
 			return fail(x, path, "a log scale needs min > 0, got %g", ac->min);
 		ac->element = el;
 		for (k = 0; k < (int)i; k++)
-			if (!strcmp(c->actions[k].knob, ac->knob) && c->actions[k].element == ac->element)
-				return fail(x, path, "knob %s given twice", ac->knob);
+			if (!strcmp(c->actions[k].knob, ac->knob))
+				return fail(x, path, "knob %s given twice (one action per knob)", ac->knob);
 		c->nactions++;
 	}
 	return 0;
