@@ -39,6 +39,7 @@ struct tune {
 	char veth[2][16];
 	int run_id;
 	double t0;
+	double last_apply;		/* host mode: when the knobs were last written */
 };
 
 static double now_s(void)
@@ -201,6 +202,26 @@ static int action_value(struct tune *t, int i, double u, char *out, size_t len)
 	default:
 		return -EINVAL;
 	}
+}
+
+/*
+ * Host mode writes the same knobs every trial: a fast benchmark must not
+ * run into their minimum write interval, so wait it out.
+ */
+static void wait_interval(struct tune *t)
+{
+	double need = 0, left;
+	int i;
+
+	for (i = 0; i < t->c->nactions; i++) {
+		const struct kp_knob *k = kp_session_knob(t->s, t->c->actions[i].knob);
+
+		if (k && k->min_interval_ms / 1000.0 > need)
+			need = k->min_interval_ms / 1000.0;
+	}
+	left = t->last_apply + need + 0.01 - now_s();
+	if (t->last_apply && left > 0)
+		usleep((useconds_t)(left * 1e6));
 }
 
 /* Apply values[] in the session's current target (one batch). */
@@ -726,7 +747,9 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		snprintf(reason, sizeof(reason), "%s trial %d", t.r.algo, n);
 		memcpy(tr->values, vals, sizeof(tr->values));
 		if (!c->netns) {
+			wait_interval(&t);
 			err = apply(&t, vals, reason, tr->values, tr->error, sizeof(tr->error));
+			t.last_apply = now_s();
 			if (err == -ECANCELED) {
 				t.r.aborted = true;
 				break;
@@ -785,7 +808,9 @@ out:
 		if (err)
 			kp_warn("restoring the original values: %s", strerror(-err));
 	}
-	if (ret == KP_EXIT_OK && o->apply_best && t.r.best >= 0 && !c->netns) {
+	if (ret == KP_EXIT_OK && o->apply_best && !kp_results_improvement(&t.r)) {
+		kp_warn("--apply-best: no trial beat the baseline; keeping the original values");
+	} else if (ret == KP_EXIT_OK && o->apply_best && t.r.best >= 0 && !c->netns) {
 		err = apply_best(&t, err2, sizeof(err2));
 		if (err)
 			kp_warn("--apply-best: %s", err2);
@@ -819,9 +844,12 @@ out:
 			json_decref(j);
 		} else if (!o->quiet) {
 			printf("%s: baseline %s %.6g", c->workload_name, c->metric_name, t.r.baseline);
-			if (t.r.best >= 0)
+			if (t.r.best >= 0 && kp_results_improvement(&t.r))
 				printf(", best %.6g at trial %d (%+.1f%%)", t.r.trials[t.r.best].metric,
 				       t.r.trials[t.r.best].n, kp_results_improvement(&t.r));
+			else if (t.r.best >= 0)
+				printf(", no trial beat it (best %.6g at trial %d)",
+				       t.r.trials[t.r.best].metric, t.r.trials[t.r.best].n);
 			printf(", %d trials, %d failed%s%s\n", t.r.ntrials, t.r.failures,
 			       t.r.interrupted ? ", interrupted" : "", t.r.aborted ? ", aborted" : "");
 			if (t.r.best >= 0) {
