@@ -3,10 +3,17 @@
 # something is missing: silent and fast (no package manager run) otherwise.
 #   tools/deps.sh            build + test deps
 #   tools/deps.sh --extras   also the benchmark tools the tuning profiles drive
+#   tools/deps.sh --vm       also what `make vmtest` boots a kernel with
 set -eu
 
-extras=0
-[ "${1:-}" = "--extras" ] && extras=1
+extras=0 vm=0
+for arg in "$@"; do
+	case "$arg" in
+	--extras) extras=1 ;;
+	--vm) vm=1 ;;
+	*) echo "usage: tools/deps.sh [--extras] [--vm]" >&2; exit 2 ;;
+	esac
+done
 
 have_hdr() { printf '#include <%s>\n' "$1" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
 have_cmd() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -54,8 +61,18 @@ if [ "$extras" = 1 ]; then
 	check cmd fio fio fio
 	check cmd wrk wrk wrk
 	check cmd nginx nginx nginx
-	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86
-	check cmd busybox busybox-static busybox
+fi
+
+# make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);
+# otherwise tools/vmtest/run.sh needs qemu, a static busybox for the guest's
+# insmod, and dpkg-deb/apt-get (Debian) to fetch the default kernel.
+if [ "$vm" = 1 ] && ! have_cmd vng; then
+	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86-core
+	if [ "$family" = fedora ]; then
+		[ -x /usr/sbin/busybox ] || [ -x /usr/bin/busybox ] || need busybox
+	else
+		[ -x /bin/busybox ] || need busybox-static
+	fi
 fi
 
 [ -z "$missing" ] && exit 0
