@@ -1,0 +1,24 @@
+#!/bin/sh
+# vmtest stage 2: PID 1 on the guest's root, started by tools/vmtest/init
+# once everything is mounted.
+#   guest.sh PROJDIR RUNDIR
+# Runs RUNDIR/cmd as root in PROJDIR with the environment from RUNDIR/env,
+# writes its exit status to RUNDIR/status and reboots, which ends qemu
+# (-no-reboot).
+proj=$1 run=$2
+# The kernel hands unknown command-line words to init as variables.
+unset vmtest_proj vmtest_run
+# shellcheck disable=SC1091
+. "$run/env"
+bb=$VMTEST_BUSYBOX
+unset VMTEST_BUSYBOX VMTEST_MODDIR
+
+cd "$proj" || exit 1
+# A session with the console as controlling tty, so an interactive
+# VMTEST_CMD=sh gets job control and Ctrl-C.
+"$bb" setsid -c /bin/sh "$run/cmd"
+rc=$?
+echo "$rc" >"$run/status.tmp" && mv "$run/status.tmp" "$run/status"
+sync
+"$bb" reboot -f
+sleep 1000
