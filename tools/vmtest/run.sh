@@ -37,6 +37,8 @@ accel=${VMTEST_ACCEL:-auto}
 runner=${VMTEST_RUNNER:-auto}
 
 die() { echo "vmtest: $*" >&2; exit 2; }
+# qemu's console reads stdin: CI may give none at all.
+[ -t 0 ] || exec </dev/null
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 t0=$(now)
@@ -80,8 +82,10 @@ if [ -n "${KERNEL:-}" ]; then
 	vmlinuz=$(readlink -f "$KERNEL")
 	moddir=${VMTEST_MODDIR:-}
 	if [ -z "$moddir" ]; then
+		# Debian: X/boot/vmlinuz-V + X/lib/modules/V; Fedora: X/lib/modules/V/vmlinuz.
 		v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
-		for d in "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
+		[ "$v" = vmlinuz ] && v=$(basename "$(dirname "$vmlinuz")")
+		for d in "$(dirname "$vmlinuz")" "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
 			[ -e "$d/modules.dep" ] && { moddir=$(cd "$d" && pwd); break; }
 		done
 	fi
@@ -96,8 +100,8 @@ fi
 # (CONFIG_PVH, per the config file beside it), unpacked once into the cache.
 pvh_image() { # pvh_image VMLINUZ -> path to boot
 	v=$(basename "$1"); v=${v#vmlinuz-}
-	cfg=$(dirname "$1")/config-$v
-	grep -qs '^CONFIG_PVH=y' "$cfg" || { echo "$1"; return; }
+	grep -qs '^CONFIG_PVH=y' "$(dirname "$1")/config-$v" "$(dirname "$1")/config" ||
+		{ echo "$1"; return; }
 	elf=$out/pvh/$v-$(stat -c %s-%Y "$1")
 	if [ ! -s "$elf" ]; then
 		mkdir -p "$out/pvh"
@@ -188,7 +192,7 @@ esac
 # TCG microvm boots hang about half the time without it.
 append="console=ttyS0 panic=-1 reboot=t mitigations=off 8250.nr_uarts=1 tsc=reliable"
 if [ "$accel" = tcg ]; then
-	cpu=max emulated=1
+	cpu=${VMTEST_CPU:-max} emulated=1
 	khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 	[ -n "$khz" ] && append="$append tsc_early_khz=$khz"
 else
