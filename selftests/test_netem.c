@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "emulation.h"
 
 #define DELAY_MS	50
 #define PORT		5201
@@ -50,13 +51,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static bool emulated(void)
-{
-	const char *e = getenv("KPILOT_EMULATED");
-
-	return e && strcmp(e, "0");
 }
 
 /* Run argv (no shell) and return its exit status, or a negative errno. */
@@ -308,7 +302,7 @@ Test(netem, buffer_size_bounds_throughput_at_50ms, .timeout = 120)
 	cr_assert_eq(read_file("/proc/sys/net/ipv4/tcp_rmem", before, sizeof(before)), 0);
 
 	/* Long enough for slow start to open a large window: ~20 round trips. */
-	secs = emulated() ? 2.0 : 1.0;
+	secs = kp_test_emulated() ? 2.0 : 1.0;
 	snprintf(small, sizeof(small), "4096 %d %d", SMALL_BUF, SMALL_BUF);
 	s = transfer(small, secs);
 	l = transfer("4096 131072 8388608", secs);
