@@ -41,7 +41,7 @@ if [ ! -e "$dir/.done" ]; then
 	mkdir -p "$dir.tmp"
 	# apt's _apt user cannot write into root-only dirs; it then falls back
 	# to an unsandboxed download and warns: keep the warning out of the log.
-	(cd "$dir.tmp" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
+	(cd "$dir.tmp" && apt-get download -qq "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
 	deb=$(ls "$dir.tmp"/*.deb 2>/dev/null | head -n1)
 	[ -n "$deb" ] || die "apt-get download $pkg failed"
 	dpkg -x "$deb" "$dir.tmp/root"

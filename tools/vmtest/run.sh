@@ -109,7 +109,9 @@ pvh_image() { # pvh_image VMLINUZ -> path to boot
 			'\x1f\x8b\x08:gzip -dcq'; do
 			off=$(LC_ALL=C grep -obUaP "${fmt%%:*}" "$1" 2>/dev/null | head -n1 | cut -d: -f1)
 			[ -n "$off" ] || continue
-			tail -c +$((off + 1)) "$1" | ${fmt#*:} >"$elf.tmp" 2>/dev/null
+			# The decompressors complain about the bzImage's trailer
+			# after the stream: the ELF magic says whether it worked.
+			tail -c +$((off + 1)) "$1" | ${fmt#*:} >"$elf.tmp" 2>/dev/null || true
 			[ "$(head -c 4 "$elf.tmp" | od -An -c | tr -d ' ')" = '177ELF' ] &&
 				{ mv "$elf.tmp" "$elf"; break; }
 		done
