@@ -38,7 +38,8 @@ runner=${VMTEST_RUNNER:-auto}
 
 die() { echo "vmtest: $*" >&2; exit 2; }
 # qemu's console reads stdin: CI may give none at all.
-[ -t 0 ] || exec </dev/null
+tty=1
+[ -t 0 ] || { tty=0; exec </dev/null; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 t0=$(now)
@@ -123,7 +124,12 @@ boot=$(pvh_image "$vmlinuz")
 
 run=$out/run.$$
 rm -rf "$run"; mkdir -p "$run/initramfs/bin" "$run/initramfs/modules"
-cleanup() { cp -f "$run/console.log" "$out/console.log" 2>/dev/null; rm -rf "$run"; }
+cleanup() {
+	r=$?
+	[ $r -ne 0 ] && [ ! -e "$run/console.log" ] && echo "vmtest: setup failed (exit $r) before the VM started" >&2
+	cp -f "$run/console.log" "$out/console.log" 2>/dev/null
+	rm -rf "$run"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -205,6 +211,7 @@ append="$append vmtest_proj=$proj vmtest_run=$run"
 
 {
 	echo "export VMTEST_BUSYBOX=$(q "$busybox") VMTEST_MODDIR=$(q "$moddir")"
+	echo "export VMTEST_TTY=$tty VMTEST_VERBOSE=${VMTEST_VERBOSE:-0}"
 	echo "export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated"
 	echo 'export KPILOT_VMTEST_KERNEL=$(uname -r)'
 	echo "export HOME=/root PATH=$(q "$PATH") TERM=$(q "${TERM:-dumb}")"
