@@ -28,8 +28,9 @@ if [ -z "$pkg" ]; then
 	fi
 	if [ -z "$pkg" ]; then
 		# Offline or lists without bookworm: any kernel fetched before will do.
-		pkg=$(ls "$cache" 2>/dev/null | grep -E '^linux-image-6\.1\.0-[0-9]+-amd64$' |
-			sort -V | tail -n1)
+		pkg=$(for d in "$cache"/linux-image-6.1.0-*-amd64; do
+			[ -e "$d/.done" ] && basename "$d"
+		done | sort -V | tail -n1)
 		[ -n "$pkg" ] || die "apt knows no linux-image-6.1.0-*-amd64 (Debian 12 lists); give KERNEL=path/to/vmlinuz"
 	fi
 fi
@@ -43,7 +44,7 @@ if [ ! -e "$dir/.done" ]; then
 	# to an unsandboxed download and warns: keep the warning out of the log.
 	(cd "$dir.tmp" && apt-get download -qq "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
 	deb=$(ls "$dir.tmp"/*.deb 2>/dev/null | head -n1)
-	[ -n "$deb" ] || die "apt-get download $pkg failed"
+	[ -n "$deb" ] || { rm -rf "$dir.tmp"; die "apt-get download $pkg failed"; }
 	dpkg -x "$deb" "$dir.tmp/root"
 	rm -f "$deb"
 	ver=$(ls "$dir.tmp/root/lib/modules")

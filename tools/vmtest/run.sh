@@ -91,8 +91,8 @@ if [ -n "${KERNEL:-}" ]; then
 		done
 	fi
 else
-	set -- $(BUSYBOX=$busybox "$proj/tools/vmtest/kernel.sh" "$out/kernels")
-	vmlinuz=$1 moddir=$2
+	kv=$(BUSYBOX=$busybox "$proj/tools/vmtest/kernel.sh" "$out/kernels") || exit 2
+	vmlinuz=${kv% *} moddir=${kv#* }
 fi
 [ -z "$moddir" ] && echo "vmtest: no modules for $vmlinuz: assuming 9p, virtio and overlay are built in" >&2
 
@@ -126,7 +126,7 @@ run=$out/run.$$
 rm -rf "$run"; mkdir -p "$run/initramfs/bin" "$run/initramfs/modules"
 cleanup() {
 	r=$?
-	[ $r -ne 0 ] && [ ! -e "$run/console.log" ] && echo "vmtest: setup failed (exit $r) before the VM started" >&2
+	[ "$r" -ne 0 ] && [ ! -e "$run/console.log" ] && echo "vmtest: setup failed (exit $r) before the VM started" >&2
 	cp -f "$run/console.log" "$out/console.log" 2>/dev/null
 	rm -rf "$run"
 }
