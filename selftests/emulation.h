@@ -8,8 +8,9 @@
  * when the machine is slower need nothing.
  *
  * tools/vmtest/run.sh exports KPILOT_VMTEST=1 in the guest and
- * KPILOT_EMULATED=1 under TCG, 0 under KVM; set KPILOT_EMULATED=1 by hand to
- * try a test's emulated path on the host.
+ * KPILOT_EMULATED=1 under TCG, 0 under KVM, 2 under vng (which may be
+ * either: counted as emulated, the safe side); set KPILOT_EMULATED=1 by hand
+ * to try a test's emulated path on the host.
  */
 #ifndef KP_SELFTEST_EMULATION_H
 #define KP_SELFTEST_EMULATION_H

@@ -196,8 +196,10 @@ kvm|tcg) ;;
 *) die "VMTEST_ACCEL=$accel: auto, kvm or tcg" ;;
 esac
 
-# A clock source the guest need not calibrate against an emulated PIT: under
-# TCG microvm boots hang about half the time without it.
+# panic=-1 + reboot=t + -no-reboot: a panic ends qemu at once. tsc=reliable:
+# otherwise the guest finds the emulated TSCs out of sync and falls back to
+# jiffies (4 ms clock). tsc_early_khz: under TCG, calibrating the TSC against
+# the emulated PIT hangs microvm boots about half the time.
 append="console=ttyS0 panic=-1 reboot=t mitigations=off 8250.nr_uarts=1 tsc=reliable"
 if [ "$accel" = tcg ]; then
 	cpu=${VMTEST_CPU:-max} emulated=1
