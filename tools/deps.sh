@@ -68,6 +68,9 @@ fi
 # insmod, and dpkg-deb/apt-get (Debian) to fetch the default kernel.
 if [ "$vm" = 1 ] && ! have_cmd vng; then
 	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86-core
+	# Kernel images and modules come xz- or zstd-compressed.
+	check cmd xz xz-utils xz
+	check cmd zstd zstd zstd
 	if [ "$family" = fedora ]; then
 		[ -x /usr/sbin/busybox ] || [ -x /usr/bin/busybox ] || need busybox
 	else
