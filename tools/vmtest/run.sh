@@ -55,13 +55,15 @@ fi
 if [ "$runner" = vng ]; then
 	command -v vng >/dev/null 2>&1 || die "VMTEST_RUNNER=vng but vng is not installed"
 	# vng mounts the host root read-only with its own overlays and returns
-	# the command's status; emulation is unknown here, so say "maybe" (2).
+	# the command's status; it picks KVM or TCG itself, so unless told TCG
+	# the emulation is unknown: say "maybe" (2).
 	set -- --run ${KERNEL:+"$KERNEL"} --rwdir "$proj" --cwd "$proj" \
 		--memory "$mem" --cpus "$cpus"
-	[ "$accel" = tcg ] && set -- "$@" --disable-kvm
+	emulated=2
+	[ "$accel" = tcg ] && { set -- "$@" --disable-kvm; emulated=1; }
 	rc=0
 	timeout --foreground -k 10 "$tmo" vng "$@" --exec \
-		"export KPILOT_VMTEST=1 KPILOT_EMULATED=${KPILOT_EMULATED:-2}; $cmd" || rc=$?
+		"export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated; $cmd" || rc=$?
 	[ $rc -eq 124 ] && echo "vmtest: timed out after ${tmo}s" >&2
 	echo "vmtest: exit $rc after $(since "$t0")s (vng)" >&2
 	exit $rc
