@@ -10,11 +10,11 @@ proj=$1 run=$2
 unset vmtest_proj vmtest_run
 # shellcheck disable=SC1091
 . "$run/env"
-bb=$VMTEST_BUSYBOX
+bb=$VMTEST_BUSYBOX tty=${VMTEST_TTY:-0} verbose=${VMTEST_VERBOSE:-0}
 unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE
 
 # A log, not a terminal, reads the console: plain \n line ends.
-[ "${VMTEST_TTY:-0}" = 1 ] || "$bb" stty -onlcr 2>/dev/null
+[ "$tty" = 1 ] || "$bb" stty -onlcr 2>/dev/null
 cd "$proj" || exit 1
 # Its own session with the console as controlling terminal, for VMTEST_CMD=sh.
 "$bb" setsid -c /bin/sh "$run/cmd"
@@ -22,6 +22,6 @@ rc=$?
 echo "$rc" >"$run/status.tmp" && mv "$run/status.tmp" "$run/status"
 sync
 # The kernel's "reboot: Restarting system" says nothing the host won't.
-[ "${VMTEST_VERBOSE:-0}" = 1 ] || echo 0 >/proc/sys/kernel/printk
+[ "$verbose" = 1 ] || echo 0 >/proc/sys/kernel/printk
 "$bb" reboot -f
 sleep 1000
