@@ -5,6 +5,9 @@
 #   make check      install missing deps, build, run every selftest
 #   make demo       install missing deps, build, run the default demo
 #   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from the running kernel
+#   make vmtest     run the selftests on a second kernel in a throwaway VM
+#                   [KERNEL=vmlinuz] [VMTEST_TESTS="a b"] [VMTEST_CMD=...]
+#                   (Documentation/testing.md)
 #   make V=1 ...    show the commands
 
 OUTPUT   ?= build
@@ -107,6 +110,22 @@ check: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
+
+# The selftests again, inside a VM booting another kernel (Debian's 6.1 by
+# default) over a read-only view of this machine: tools/vmtest/run.sh.
+# Dependencies and the build are done here on the host (same userland, native
+# speed), so the guest only runs the binaries: `make check` there would
+# redo both for nothing, ~4 s of exec-heavy work under emulation.
+# test_agent* are pure computation, the same on every kernel and 15-45x
+# slower under emulation here, so they are left out unless VMTEST_TESTS
+# names them.
+VMTEST_TESTS ?= $(filter-out agent%,$(patsubst selftests/test_%.c,%,$(TEST_SRCS)))
+vmtest: export VMTEST_CMD ?= tools/run-selftests.sh $(OUTPUT)/selftests $(strip $(VMTEST_TESTS))
+vmtest: export KERNEL ?=
+vmtest:
+	$(Q)tools/deps.sh --vm
+	$(Q)$(MAKE) --no-print-directory selftests
+	$(Q)tools/vmtest/run.sh
 
 vmlinux:
 	$(call msg,GEN,$(VMLINUX))

@@ -4,14 +4,16 @@
 #   tools/deps.sh            build + test deps
 #   tools/deps.sh --extras   also the benchmark tools the tuning profiles drive
 #   tools/deps.sh --bench    also what tools/bench/ needs (PyTorch for bench/ppo)
+#   tools/deps.sh --vm       also what `make vmtest` boots a kernel with
 set -eu
 
-extras=0
-bench=0
+extras=0 bench=0 vm=0
 for arg in "$@"; do
 	case "$arg" in
 	--extras) extras=1 ;;
 	--bench) bench=1 ;;
+	--vm) vm=1 ;;
+	*) echo "usage: tools/deps.sh [--extras] [--bench] [--vm]" >&2; exit 2 ;;
 	esac
 done
 
@@ -62,8 +64,21 @@ if [ "$extras" = 1 ]; then
 	check cmd fio fio fio
 	check cmd wrk wrk wrk
 	check cmd nginx nginx nginx
-	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86
-	check cmd busybox busybox-static busybox
+fi
+
+# make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);
+# otherwise tools/vmtest/run.sh needs qemu, a static busybox for the guest's
+# insmod, and dpkg-deb/apt-get (Debian) to fetch the default kernel.
+if [ "$vm" = 1 ] && ! have_cmd vng; then
+	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86-core
+	# Kernel images and modules come xz- or zstd-compressed.
+	check cmd xz xz-utils xz
+	check cmd zstd zstd zstd
+	if [ "$family" = fedora ]; then
+		[ -x /usr/sbin/busybox ] || [ -x /usr/bin/busybox ] || need busybox
+	else
+		[ -x /bin/busybox ] || need busybox-static
+	fi
 fi
 
 if [ "$bench" = 1 ]; then

@@ -1,0 +1,27 @@
+#!/bin/sh
+# vmtest stage 2: PID 1 on the guest's root, started by tools/vmtest/init
+# once everything is mounted.
+#   guest.sh PROJDIR RUNDIR
+# Runs RUNDIR/cmd as root in PROJDIR with the environment from RUNDIR/env,
+# writes its exit status to RUNDIR/status and reboots, which ends qemu
+# (-no-reboot).
+proj=$1 run=$2
+# The kernel hands unknown command-line words to init as variables.
+unset vmtest_proj vmtest_run
+# shellcheck disable=SC1091
+. "$run/env"
+bb=$VMTEST_BUSYBOX tty=${VMTEST_TTY:-0} verbose=${VMTEST_VERBOSE:-0}
+unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE
+
+# A log, not a terminal, reads the console: plain \n line ends.
+[ "$tty" = 1 ] || "$bb" stty -onlcr 2>/dev/null
+cd "$proj" || exit 1
+# Its own session with the console as controlling terminal, for VMTEST_CMD=sh.
+"$bb" setsid -c /bin/sh "$run/cmd"
+rc=$?
+echo "$rc" >"$run/status.tmp" && mv "$run/status.tmp" "$run/status"
+sync
+# The kernel's "reboot: Restarting system" says nothing the host won't.
+[ "$verbose" = 1 ] || echo 0 >/proc/sys/kernel/printk
+"$bb" reboot -f
+sleep 1000

@@ -1,0 +1,259 @@
+#!/bin/sh
+# Boot a kernel in a throwaway VM over a read-only view of this machine and
+# run one command there as root; exit with that command's status.
+#   tools/vmtest/run.sh                 # `make check` on Debian's 6.1 kernel
+#   KERNEL=/boot/vmlinuz-6.12 VMTEST_CMD='make check TESTS=netem' tools/vmtest/run.sh
+#   VMTEST_CMD=sh tools/vmtest/run.sh   # an interactive root shell in the VM
+# The guest sees the host's / read-only under a tmpfs overlay (writes vanish
+# at power-off) and the project directory read-write at the same path.
+# virtme-ng's vng runs it when installed; otherwise qemu + busybox do,
+# with -M microvm, KVM when it works and TCG otherwise.
+#
+# Environment:
+#   KERNEL          vmlinuz to boot (default: Debian's linux-image-6.1, fetched
+#                   once into build/vmtest/kernels); its modules come from
+#                   VMTEST_MODDIR or the tree it sits in (X/boot/vmlinuz-V ->
+#                   X/lib/modules/V, or /lib/modules/V)
+#   VMTEST_CMD      shell command run in the project directory (make check)
+#   VMTEST_TIMEOUT  seconds before the VM is killed (1800)
+#   VMTEST_MEM      guest memory (2G)        VMTEST_CPUS  vCPUs (nproc)
+#   VMTEST_ACCEL    auto | kvm | tcg (auto)  VMTEST_RUNNER auto | vng | qemu
+#   VMTEST_MODULES  extra modules to preload, by name
+#   VMTEST_VERBOSE=1  show the kernel's boot messages
+# The command sees KPILOT_VMTEST=1, KPILOT_EMULATED=1 under TCG (0 under
+# KVM), KPILOT_VMTEST_KERNEL=<release>, plus PATH, HOME, TERM, LANG, CI and
+# every KPILOT_* variable of the caller.
+# Exit status: the command's; 124 if the timeout hit; 125 if the guest
+# stopped without one (kernel panic, failed boot); 2 if the VM could not start.
+set -eu
+
+proj=$(cd "$(dirname "$0")/../.." && pwd)
+out=${VMTEST_OUT:-$proj/build/vmtest}
+cmd=${VMTEST_CMD:-make check}
+tmo=${VMTEST_TIMEOUT:-1800}
+mem=${VMTEST_MEM:-2G}
+cpus=${VMTEST_CPUS:-$(nproc)}
+accel=${VMTEST_ACCEL:-auto}
+runner=${VMTEST_RUNNER:-auto}
+
+die() { echo "vmtest: $*" >&2; exit 2; }
+# qemu's console reads stdin: CI may give none at all.
+tty=1
+[ -t 0 ] || { tty=0; exec </dev/null; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+t0=$(now)
+
+case "$proj" in *[!A-Za-z0-9_./+-]*) die "project path '$proj' has characters the kernel command line can't carry" ;; esac
+[ "$(id -u)" = 0 ] || die "run as root (the guest's root is the host's, and the project share writes as root)"
+mkdir -p "$out"
+
+# ---- vng (virtme-ng) when present: it does all of the below itself.
+if [ "$runner" = auto ]; then
+	if command -v vng >/dev/null 2>&1; then runner=vng; else runner=qemu; fi
+fi
+if [ "$runner" = vng ]; then
+	command -v vng >/dev/null 2>&1 || die "VMTEST_RUNNER=vng but vng is not installed"
+	# vng mounts the host root read-only with its own overlays and returns
+	# the command's status; it picks KVM or TCG itself, so unless told TCG
+	# the emulation is unknown: say "maybe" (2).
+	set -- --run ${KERNEL:+"$KERNEL"} --rwdir "$proj" --cwd "$proj" \
+		--memory "$mem" --cpus "$cpus"
+	emulated=2
+	[ "$accel" = tcg ] && { set -- "$@" --disable-kvm; emulated=1; }
+	rc=0
+	timeout --foreground -k 10 "$tmo" vng "$@" --exec \
+		"export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated; $cmd" || rc=$?
+	[ $rc -eq 124 ] && echo "vmtest: timed out after ${tmo}s" >&2
+	echo "vmtest: exit $rc after $(since "$t0")s (vng)" >&2
+	exit $rc
+fi
+
+# ---- our own runner: qemu + a busybox initramfs.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || die "qemu-system-x86_64 missing: run tools/deps.sh --vm"
+[ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported"
+busybox=$(command -v busybox 2>/dev/null || true)
+for b in "$busybox" /bin/busybox /usr/sbin/busybox /usr/bin/busybox; do
+	# The initramfs has no libc: the busybox must be static.
+	if [ -x "$b" ] && ! grep -q '/lib64/ld-linux-x86-64' "$b"; then busybox=$b; break; fi
+	busybox=
+done
+[ -n "$busybox" ] || die "no static busybox: run tools/deps.sh --vm (busybox-static)"
+
+if [ -n "${KERNEL:-}" ]; then
+	[ -r "$KERNEL" ] || die "KERNEL=$KERNEL: no such file"
+	vmlinuz=$(readlink -f "$KERNEL")
+	moddir=${VMTEST_MODDIR:-}
+	if [ -z "$moddir" ]; then
+		# Debian: X/boot/vmlinuz-V + X/lib/modules/V; Fedora: X/lib/modules/V/vmlinuz.
+		v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
+		[ "$v" = vmlinuz ] && v=$(basename "$(dirname "$vmlinuz")")
+		for d in "$(dirname "$vmlinuz")" "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
+			[ -e "$d/modules.dep" ] && { moddir=$(cd "$d" && pwd); break; }
+		done
+	fi
+else
+	kv=$(BUSYBOX=$busybox "$proj/tools/vmtest/kernel.sh" "$out/kernels") || exit 2
+	vmlinuz=${kv% *} moddir=${kv#* }
+fi
+[ -z "$moddir" ] && echo "vmtest: no modules for $vmlinuz: assuming 9p, virtio and overlay are built in" >&2
+
+# Under TCG the bzImage's own decompressor takes ~2 s of a ~5 s boot: boot
+# the uncompressed ELF through its PVH entry instead when the kernel has one
+# (CONFIG_PVH, per the config file beside it), unpacked once into the cache.
+pvh_image() { # pvh_image VMLINUZ -> path to boot
+	v=$(basename "$1"); v=${v#vmlinuz-}
+	grep -qs '^CONFIG_PVH=y' "$(dirname "$1")/config-$v" "$(dirname "$1")/config" ||
+		{ echo "$1"; return; }
+	elf=$out/pvh/$v-$(stat -c %s-%Y "$1")
+	if [ ! -s "$elf" ]; then
+		mkdir -p "$out/pvh"
+		for fmt in '\xfd7zXZ\x00:xz -dcq --single-stream' '\x28\xb5\x2f\xfd:zstd -dcq' \
+			'\x1f\x8b\x08:gzip -dcq'; do
+			off=$(LC_ALL=C grep -obUaP "${fmt%%:*}" "$1" 2>/dev/null | head -n1 | cut -d: -f1)
+			[ -n "$off" ] || continue
+			# The decompressors complain about the bzImage's trailer
+			# after the stream: the ELF magic says whether it worked.
+			tail -c +$((off + 1)) "$1" | ${fmt#*:} >"$elf.tmp" 2>/dev/null || true
+			[ "$(head -c 4 "$elf.tmp" | od -An -c | tr -d ' ')" = '177ELF' ] &&
+				{ mv "$elf.tmp" "$elf"; break; }
+		done
+		rm -f "$elf.tmp"
+	fi
+	if [ -s "$elf" ]; then echo "$elf"; else echo "$1"; fi
+}
+boot=$(pvh_image "$vmlinuz")
+
+run=$out/run.$$
+rm -rf "$run"; mkdir -p "$run/initramfs/bin" "$run/initramfs/modules"
+cleanup() {
+	r=$?
+	[ "$r" -ne 0 ] && [ ! -e "$run/console.log" ] && echo "vmtest: setup failed (exit $r) before the VM started" >&2
+	cp -f "$run/console.log" "$out/console.log" 2>/dev/null
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- initramfs: busybox, stage-1 init, the modules the mounts need plus
+# the ones the tests need, dependencies first (post-order over modules.dep).
+ird=$run/initramfs
+cp "$busybox" "$ird/bin/busybox"
+cp "$proj/tools/vmtest/init" "$ird/init"
+mkdir -p "$ird/proc" "$ird/sys" "$ird/dev"
+mods="virtio_mmio virtio_pci 9pnet_virtio 9p overlay sch_netem veth sch_htb sch_tbf sch_fq tcp_bbr ${VMTEST_MODULES:-}"
+if [ -n "$moddir" ]; then
+	awk -v want="$mods" '
+	function base(p) { sub(/.*\//, "", p); sub(/\.ko(\..*)?$/, "", p); gsub(/-/, "_", p); return p }
+	function visit(p,   i, n, d) {
+		if (p in seen) return
+		seen[p] = 1
+		n = split(deps[p], d, " ")
+		for (i = 1; i <= n; i++) visit(d[i])
+		print p
+	}
+	{ p = $1; sub(/:$/, "", p); deps[p] = ""; for (i = 2; i <= NF; i++) deps[p] = deps[p] " " $i
+	  path[base(p)] = p }
+	END { n = split(want, w, " ")
+	      for (i = 1; i <= n; i++) { m = w[i]; gsub(/-/, "_", m); if (m in path) visit(path[m]) } }
+	' "$moddir/modules.dep" >"$run/modlist"
+	i=0
+	while read -r rel; do
+		i=$((i + 1)); name=$(printf '%02d-%s' $i "$(basename "$rel")")
+		case "$rel" in
+		*.ko.xz) name=${name%.xz}; xz -dc "$moddir/$rel" >"$ird/modules/$name" ;;
+		*.ko.zst) name=${name%.zst}; zstd -qdc "$moddir/$rel" >"$ird/modules/$name" ;;
+		*.ko.gz) name=${name%.gz}; gzip -dc "$moddir/$rel" >"$ird/modules/$name" ;;
+		*) cp "$moddir/$rel" "$ird/modules/$name" ;;
+		esac
+		echo "$name" >>"$ird/modules/order"
+	done <"$run/modlist"
+fi
+touch "$ird/modules/order"
+(cd "$ird" && find . | "$busybox" cpio -o -H newc -R 0:0 2>/dev/null) >"$run/initramfs.cpio"
+
+# ---- what the guest runs, in files on the project share: the kernel command
+# line is short and mangles quotes.
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+printf '%s\n' "$cmd" >"$run/cmd"
+
+# ---- accelerator: KVM only if a real boot works with it (cached per host
+# boot): on some hosts /dev/kvm opens but guests hang.
+kvm_works() {
+	[ -w /dev/kvm ] || return 1
+	stamp=$out/kvm-probe.$(cat /proc/sys/kernel/random/boot_id)
+	[ -e "$stamp" ] && { [ "$(cat "$stamp")" = ok ]; return; }
+	r=bad
+	if timeout -k 2 10 qemu-system-x86_64 -accel kvm -cpu host -M microvm,rtc=on \
+		-m 256M -nodefaults -no-reboot -display none -serial stdio \
+		-kernel "$boot" -initrd "$run/initramfs.cpio" \
+		-append "console=ttyS0 quiet panic=-1 reboot=t vmtest_probe=1" 2>/dev/null |
+		grep -q 'vmtest: probe ok'; then r=ok; fi
+	echo "$r" >"$stamp"
+	[ "$r" = ok ]
+}
+case "$accel" in
+auto) if kvm_works; then accel=kvm; else accel=tcg; fi ;;
+kvm|tcg) ;;
+*) die "VMTEST_ACCEL=$accel: auto, kvm or tcg" ;;
+esac
+
+# panic=-1 + reboot=t + -no-reboot: a panic ends qemu at once. tsc=reliable:
+# otherwise the guest finds the emulated TSCs out of sync and falls back to
+# jiffies (4 ms clock). tsc_early_khz: under TCG, calibrating the TSC against
+# the emulated PIT hangs microvm boots about half the time.
+append="console=ttyS0 panic=-1 reboot=t mitigations=off 8250.nr_uarts=1 tsc=reliable"
+if [ "$accel" = tcg ]; then
+	cpu=${VMTEST_CPU:-max} emulated=1
+	khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+	[ -n "$khz" ] && append="$append tsc_early_khz=$khz"
+else
+	cpu=host emulated=0
+fi
+[ "${VMTEST_VERBOSE:-0}" = 1 ] || append="$append quiet loglevel=3"
+append="$append vmtest_proj=$proj vmtest_run=$run"
+
+{
+	echo "export VMTEST_BUSYBOX=$(q "$busybox") VMTEST_MODDIR=$(q "$moddir")"
+	echo "export VMTEST_TTY=$tty VMTEST_VERBOSE=${VMTEST_VERBOSE:-0}"
+	echo "export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated"
+	echo 'export KPILOT_VMTEST_KERNEL=$(uname -r)'
+	echo "export HOME=/root PATH=$(q "$PATH") TERM=$(q "${TERM:-dumb}")"
+	for v in LANG CI $(env | sed -n 's/^\(KPILOT_[A-Za-z0-9_]*\)=.*/\1/p'); do
+		case "$v" in KPILOT_VMTEST|KPILOT_EMULATED|KPILOT_VMTEST_KERNEL) continue ;; esac
+		eval "val=\${$v-}"
+		[ -n "$val" ] && echo "export $v=$(q "$val")"
+	done
+} >"$run/env"
+
+echo "vmtest: $(basename "$vmlinuz"), $accel, $cpus vCPU, $mem, timeout ${tmo}s" >&2
+fs="security_model=none,multidevs=remap"
+rc=0
+timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
+	-accel "$accel" -cpu "$cpu" -M microvm,rtc=on -smp "$cpus" -m "$mem" \
+	-nodefaults -no-user-config -no-reboot -display none \
+	-chardev "stdio,id=con,signal=on,logfile=$run/console.log" -serial chardev:con \
+	-fsdev "local,id=root,path=/,readonly=on,$fs" \
+	-device virtio-9p-device,fsdev=root,mount_tag=hostroot \
+	-fsdev "local,id=proj,path=$proj,$fs" \
+	-device virtio-9p-device,fsdev=proj,mount_tag=kpilot \
+	-kernel "$boot" -initrd "$run/initramfs.cpio" -append "$append" || rc=$?
+
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	echo "vmtest: TIMEOUT: the VM was killed after ${tmo}s (VMTEST_TIMEOUT)" >&2
+	rc=124
+elif [ $rc -ne 0 ]; then
+	echo "vmtest: qemu failed (exit $rc)" >&2
+	rc=2
+elif [ -r "$run/status" ]; then
+	rc=$(cat "$run/status")
+else
+	if grep -q 'Kernel panic' "$run/console.log" 2>/dev/null; then
+		echo "vmtest: KERNEL PANIC (console: $out/console.log)" >&2
+	else
+		echo "vmtest: the guest stopped without an exit status (console: $out/console.log)" >&2
+	fi
+	rc=125
+fi
+echo "vmtest: exit $rc after $(since "$t0")s" >&2
+exit "$rc"
