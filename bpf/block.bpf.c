@@ -111,8 +111,10 @@ static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
 	if (!flush_due(&d->last_flush_ns, now))
 		return;
 	r = reserve(sizeof(*r));
-	if (!r)
-		return;
+	if (!r) {
+		count_drop();
+		return;	/* keep the counts: the next flush carries them */
+	}
 	r->hdr.type = KP_REC_DEV;
 	r->hdr.flags = 0;
 	r->hdr.op = 0;

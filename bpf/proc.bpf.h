@@ -47,8 +47,10 @@ static __always_inline void proc_flush(struct kp_proc *p, __u32 tgid, __u64 now,
 	if (!wanted(tgid, &op))
 		return;
 	r = reserve(sizeof(*r));
-	if (!r)
-		return;
+	if (!r) {
+		count_drop();
+		return;	/* keep the counts: the next flush carries them */
+	}
 	r->hdr.type = KP_REC_PROC;
 	r->hdr.flags = 0;
 	r->hdr.op = op;

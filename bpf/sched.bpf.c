@@ -137,8 +137,10 @@ static __always_inline void task_flush(struct kp_task *v, struct task_struct *t,
 	if (!v->cpu_ns && !v->runq_ns && !v->nvcsw && !v->nivcsw && !(flags & KP_F_EXIT))
 		return;
 	r = reserve(sizeof(*r));
-	if (!r)
+	if (!r) {
+		count_drop();
 		return;	/* keep the counts: the next flush carries them */
+	}
 	r->hdr.type = KP_REC_TASK;
 	r->hdr.flags = flags;
 	r->hdr.op = v->op;
