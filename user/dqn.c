@@ -192,7 +192,7 @@ int kp_dqn_act_greedy(const struct kp_dqn *d, const float *obs, int *action)
 
 int kp_dqn_act(struct kp_dqn *d, const float *obs, int *action)
 {
-	/* Draw even when exploiting, so explore on/off keep the same stream. */
+	/* Drawn even when exploiting: production mode only drops the random picks. */
 	double u = kp_rng_uniform(&d->rng);
 	int err = kp_dqn_act_greedy(d, obs, action);
 

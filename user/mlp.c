@@ -64,9 +64,11 @@ static double *kp_orthogonal(struct kp_rng *rng, int rows, int cols)
 
 /*
  * The matrix kernels get AVX2/AVX-512 clones picked at load time (ifunc), so
- * one portable binary runs the wide code where the CPU has it.
+ * one portable binary runs the wide code where the CPU has it. Build with
+ * -DKP_NO_CLONES for baseline code only: the same bits on every x86-64 CPU.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+	defined(__GLIBC__) && !defined(KP_NO_CLONES)
 #define KP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KP_CLONES

@@ -217,7 +217,7 @@ const REAL *FN(forward)(struct MLP *m, const REAL *x, int n)
 	return m->act[m->nlayers];
 }
 
-void FN(infer)(const struct MLP *m, const REAL *x, REAL *out)
+KP_CLONES void FN(infer)(const struct MLP *m, const REAL *x, REAL *out)
 {
 	REAL buf[2][KP_MLP_MAX_WIDTH];
 	const REAL *in = x;
