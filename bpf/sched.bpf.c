@@ -394,14 +394,10 @@ static __always_inline void on_tick(bool btf)
 	pid = (__u32)id;
 	if (!pid)
 		return;
-	if (btf) {
-		t = bpf_get_current_task_btf();
-		v = bpf_task_storage_get(&task_store, t, 0, 0);
-	} else {
-		t = (void *)bpf_get_current_task();
-		v = bpf_map_lookup_elem(&task_hash, &pid);
-	}
-	if (!v || !v->seen)
+	/* A thread older than kpilot that never left its CPU is first seen here. */
+	t = btf ? bpf_get_current_task_btf() : (void *)bpf_get_current_task();
+	v = task_get(t, pid, btf, true);
+	if (!v)
 		return;
 	charge(v, t, btf, false);
 	if (flush_due(&v->last_flush_ns, task_clock(t, btf)))

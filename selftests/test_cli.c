@@ -164,7 +164,7 @@ Test(cli, json_lines)
 		json_decref(o);
 	}
 	cr_assert_eq(summaries, 4, "one summary per interval");
-	cr_assert_geq(procs, 3, "the busy shell reported in most intervals");
+	cr_assert_geq(procs, 2, "the busy shell reported in at least half the intervals");
 	free(out);
 }
 
