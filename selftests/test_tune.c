@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "bench_run.h"
+#include "testutil.h"
 
 #define KPILOT "./kpilot"
 #define OUTPUTS "selftests/bench-outputs/"
@@ -50,27 +51,11 @@ static void rmtmp(void)
 	tmp[0] = '\0';
 }
 
-static char *slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 /* ---- the reward metric on real output of each tool ---- */
 
 static double metric_of(const char *file, const char *pattern)
 {
-	char *text = slurp(file);
+	char *text = tu_slurp(file);
 	double v = -1;
 
 	cr_assert_not_null(text, "%s missing", file);
@@ -108,13 +93,6 @@ Test(tune, metric_parse_rules)
 
 /* ---- real sessions ---- */
 
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static json_t *results(const char *dir)
 {
 	char path[256];
@@ -129,7 +107,7 @@ static json_t *results(const char *dir)
 
 static void no_namespaces_left(void)
 {
-	cr_assert_neq(run("ip netns list | grep -q '^kpilot-'"), 0, "a kpilot namespace was left");
+	cr_assert_neq(tu_system("ip netns list | grep -q '^kpilot-'"), 0, "a kpilot namespace was left");
 }
 
 static const char *const churn_knobs[] = {
@@ -147,7 +125,7 @@ static void read_knobs(char vals[][64])
 		for (s = path + 10; *s; s++)
 			if (*s == '.')
 				*s = '/';
-		s = slurp(path);
+		s = tu_slurp(path);
 		cr_assert_not_null(s);
 		snprintf(vals[i], 64, "%s", s);
 		free(s);
@@ -166,7 +144,7 @@ Test(tune, tcp_churn_session_restores_and_writes_results, .fini = rmtmp)
 	read_knobs(before);
 	snprintf(cmd, sizeof(cmd), KPILOT " tune --profile tcp-churn --trials 8 --churn-seconds 1"
 		 " --seed 3 --out %s/out --state-dir %s/state -q", tmp, tmp);
-	cr_assert_eq(run(cmd), 0);
+	cr_assert_eq(tu_system(cmd), 0);
 	read_knobs(after);
 	for (i = 0; i < 6; i++)
 		cr_assert_str_eq(after[i], before[i], "host %s changed", churn_knobs[i]);
@@ -193,7 +171,7 @@ Test(tune, tcp_churn_session_restores_and_writes_results, .fini = rmtmp)
 	/* Nothing left to roll back: every change was restored and journaled. */
 	snprintf(cmd, sizeof(cmd), KPILOT " rollback --list --state-dir %s/state 2>&1 | "
 		 "grep -qi 'nothing'", tmp);
-	cr_assert_eq(run(cmd), 0, "rollback --list shows pending changes");
+	cr_assert_eq(tu_system(cmd), 0, "rollback --list shows pending changes");
 }
 
 /* A benchmark that works once (the baseline), then fails: abort after 3. */
@@ -216,7 +194,7 @@ Test(tune, three_failures_in_a_row_abort_and_restore, .fini = rmtmp)
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), KPILOT " tune --config %s --out %s/out --state-dir %s/state -q",
 		 cfg, tmp, tmp);
-	cr_assert_eq(run(cmd), 3, "exit status 3: aborted by the guardrails");
+	cr_assert_eq(tu_system(cmd), 3, "exit status 3: aborted by the guardrails");
 	r = results(strcat(strcpy(cfg, tmp), "/out"));
 	cr_assert(json_is_true(json_object_get(r, "aborted")));
 	cr_assert_eq(json_integer_value(json_object_get(r, "failures")), 3);
@@ -282,7 +260,7 @@ Test(tune, host_mode_apply_best_then_rollback, .fini = rmtmp)
 	FILE *f;
 
 	need_root();
-	if (run("command -v unshare >/dev/null"))
+	if (tu_system("command -v unshare >/dev/null"))
 		cr_skip_test("unshare (util-linux) not installed");
 	mktmp();
 	snprintf(cfg, sizeof(cfg), "%s/host.json", tmp);
@@ -304,7 +282,7 @@ Test(tune, host_mode_apply_best_then_rollback, .fini = rmtmp)
 		 KPILOT " rollback --state-dir %s/state >/dev/null 2>&1 || exit 12;"
 		 "[ \"$(cat /proc/sys/net/core/somaxconn)\" = \"$orig\" ] || exit 13'",
 		 cfg, tmp, tmp, tmp, tmp);
-	cr_assert_eq(run(cmd), 0, "10: tune failed, 11: best not kept, 12: rollback failed, "
+	cr_assert_eq(tu_system(cmd), 0, "10: tune failed, 11: best not kept, 12: rollback failed, "
 				  "13: not restored");
 	r = results(strcat(strcpy(cfg, tmp), "/out"));
 	cr_assert(json_is_true(json_object_get(r, "applied_best")));
@@ -314,7 +292,7 @@ Test(tune, host_mode_apply_best_then_rollback, .fini = rmtmp)
 			   "the metric is the value itself");
 	snprintf(cmd, sizeof(cmd), "%s/kept", tmp);
 	{
-		char *kept = slurp(cmd);
+		char *kept = tu_slurp(cmd);
 
 		cr_assert_not_null(kept);
 		cr_assert_eq(atol(kept), best, "--apply-best kept the best value");

@@ -10,27 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "testutil.h"
 #include "tune_config.h"
 
 #define CORPUS "selftests/tune-corpus"
-
-static char *slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-		buf[strcspn(buf, "\n")] = '\0';
-	return buf;
-}
 
 Test(tune_config, corpus)
 {
@@ -52,7 +35,9 @@ Test(tune_config, corpus)
 		if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
 			continue;
 		snprintf(exp, sizeof(exp), "%.*s.expect", (int)(n - 5), de->d_name);
-		want = slurp(exp);
+		want = tu_slurp(exp);
+		if (want)
+			want[strcspn(want, "\n")] = '\0';
 		cr_assert_not_null(want, "%s has no .expect", de->d_name);
 		ret = kp_tune_config_load(de->d_name, &c, err, sizeof(err));
 		if (!strcmp(want, "ok")) {

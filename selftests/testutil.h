@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by the selftests that run commands and read files. */
+#ifndef KPILOT_TESTUTIL_H
+#define KPILOT_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+/* A whole file as a string (caller frees), or NULL. */
+static inline char *tu_slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* A shell command line's exit status (128 + signal when killed). */
+static inline int tu_system(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#endif
