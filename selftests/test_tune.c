@@ -206,7 +206,7 @@ Test(tune, three_failures_in_a_row_abort_and_restore, .fini = rmtmp)
 
 Test(tune, sigint_restores_and_writes_partial_results, .fini = rmtmp)
 {
-	char out[128], state[128], before[6][64], after[6][64];
+	char out[128], state[128], log[128], before[6][64], after[6][64];
 	struct timespec t0, t1;
 	int status, fd;
 	pid_t pid;
@@ -218,17 +218,28 @@ Test(tune, sigint_restores_and_writes_partial_results, .fini = rmtmp)
 	read_knobs(before);
 	snprintf(out, sizeof(out), "%s/out", tmp);
 	snprintf(state, sizeof(state), "%s/state", tmp);
+	snprintf(log, sizeof(log), "%s/log", tmp);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		fd = open("/dev/null", O_WRONLY);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(KPILOT, KPILOT, "tune", "--profile", "tcp-churn", "--trials", "30",
 		      "--churn-seconds", "1", "--out", out, "--state-dir", state, NULL);
 		_exit(127);
 	}
-	sleep(5);	/* baseline and a few trials */
+	/* Interrupt it mid-run: after its first trial, however slow the machine. */
+	for (i = 0; i < 600; i++) {
+		char *text = tu_slurp(log);
+		bool started = text && strstr(text, "trial 1/30");
+
+		free(text);
+		if (started)
+			break;
+		usleep(100000);
+	}
+	cr_assert_lt(i, 600, "no trial within 60 s");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(kill(pid, SIGINT), 0);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
