@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 	struct kp_prog_stat st[64];
 	struct bench_bpf *bench;
 	struct kp_observer *obs = NULL;
-	double with[32], without[32], empty_ns, rq_ns, ours_ns = 0, cpu = 0, rss = 0;
+	double with[32], without[32], floor_ops[32], fl, empty_ns, rq_ns, ours_ns = 0, cpu = 0, rss = 0;
 	double handler_ratio, pipe_ratio, w, wo;
 	__u64 empty_runs;
 	int i, n, stats_fd, nself = 0, pass;
@@ -175,9 +175,18 @@ int main(int argc, char **argv)
 	if (handler_only)
 		return 0;
 
-	/* 2. perf bench sched pipe, alternating without / with the observer. */
+	/*
+	 * 2. perf bench sched pipe, alternating: nothing attached, the empty
+	 * program alone (the floor any tracer pays), the observer.
+	 */
 	for (i = 0; i < rounds; i++) {
 		without[i] = pipe_ops();
+		bench = bench_bpf__open();
+		bpf_program__set_autoload(bench->progs.runqlat_switch, false);
+		if (bench_bpf__load(bench) || bench_bpf__attach(bench))
+			return 2;
+		floor_ops[i] = pipe_ops();
+		bench_bpf__destroy(bench);
 		obs = open_obs();
 		with[i] = pipe_ops();
 		drain(obs);
@@ -185,10 +194,12 @@ int main(int argc, char **argv)
 	}
 	wo = median(without, rounds);
 	w = median(with, rounds);
+	fl = median(floor_ops, rounds);
 	pipe_ratio = wo ? w / wo : 0;
 	printf("perf bench sched pipe -l %d, median of %d alternating rounds:\n", loops, rounds);
-	printf("  without observer %10.0f ops/s\n  with observer    %10.0f ops/s  ratio %.3f\n",
-	       wo, w, pipe_ratio);
+	printf("  nothing attached      %10.0f ops/s\n", wo);
+	printf("  empty tp_btf program  %10.0f ops/s  ratio %.3f\n", fl, wo ? fl / wo : 0);
+	printf("  kpilot observer       %10.0f ops/s  ratio %.3f\n", w, pipe_ratio);
 
 	/* 3. The agent as a user runs it, on the built-in workload. */
 	snprintf(cmd, sizeof(cmd),
