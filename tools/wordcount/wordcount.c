@@ -121,8 +121,8 @@ struct opts {
  * (8 words each on average) they make the splitter need ~0.5 core and the
  * counter ~0.7 core (Documentation/pipeline.md, "Calibration").
  */
-#define DEFAULT_SPLIT_COST	6500
-#define DEFAULT_COUNT_COST	10000
+#define DEFAULT_SPLIT_COST	7000
+#define DEFAULT_COUNT_COST	11500
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
 
@@ -860,21 +860,30 @@ static void report_final(const struct snapshot *start, const struct snapshot *en
 {
 	uint64_t n = end->sentences, made = end->op[OP_SOURCE].out;
 	uint64_t want = n ? n * (n - 1) / 2 : 0;
+	double us[NR_OPS], cores = 0;
 	int i;
+
+	/* CPU per record, and what the target rate costs at that price. */
+	for (i = 0; i < NR_OPS; i++) {
+		us[i] = end->op[i].in ? end->op[i].cpu_ns / 1e3 / end->op[i].in : 0;
+		cores += us[i] * ld(&S->rate) / 1e6;
+	}
 
 	/* seq_ok: the sentences that arrived are exactly 0..n-1, once each. */
 	printf("{\"event\":\"final\",\"seconds\":%.3f,\"drained\":%s,\"sentences_in\":%lu,"
-	       "\"sentences_out\":%lu,\"lost\":%ld,\"seq_ok\":%s,\"words\":%lu,",
+	       "\"sentences_out\":%lu,\"lost\":%ld,\"seq_ok\":%s,\"words\":%lu,"
+	       "\"target\":%lu,\"cores_at_target\":%.3f,",
 	       (end->t_ns - start->t_ns) / 1e9, drained ? "true" : "false",
 	       (unsigned long)made, (unsigned long)n, (long)(made - n),
 	       made == n && ld(&S->seq_sum) == want ? "true" : "false",
-	       (unsigned long)end->words);
+	       (unsigned long)end->words, (unsigned long)ld(&S->rate), cores);
 	print_latency(NULL, end->lat);
 	printf(",\"ops\":{");
 	for (i = 0; i < NR_OPS; i++)
-		printf("%s\"%s\":{\"in\":%lu,\"out\":%lu,\"cpu_s\":%.3f,\"blocked_s\":%.3f}",
+		printf("%s\"%s\":{\"in\":%lu,\"out\":%lu,\"cpu_s\":%.3f,\"us_per_record\":%.1f,"
+		       "\"blocked_s\":%.3f}",
 		       i ? "," : "", op_names[i], (unsigned long)end->op[i].in,
-		       (unsigned long)end->op[i].out, end->op[i].cpu_ns / 1e9,
+		       (unsigned long)end->op[i].out, end->op[i].cpu_ns / 1e9, us[i],
 		       end->op[i].blocked_ns / 1e9);
 	printf("}}\n");
 	fflush(stdout);
