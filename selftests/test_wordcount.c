@@ -461,3 +461,54 @@ Test(wordcount, help_and_refusals)
 	cr_assert_eq(run_cmd(WORDCOUNT " frobnicate 2>/dev/null"), 2);
 	cr_assert_eq(run_cmd(WORDCOUNT " ctl /nonexistent rate 5 2>/dev/null"), 1);
 }
+
+/* ---- the pipeline description ------------------------------------------------------ */
+
+#define PROFILE "tools/profiles/wordcount.pipeline.json"
+
+Test(wordcount, the_profile_describes_the_pipeline_the_binary_runs, .timeout = 30)
+{
+	json_t *p, *opsj, *edges, *e, *o, *final;
+	json_error_t jerr;
+	struct wc wc;
+	size_t i, k;
+	int st;
+
+	if (access(PROFILE, R_OK))
+		cr_skip_test("no " PROFILE ": run from the top of the tree");
+	p = json_load_file(PROFILE, 0, &jerr);
+	cr_assert_not_null(p, "%s:%d: %s", PROFILE, jerr.line, jerr.text);
+	cr_assert_float_eq(num(p, "cpu_budget"), 2.0, 1e-9);
+
+	/* The operators, in the binary's order, each with a cgroup of its own. */
+	opsj = json_object_get(p, "operators");
+	cr_assert_eq(json_array_size(opsj), 4);
+	json_array_foreach(opsj, i, o) {
+		cr_assert_str_eq(json_string_value(json_object_get(o, "name")), ops[i]);
+		cr_assert_not_null(json_string_value(json_object_get(o, "cgroup")));
+		cr_assert_geq(num(o, "workers.initial"), num(o, "workers.min"));
+	}
+	/* Edges name known operators and only go forward: a DAG, here a path. */
+	edges = json_object_get(p, "edges");
+	cr_assert_eq(json_array_size(edges), 3);
+	json_array_foreach(edges, i, e) {
+		int from = -1, to = -1;
+
+		for (k = 0; k < 4; k++) {
+			if (!strcmp(json_string_value(json_array_get(e, 0)), ops[k]))
+				from = k;
+			if (!strcmp(json_string_value(json_array_get(e, 1)), ops[k]))
+				to = k;
+		}
+		cr_assert(from >= 0 && to == from + 1, "edge %zu is not source->split->count->sink", i);
+	}
+
+	/* The binary agrees: same operators in its start line, same edges. */
+	wc_start(&wc, "--seconds", "0.3", CHEAP, NULL);
+	cr_assert(json_equal(json_object_get(wc.start, "edges"), edges),
+		  "the binary's edges differ from the profile's");
+	final = wc_finish(&wc, &st);
+	cr_assert_eq(st, 0);
+	json_decref(final);
+	json_decref(p);
+}
