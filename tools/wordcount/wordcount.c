@@ -728,7 +728,8 @@ static int control(char *line, bool *stop)
 		char *end;
 		unsigned long long r = strtoull(arg, &end, 10);
 
-		if (end == arg || (*end && !isspace((unsigned char)*end)))
+		if (!isdigit((unsigned char)*arg) || (*end && !isspace((unsigned char)*end)) ||
+		    r > 10000000)
 			return -EINVAL;
 		st(&S->rate, r);
 		add(&S->rate_gen, 1);
