@@ -440,7 +440,7 @@ static int source_step(struct worker *w)
 	if (rate) {
 		uint64_t gen = ld(&S->rate_gen);
 
-		/* A new rate starts a new schedule; so does a debt the sink can't repay. */
+		/* A new rate starts a new schedule; so does a debt that backpressure ran up. */
 		if (gen != pace_gen || now > pace_t0 + (pace_k - pace_k0) * 1000000000ULL / rate + BEHIND_NS) {
 			pace_gen = gen;
 			pace_t0 = now;
@@ -451,12 +451,17 @@ static int source_step(struct worker *w)
 	}
 	pthread_mutex_unlock(&pace_lock);
 
-	if (due > now) {
-		struct timespec ts = { due / 1000000000ULL, due % 1000000000ULL };
+	/* In slices, so that a new rate or a drain need not wait out a slow period. */
+	while (due > now) {
+		uint64_t until = due < now + CHAN_WAIT_NS ? due : now + CHAN_WAIT_NS;
+		struct timespec ts = { until / 1000000000ULL, until % 1000000000ULL };
 
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		if (ld(&S->phase) != PH_RUN && !input)
 			return -EPIPE;
+		if (ld(&S->rate_gen) != pace_gen)
+			break;
+		now = mono_ns();
 	}
 	if (input) {
 		/* File order is kept in seq only loosely with several workers; counts are exact. */
