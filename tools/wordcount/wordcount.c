@@ -46,7 +46,7 @@
 #include "channel.h"
 
 #define MAX_WORKERS	16
-#define SENT_MAX	495	/* bytes of text in a sentence record */
+#define SENT_MAX	487	/* bytes of text in a record, which is then 512 bytes */
 #define WORD_MAX	47	/* longer words are counted by their first WORD_MAX bytes */
 #define NR_BUCKETS	1024	/* latency histogram: 16 sub-buckets per power of two */
 #define BEHIND_NS	100000000ULL	/* a source further behind its schedule forgets the debt */
@@ -72,6 +72,8 @@ struct record {
 	char text[SENT_MAX + 1];
 };
 
+_Static_assert(sizeof(struct record) == 512, "a record is one 512-byte slot");
+
 /* Per operator, in shared memory: written by the operator, read by the launcher. */
 struct op_state {
 	uint64_t in, out;	/* records taken from input / put on output */
@@ -79,8 +81,6 @@ struct op_state {
 	uint64_t cpu_ns;	/* workers' thread CPU time */
 	uint32_t workers_target;	/* set by the launcher */
 	uint32_t workers;	/* running now */
-	int done;		/* all workers finished and output closed */
-	pid_t pid;
 };
 
 struct shm {
@@ -92,7 +92,7 @@ struct shm {
 	struct op_state op[NR_OPS];
 	struct chan ch[NR_CHANS];
 	/* sink */
-	uint64_t sentences;	/* sentences whose last word reached the sink */
+	uint64_t sentences;	/* sentences that reached the sink */
 	uint64_t seq_sum;	/* sum of their seq: n(n-1)/2 if none lost or duplicated */
 	uint64_t words;
 	uint64_t lat[NR_BUCKETS];
@@ -113,7 +113,6 @@ struct opts {
 	unsigned vocab;
 	double zipf;
 	unsigned sentences;	/* calibrate */
-	bool calibrate;
 };
 
 /*
@@ -349,7 +348,6 @@ struct worker {
 	int idx;
 	bool alive;		/* the supervisor's view: a thread to join */
 	int exited;		/* set by the thread as it leaves */
-	uint64_t rate_gen;	/* source: the rate its schedule is built on */
 };
 
 static struct worker workers[MAX_WORKERS];
@@ -675,7 +673,6 @@ static int op_main(enum op_id id, pid_t launcher)
 	}
 	if (id < NR_CHANS)
 		chan_close(&S->ch[id]);
-	st(&op->done, 1);
 	return ret;
 }
 
@@ -967,7 +964,6 @@ static int cmd_run(void)
 			close(fd);
 			_exit(op_main(i, launcher));
 		}
-		S->op[i].pid = pids[i];
 		live[i] = true;
 	}
 	if (failed) {
