@@ -118,7 +118,7 @@ struct opts {
 /*
  * Hash rounds per word, ~4.3 ns each here. At the default 2000 sentences/s
  * (8 words each on average) they make the splitter need ~0.5 core and the
- * counter ~0.7 core (Documentation/pipeline.md, "Calibration").
+ * counter ~0.8 core (Documentation/pipeline.md, "Calibration").
  */
 #define DEFAULT_SPLIT_COST	7000
 #define DEFAULT_COUNT_COST	11500
