@@ -345,6 +345,7 @@ static json_t *interval_with(struct wc *wc, double target, int split, int count)
 
 Test(wordcount, rate_and_workers_change_while_running_without_loss, .timeout = 30)
 {
+	char cmd[512];
 	struct wc wc;
 	json_t *j, *final;
 	int st;
@@ -362,7 +363,9 @@ Test(wordcount, rate_and_workers_change_while_running_without_loss, .timeout = 3
 	cr_assert_float_eq(num(j, "ops.source.out"), 1200, 120);
 	json_decref(j);
 
-	control(&wc, "workers split=1,count=1,sink=2\n");
+	/* The same through `wordcount ctl`, as a script would. */
+	snprintf(cmd, sizeof(cmd), WORDCOUNT " ctl %s workers split=1,count=1,sink=2", wc.control);
+	cr_assert_eq(system(cmd), 0);
 	json_decref(interval_with(&wc, 1200, 1, 1));
 	j = wc_next(&wc, "interval");
 	cr_assert_eq(num(j, "ops.sink.workers"), 2);
@@ -415,6 +418,28 @@ Test(wordcount, sigint_with_a_stopped_operator_still_drains, .timeout = 30)
 	final = wc_finish(&wc, &st);
 	cr_assert_eq(st, 0);
 	assert_nothing_lost(final);
+	for (i = 0; i < 4; i++)
+		cr_assert(process_gone(wc.ops[i]), "%s (pid %d) still there", ops[i], wc.ops[i]);
+	cr_assert_neq(access(wc.control, F_OK), 0);
+	json_decref(final);
+}
+
+Test(wordcount, a_drain_that_takes_too_long_ends_in_a_hard_stop, .timeout = 30)
+{
+	struct wc wc;
+	json_t *final;
+	int st, i;
+
+	/* ~150 sentences/s through the counter, 128 queued: a drain needs ~1 s. */
+	wc_start(&wc, "--rate", "1000", "--capacity", "64", "--split-cost", "100",
+		 "--count-cost", "200000", "--drain-timeout", "0.2", NULL);
+	json_decref(wc_next(&wc, "interval"));
+	cr_assert_eq(kill(wc.pid, SIGTERM), 0);
+	final = wc_finish(&wc, &st);
+	cr_assert_eq(st, 0, "the operators obeyed the stop, yet exit status %d", st);
+	cr_assert(json_is_false(json_object_get(final, "drained")));
+	cr_assert_gt(num(final, "lost"), 0);
+	cr_assert_lt(num(final, "seconds"), 3, "the hard stop took %.1f s", num(final, "seconds"));
 	for (i = 0; i < 4; i++)
 		cr_assert(process_gone(wc.ops[i]), "%s (pid %d) still there", ops[i], wc.ops[i]);
 	cr_assert_neq(access(wc.control, F_OK), 0);
