@@ -1024,7 +1024,9 @@ static int cmd_run(void)
 			st(&S->phase, failed ? PH_STOP : PH_DRAIN);
 			if (failed)
 				st(&S->hard_stop, 1);
-			phase_deadline = now + (uint64_t)(opt.drain_timeout * 1e9);
+			/* A hard stop gets a second before SIGKILL, a drain its timeout. */
+			phase_deadline = now + (failed ? 1000000000ULL :
+						(uint64_t)(opt.drain_timeout * 1e9));
 			for (i = 0; i < NR_OPS; i++)
 				if (live[i])
 					kill(pids[i], SIGCONT);
