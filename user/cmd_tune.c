@@ -14,7 +14,7 @@
 
 static struct {
 	const char *config, *profile, *out, *state_dir;
-	long trials;
+	long trials;		/* -1: the config's */
 	long long seed;
 	int algo;		/* -1: the config's */
 	bool apply_best, dry_run, json, quiet;
@@ -46,7 +46,7 @@ enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS };
 static const struct argp_option options[] = {
 	{ "config", 'c', "FILE", 0, "Session config (JSON; root-owned, not group/world-writable)" },
 	{ "profile", 'p', "NAME", 0, "A built-in or tools/profiles profile" },
-	{ "trials", 't', "N", 0, "Number of trials (overrides the config)" },
+	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only" },
 	{ "seed", 's', "N", 0, "Random seed (overrides the config)" },
 	{ "algo", 'a', "ALGO", 0, "ppo or random (overrides the config)" },
 	{ "out", 'o', "DIR", 0, "Where results go" },
@@ -74,8 +74,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 't':
 		errno = 0;
 		env.trials = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || env.trials < 1 || env.trials > 100000)
-			argp_error(state, "--trials: '%s' is not a number of trials in 1-100000", arg);
+		if (errno || *end || end == arg || env.trials < 0 || env.trials > 100000)
+			argp_error(state, "--trials: '%s' is not a number of trials in 0-100000", arg);
 		break;
 	case 's':
 		errno = 0;
@@ -180,6 +180,7 @@ int cmd_tune(int argc, char **argv)
 	memset(&env, 0, sizeof(env));
 	env.algo = -1;
 	env.seed = -1;
+	env.trials = -1;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return KP_EXIT_USAGE;
 	if (env.config) {
@@ -195,7 +196,7 @@ int cmd_tune(int argc, char **argv)
 		fprintf(stderr, "kpilot tune: %s\n", err);
 		return KP_EXIT_USAGE;
 	}
-	if (env.trials)
+	if (env.trials >= 0)
 		cfg.trials = env.trials;
 	if (env.seed >= 0)
 		cfg.seed = env.seed;

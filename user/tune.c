@@ -652,7 +652,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 	t.r.seed = c->seed;
 	t.r.best = -1;
 	t.r.baseline = NAN;
-	t.r.trials = calloc(c->trials, sizeof(*t.r.trials));
+	t.r.trials = calloc(c->trials + 1, sizeof(*t.r.trials));
 	if (!t.r.trials) {
 		snprintf(why, len, "out of memory");
 		return KP_EXIT_USAGE;
