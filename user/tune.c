@@ -21,6 +21,7 @@
 #define CHURN_SRV_IP	"10.251.0.1"
 #define CHURN_CLI_IP	"10.251.0.2"
 #define PPO_ROLLOUT	8	/* trials per PPO update: tens of trials, several updates */
+#define PPO_STEP	0.5	/* a PPO action moves the incumbent by at most this, per knob, in [-1, 1] units */
 
 struct tune {
 	const struct kp_tune_opts *o;
@@ -31,7 +32,10 @@ struct tune {
 	struct kp_ppo *ppo;
 	struct kp_rng rng;
 	int obs_dim;
-	float obs_vec[KP_TUNE_MAX_ACTIONS + 1 + KP_TUNE_MAX_STATE];
+	float obs_vec[2 * KP_TUNE_MAX_ACTIONS + 2 + KP_TUNE_MAX_STATE];
+	/* PPO proposes steps from the incumbent: the best configuration so far. */
+	double u_best[KP_TUNE_MAX_ACTIONS];
+	double r_best;
 	struct kp_results r;
 	/* netns mode: the current run's namespaces */
 	char ns[2][64];			/* [0] server (or the only one), [1] client */
@@ -487,11 +491,20 @@ static double reward_of(const struct tune *t, bool ok, double metric, double cv)
 
 /* ---- agents ------------------------------------------------------------------ */
 
+/*
+ * PPO's action is a bounded step from the incumbent (the best configuration
+ * found so far, at first the current one), not a point in the box: with tens
+ * of trials, a policy that starts as a local search around the best known
+ * configuration and learns which directions pay beats one that must first
+ * learn where the good region is (tools/bench/tuning measures it against
+ * random search). It is also how the safety layer thinks: bounded steps.
+ * The observation: the incumbent, its reward, the last reward, the state.
+ */
 static int agent_open(struct tune *t)
 {
 	struct kp_ppo_config pc;
 
-	t->obs_dim = t->c->nactions + 1 + t->c->nstate;
+	t->obs_dim = t->c->nactions + 2 + t->c->nstate;
 	kp_rng_seed(&t->rng, t->c->seed);
 	if (t->c->algo != KP_ALGO_PPO)
 		return 0;
@@ -502,9 +515,59 @@ static int agent_open(struct tune *t)
 	return kp_ppo_create(&t->ppo, &pc);
 }
 
-static int agent_propose(struct tune *t, double *u)
+/* Where a knob value sits in an action's range, in [-1, 1]. */
+static double value_unit(struct tune *t, int i, const char *text)
 {
-	float a[KP_TUNE_MAX_ACTIONS];
+	const struct kp_tune_action *a = &t->c->actions[i];
+	const struct kp_knob *def = kp_session_knob(t->s, a->knob);
+	struct kp_knob span;
+	struct kp_value v;
+	char err[256];
+	long long x;
+
+	if (!def || kp_value_parse(def, text, &v, err, sizeof(err)))
+		return 0;
+	if (def->type == KP_VT_ENUM) {
+		const char *w = def->enums;
+
+		for (x = 0; w && strncmp(w, v.s, strlen(v.s)); x++)
+			if ((w = strchr(w, ' ')))
+				w++;
+	} else {
+		x = v.v[def->type == KP_VT_TUPLE && a->element < v.n ? a->element : 0];
+	}
+	span = *def;
+	span.min = llround(a->min);
+	span.max = llround(a->max);
+	span.scale = a->log_scale ? KP_SCALE_LOG : KP_SCALE_LINEAR;
+	return kp_knob_to_unit(&span, x);
+}
+
+static void agent_observe(struct tune *t, double last_reward, const double *state)
+{
+	int i, d = t->c->nactions;
+
+	for (i = 0; i < d; i++)
+		t->obs_vec[i] = t->u_best[i];
+	t->obs_vec[d] = t->r_best;
+	t->obs_vec[d + 1] = last_reward;
+	for (i = 0; i < t->c->nstate; i++)
+		t->obs_vec[d + 2 + i] = state ? state[i] : 0;
+}
+
+/* Start from the configuration in place (the baseline's values). */
+static void agent_start(struct tune *t)
+{
+	int i;
+
+	for (i = 0; i < t->c->nactions; i++)
+		t->u_best[i] = value_unit(t, i, t->r.baseline_values[i]);
+	t->r_best = 0;	/* the baseline's reward */
+	agent_observe(t, 0, NULL);
+}
+
+static int agent_propose(struct tune *t, double *u, float *a)
+{
 	int i, err;
 
 	if (!t->ppo) {
@@ -513,24 +576,30 @@ static int agent_propose(struct tune *t, double *u)
 		return 0;
 	}
 	err = kp_ppo_act(t->ppo, t->obs_vec, a, NULL, NULL);
-	for (i = 0; !err && i < t->c->nactions; i++)
-		u[i] = a[i];
+	for (i = 0; !err && i < t->c->nactions; i++) {
+		u[i] = t->u_best[i] + PPO_STEP * a[i];
+		u[i] = u[i] < -1 ? -1 : u[i] > 1 ? 1 : u[i];
+	}
 	return err;
 }
 
-/* The outcome of the last proposal; the next observation is built here. */
-static int agent_learn(struct tune *t, const double *u, double reward, const double *state,
-		       int trial)
+/*
+ * The outcome of the last proposal; the next observation is built here. The
+ * incumbent is what was applied, which the validator may have clamped.
+ */
+static int agent_learn(struct tune *t, char applied[][64], bool ok, double reward,
+		       const double *state, int trial)
 {
 	bool truncated = trial % t->c->episode_steps == 0;
 	float r = reward;
 	int i, full;
 
-	for (i = 0; i < t->c->nactions; i++)
-		t->obs_vec[i] = u[i];
-	t->obs_vec[t->c->nactions] = reward;
-	for (i = 0; i < t->c->nstate; i++)
-		t->obs_vec[t->c->nactions + 1 + i] = state[i];
+	if (ok && reward > t->r_best) {
+		for (i = 0; i < t->c->nactions; i++)
+			t->u_best[i] = value_unit(t, i, applied[i]);
+		t->r_best = reward;
+	}
+	agent_observe(t, reward, state);
 	if (!t->ppo)
 		return 0;
 	full = kp_ppo_record(t->ppo, &r, NULL, &truncated, t->obs_vec);
@@ -643,6 +712,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 	struct kp_observer_opts oo = { .interval_ms = 1000, .filter = true };
 	struct kp_opspec spec = { .name = "bench", .type = KP_OP_PIDS };
 	double u[KP_TUNE_MAX_ACTIONS], metric, cv;
+	float step[KP_TUNE_MAX_ACTIONS];
 	char vals[KP_TUNE_MAX_ACTIONS][64], reason[64], err2[512];
 	struct tune t = { .o = o, .c = c };
 	int i, n, err, ret = KP_EXIT_OK, fails_in_row = 0;
@@ -727,6 +797,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		kp_observer_reset(t.obs);
 	}
 	kp_info("baseline %s = %.6g", c->metric_name, t.r.baseline);
+	agent_start(&t);
 
 	for (n = 1; n <= c->trials && !stop_requested(); n++) {
 		struct kp_trial *tr = &t.r.trials[n - 1];
@@ -736,7 +807,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		tr->n = n;
 		tr->metric = NAN;
 		kp_cpustat_read("/proc", &cs0);
-		err = agent_propose(&t, u);
+		err = agent_propose(&t, u, step);
 		for (i = 0; i < c->nactions && !err; i++)
 			err = action_value(&t, i, u[i], vals[i], sizeof(vals[i]));
 		if (err) {
@@ -769,7 +840,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		t.r.ntrials = n;
 		if (tr->ok && (t.r.best < 0 || better(c, metric, t.r.trials[t.r.best].metric)))
 			t.r.best = n - 1;
-		err = agent_learn(&t, u, tr->reward, tr->state, n);
+		err = agent_learn(&t, tr->values, tr->ok, tr->reward, tr->state, n);
 		if (err) {
 			snprintf(why, len, "the agent's update failed: %s", strerror(-err));
 			ret = KP_EXIT_USAGE;
