@@ -21,7 +21,7 @@
 #define CHURN_SRV_IP	"10.251.0.1"
 #define CHURN_CLI_IP	"10.251.0.2"
 #define PPO_ROLLOUT	8	/* trials per PPO update: tens of trials, several updates */
-#define PPO_STEP	0.5	/* a PPO action moves the incumbent by at most this, per knob, in [-1, 1] units */
+#define PPO_STEP	1.0	/* a PPO action moves the incumbent by STEP * a, per knob, in [-1, 1] units */
 
 struct tune {
 	const struct kp_tune_opts *o;
@@ -555,13 +555,17 @@ static void agent_observe(struct tune *t, double last_reward, const double *stat
 		t->obs_vec[d + 2 + i] = state ? state[i] : 0;
 }
 
-/* Start from the configuration in place (the baseline's values). */
+/*
+ * The first incumbent is the middle of the box the config asks to explore
+ * (the usual prior), standing for the baseline: any trial that beats the
+ * baseline replaces it.
+ */
 static void agent_start(struct tune *t)
 {
 	int i;
 
 	for (i = 0; i < t->c->nactions; i++)
-		t->u_best[i] = value_unit(t, i, t->r.baseline_values[i]);
+		t->u_best[i] = 0;
 	t->r_best = 0;	/* the baseline's reward */
 	agent_observe(t, 0, NULL);
 }
