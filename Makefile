@@ -92,6 +92,9 @@ $(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
+# A tool's own headers (tools/wordcount/channel.h) are prerequisites too.
+$(OUTPUT)/tools/wordcount/wordcount: $(wildcard tools/wordcount/*.h)
+
 tools: $(TOOL_BINS)
 
 $(OUTPUT)/user $(OUTPUT)/bpf $(OUTPUT)/selftests:
