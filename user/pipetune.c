@@ -19,6 +19,7 @@
 #define PPO_HEADROOM	1.10	/* the policy's centre: 10% over the measured need */
 #define PPO_SPAN	0.10	/* action +-1 moves the headroom by this much */
 #define OBS_PER_OP	6
+#define DS2_WINDOW	3	/* intervals DS2's rates are measured over */
 
 static const char *const state_names[] = {
 	"target", "throughput", "p99_ms", "alloc_cores", "need_cores", "throttled_s",
@@ -34,6 +35,8 @@ struct pt {
 	struct kp_tune_config cfg;	/* only what results.c reads */
 	struct kp_results r;
 	double need[KP_PIPE_MAX_OPS];	/* DS2's need at utilisation 1, last known */
+	struct kp_ds2_op win[DS2_WINDOW][KP_PIPE_MAX_OPS];	/* the last intervals' rates */
+	int nwin;
 	float obs[KP_PIPE_MAX_OPS * OBS_PER_OP + 2];
 	int obs_dim;
 	bool acted;			/* a PPO action awaits its reward */
@@ -69,21 +72,40 @@ static double clampd(double x, double lo, double hi)
 	return !isfinite(x) ? lo : x < lo ? lo : x > hi ? hi : x;
 }
 
-/* DS2 from one interval; keeps the last known need where this one shows none. */
-static void ds2(struct pt *t, const struct kp_pipe_state *st, const double *cur,
-		double util, double *q)
+/* Add an interval to DS2's window. */
+static void ds2_window(struct pt *t, const struct kp_pipe_state *st)
 {
-	struct kp_ds2_op op[KP_PIPE_MAX_OPS];
-	double need[KP_PIPE_MAX_OPS];
-	struct kp_ds2_in in = { .d = t->d, .target = st->target, .op = op, .current = cur,
-				.utilisation = util };
+	struct kp_ds2_op *w = t->win[t->nwin++ % DS2_WINDOW];
 	int i;
 
 	for (i = 0; i < t->d->nops; i++) {
-		op[i].in = st->op[i].in;
-		op[i].out = st->op[i].out;
-		op[i].cpu = st->op[i].cpu;
+		w[i].in = st->op[i].in;
+		w[i].out = st->op[i].out;
+		w[i].cpu = st->op[i].cpu;
 	}
+}
+
+/*
+ * DS2 over the window's intervals (the observer's CPU windows and the
+ * pipeline's report intervals are not aligned; a few intervals together
+ * make the ratio in / cpu steady); keeps the last known need where the
+ * window shows none.
+ */
+static void ds2(struct pt *t, const struct kp_pipe_state *st, const double *cur,
+		double util, double *q)
+{
+	struct kp_ds2_op op[KP_PIPE_MAX_OPS] = { 0 };
+	double need[KP_PIPE_MAX_OPS];
+	struct kp_ds2_in in = { .d = t->d, .target = st->target, .op = op, .current = cur,
+				.utilisation = util };
+	int i, k, n = t->nwin < DS2_WINDOW ? t->nwin : DS2_WINDOW;
+
+	for (k = 0; k < n; k++)
+		for (i = 0; i < t->d->nops; i++) {
+			op[i].in += t->win[k][i].in / n;
+			op[i].out += t->win[k][i].out / n;
+			op[i].cpu += t->win[k][i].cpu / n;
+		}
 	kp_ds2_quotas(&in, q, need);
 	for (i = 0; i < t->d->nops; i++)
 		if (isfinite(need[i]))
@@ -309,6 +331,7 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 		bool reconf = false;
 
 		/* decide from the interval just measured, apply, measure the next */
+		ds2_window(&t, &st);
 		switch (o->algo) {
 		case KP_PIPE_STATIC:
 			ds2(&t, &st, cur, 1.0, q);	/* for the need in the state only */
@@ -378,6 +401,13 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 		tr->state[5] = thr;
 		tr->state[6] = reconf;
 		tr->state[7] = reward;
+		for (i = 0; i < d->nops; i++)
+			kp_debug("interval %d %s: in %.0f/s out %.0f/s cpu %.3f (report %.3f) quota %.2f "
+				 "throttled %.2f (%.3f s) runq %.3f blocked %.2f occupancy %.2f workers %d",
+				 n, d->ops[i].name, st.op[i].in, st.op[i].out, st.op[i].cpu,
+				 st.op[i].cpu_app, st.op[i].quota, st.op[i].throttled_frac,
+				 st.op[i].throttled_s, st.op[i].runq, st.op[i].blocked,
+				 st.op[i].occupancy, st.op[i].workers);
 		if (t.r.best < 0 || tr->metric > t.r.trials[t.r.best].metric + 1e-9)
 			t.r.best = n - 1;
 		progress(&t, n, tr, cur);
