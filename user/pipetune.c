@@ -23,7 +23,7 @@
 
 static const char *const state_names[] = {
 	"target", "throughput", "p99_ms", "alloc_cores", "need_cores", "throttled_s",
-	"reconfigured", "reward",
+	"reconfigured", "reward", "occupancy_max", "blocked_s",
 };
 #define NSTATE	(int)(sizeof(state_names) / sizeof(state_names[0]))
 
@@ -327,7 +327,7 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 	t.r.baseline = st.attainment;
 	for (n = 1; n <= o->trials; n++) {
 		struct kp_trial *tr = &t.r.trials[n - 1];
-		double t1 = now_s(), reward, thr = 0, need = 0;
+		double t1 = now_s(), reward, thr = 0, need = 0, occ = 0, blk = 0;
 		bool reconf = false;
 
 		/* decide from the interval just measured, apply, measure the next */
@@ -390,6 +390,8 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 		for (i = 0; i < d->nops; i++) {
 			thr += st.op[i].throttled_s;
 			need += isfinite(t.need[i]) ? t.need[i] : 0;
+			occ = fmax(occ, st.op[i].occupancy);
+			blk += st.op[i].blocked;
 		}
 		reward = kp_pipe_reward(d, &st);
 		tr->reward = reward;
@@ -401,6 +403,8 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 		tr->state[5] = thr;
 		tr->state[6] = reconf;
 		tr->state[7] = reward;
+		tr->state[8] = occ;
+		tr->state[9] = blk;
 		for (i = 0; i < d->nops; i++)
 			kp_debug("interval %d %s: in %.0f/s out %.0f/s cpu %.3f (report %.3f) quota %.2f "
 				 "throttled %.2f (%.3f s) runq %.3f blocked %.2f occupancy %.2f workers %d",
