@@ -68,6 +68,7 @@ static void setup(void)
 	snprintf(fifo, sizeof(fifo), "/tmp/%s.ctl", tag);
 	mkdir(tmp, 0755);
 	make_desc();
+	shm_before = shm_entries();
 }
 
 /* Processes whose command line names our FIFO: ours, and must be gone. */
@@ -113,8 +114,26 @@ static bool exists(const char *fmt, const char *a)
 	return !access(p, F_OK);
 }
 
+/* POSIX shared memory a pipeline or kpilot could have left (wordcount names none). */
+static int shm_entries(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strstr(de->d_name, "wordcount") || strstr(de->d_name, "kpilot") ||
+		     strstr(de->d_name, "wc-");
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int shm_before;
+
 static void assert_nothing_left(void)
 {
+	cr_expect_eq(shm_entries(), shm_before, "a /dev/shm entry was left behind");
 	cr_expect_eq(our_procs(false), 0, "processes of the pipeline are still running");
 	cr_expect(!exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
 	cr_expect(!exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
