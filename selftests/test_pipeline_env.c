@@ -55,6 +55,23 @@ static void make_desc(void)
 	chmod(descpath, 0644);
 }
 
+/* POSIX shared memory a pipeline or kpilot could have left (wordcount names none). */
+static int shm_entries(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strstr(de->d_name, "wordcount") || strstr(de->d_name, "kpilot") ||
+		     strstr(de->d_name, "wc-");
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int shm_before;
+
 static void setup(void)
 {
 	if (geteuid() != 0)
@@ -113,23 +130,6 @@ static bool exists(const char *fmt, const char *a)
 	snprintf(p, sizeof(p), fmt, a);
 	return !access(p, F_OK);
 }
-
-/* POSIX shared memory a pipeline or kpilot could have left (wordcount names none). */
-static int shm_entries(void)
-{
-	DIR *d = opendir("/dev/shm");
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d)))
-		n += strstr(de->d_name, "wordcount") || strstr(de->d_name, "kpilot") ||
-		     strstr(de->d_name, "wc-");
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static int shm_before;
 
 static void assert_nothing_left(void)
 {
