@@ -180,8 +180,10 @@ static int ppo_decide(struct pt *t, const struct kp_pipe_state *st, const double
 
 /*
  * Reconfigure only for a change of at least the deadband on some operator,
- * or to give more to any operator while the pipeline falls short: small
- * moves cost a reconfiguration and buy nothing measurable.
+ * or, while the pipeline falls short, to give more to an operator that its
+ * quota holds back (throttled in a fifth of the periods or more): small
+ * moves cost a reconfiguration and buy nothing measurable, and more quota
+ * for an operator that does not use what it has cannot help.
  */
 static bool worth_it(const struct pt *t, const struct kp_pipe_state *st, const double *cur,
 		     const double *q)
@@ -192,7 +194,8 @@ static bool worth_it(const struct pt *t, const struct kp_pipe_state *st, const d
 	for (i = 0; i < t->d->nops; i++) {
 		double dq = q[i] - cur[i];
 
-		if (fabs(dq) >= t->o->deadband - 1e-9 || (short_fall && dq > 1e-9))
+		if (fabs(dq) >= t->o->deadband - 1e-9 ||
+		    (short_fall && dq > 1e-9 && st->op[i].throttled_frac >= 0.2))
 			return true;
 	}
 	return false;
