@@ -562,9 +562,10 @@ int kp_pipe_open(struct kp_pipe **out, const struct kp_pipe_desc *d,
 	e->child.out_fd = -1;
 	if (o->root && strcmp(o->root, "/"))
 		snprintf(e->root, sizeof(e->root), "%s", o->root);
-	err = start(e, o, why, len);
+	/* the session first: a busy state dir is refused before anything starts */
+	err = open_session(e, o, why, len);
+	err = err ?: start(e, o, why, len);
 	err = err ?: place(e, why, len);
-	err = err ?: open_session(e, o, why, len);
 	if (err)
 		goto fail;
 	if (o->rate > 0 && (err = kp_pipe_set_rate(e, o->rate))) {
