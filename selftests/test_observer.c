@@ -274,17 +274,12 @@ static bool block_backed(int fd)
 	return !fstat(fd, &st) && major(st.st_dev) != 0;
 }
 
-static void block_io(bool legacy)
+/* One O_DIRECT run in a child; the observer's view of that child. */
+static struct kp_entity *block_run(void)
 {
-	const double bytes = (double)IO_BLOCK * IO_COUNT;
-	struct kp_entity *e;
-	int go, res;
+	int go, res, fd;
 	pid_t pid;
 
-	/* The root filesystem: on a real block device, unlike /tmp on some hosts. */
-	int fd;
-
-	snprintf(io_path, sizeof(io_path), "/var/tmp/kpilot-io-%d", getpid());
 	/*
 	 * The parent allocates the file and syncs its metadata, so the child's
 	 * requests are its data alone: overwrites, then reads.
@@ -300,14 +295,55 @@ static void block_io(bool legacy)
 	cr_assert_eq(fallocate(fd, 0, 0, (off_t)IO_BLOCK * IO_COUNT), 0);
 	cr_assert_eq(fsync(fd), 0);
 	close(fd);
-	open_observer(legacy);
 	pid = spawn(direct_io, NULL, &go, &res);
 	cr_assert_eq(kp_observer_watch_pid(obs, pid), 0);
 	cr_assert_eq(finish(pid, go, res), 0, "O_DIRECT workload failed");
 	unlink(io_path);
-	e = collect(pid);
-	cr_log_info("io_ops %llu read %llu write %llu", (unsigned long long)e->io_ops,
-		    (unsigned long long)e->io_read_bytes, (unsigned long long)e->io_write_bytes);
+	return collect(pid);
+}
+
+static bool within(double v, double want)
+{
+	return v >= want * 0.95 && v <= want * 1.05;
+}
+
+static void block_io(bool legacy)
+{
+	const double bytes = (double)IO_BLOCK * IO_COUNT;
+	struct kp_entity *e;
+	int attempt;
+
+	/* The root filesystem: on a real block device, unlike /tmp on some hosts. */
+	snprintf(io_path, sizeof(io_path), "/var/tmp/kpilot-io-%d", getpid());
+	open_observer(legacy);
+	/*
+	 * Once in ~40 CI-like runs half the writes were missing from the child
+	 * (never reproduced by hand). A second run tells a rare environmental
+	 * event (ext4 may finish part of a direct write through the page cache,
+	 * whose writeback is a kernel thread's) from an attribution bug, which
+	 * fails both runs; the log keeps the figures of a short first run.
+	 */
+	for (attempt = 1;; attempt++) {
+		struct kp_entity *d;
+		size_t i;
+		__u64 dev_w = 0;
+
+		e = block_run();
+		for (i = 0; i < kp_observer_interval(obs)->devs.cap; i++) {
+			d = &kp_observer_interval(obs)->devs.slots[i];
+			if (kp_observer_interval(obs)->devs.used[i])
+				dev_w += d->io_write_bytes;
+		}
+		cr_log_info("attempt %d: io_ops %llu read %llu write %llu (all devices: write %llu)",
+			    attempt, (unsigned long long)e->io_ops,
+			    (unsigned long long)e->io_read_bytes,
+			    (unsigned long long)e->io_write_bytes, (unsigned long long)dev_w);
+		if (attempt == 2 || (within(e->io_read_bytes, bytes) &&
+				     within(e->io_write_bytes, bytes)))
+			break;
+		cr_log_warn("short first run, running the workload again");
+		kp_observer_reset(obs);
+	}
 	cr_assert_geq((double)e->io_read_bytes, bytes * 0.95);
 	cr_assert_leq((double)e->io_read_bytes, bytes * 1.05);
 	cr_assert_geq((double)e->io_write_bytes, bytes * 0.95);
