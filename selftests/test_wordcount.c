@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "emulation.h"
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -393,9 +394,17 @@ Test(wordcount, seconds_ends_the_run_and_leaves_nothing_behind, .timeout = 30)
 	cr_assert_eq(st, 0);
 	assert_nothing_lost(final);
 	cr_assert_float_eq(num(final, "sentences_out"), 600, 60);
-	cr_assert_gt(num(final, "ops.count.cpu_s"), 1.1 * num(final, "ops.split.cpu_s"));
-	cr_assert_gt(num(final, "ops.split.cpu_s"), 4 * num(final, "ops.source.cpu_s"));
-	cr_assert_gt(num(final, "ops.split.cpu_s"), 4 * num(final, "ops.sink.cpu_s"));
+	/*
+	 * Relative CPU costs hold on real CPUs; under emulation (make vmtest's
+	 * TCG guest) the light operators' syscalls and timers cost far more
+	 * relative to the heavy operators' arithmetic, so there they are not
+	 * compared.
+	 */
+	if (!kp_test_emulated()) {
+		cr_assert_gt(num(final, "ops.count.cpu_s"), 1.1 * num(final, "ops.split.cpu_s"));
+		cr_assert_gt(num(final, "ops.split.cpu_s"), 4 * num(final, "ops.source.cpu_s"));
+		cr_assert_gt(num(final, "ops.split.cpu_s"), 4 * num(final, "ops.sink.cpu_s"));
+	}
 	for (i = 0; i < 4; i++)
 		cr_assert(process_gone(wc.ops[i]), "%s (pid %d) still there", ops[i], wc.ops[i]);
 	cr_assert_neq(access(wc.control, F_OK), 0, "control fifo %s left behind", wc.control);
