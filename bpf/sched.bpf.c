@@ -394,10 +394,14 @@ static __always_inline void on_tick(bool btf)
 	pid = (__u32)id;
 	if (!pid)
 		return;
-	/* A thread older than kpilot that never left its CPU is first seen here. */
+	/*
+	 * Look up only: creating task storage from hard-IRQ context hung 6.1
+	 * kernels (soft lockups in make vmtest's guest). A thread is created
+	 * a state at fork or at its first switch-out instead.
+	 */
 	t = btf ? bpf_get_current_task_btf() : (void *)bpf_get_current_task();
-	v = task_get(t, pid, btf, true);
-	if (!v)
+	v = task_get(t, pid, btf, false);
+	if (!v || !v->seen)
 		return;
 	charge(v, t, btf, false);
 	if (flush_due(&v->last_flush_ns, task_clock(t, btf)))

@@ -435,15 +435,7 @@ out:
 	t.r.elapsed_s = now_s() - t.t0;
 	out_dir[0] = '\0';
 	if (t.r.ntrials) {
-		if (o->out_dir) {
-			snprintf(out_dir, out_len, "%s", o->out_dir);
-		} else {
-			char ts[32];
-			time_t now = time(NULL);
-
-			strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", localtime(&now));
-			snprintf(out_dir, out_len, "kpilot-results/%s-%s", d->name, ts);
-		}
+		kp_results_dir(o->out_dir, d->name, out_dir, out_len);
 		if (kp_results_write(&t.r, out_dir, err2, sizeof(err2))) {
 			kp_err("%s", err2);
 			out_dir[0] = '\0';

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include "results.h"
 
@@ -285,6 +286,19 @@ static int mkdirs(const char *dir)
 		*s = '/';
 	}
 	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+void kp_results_dir(const char *dir, const char *workload, char *out, size_t len)
+{
+	char ts[32];
+	time_t now = time(NULL);
+
+	if (dir) {
+		snprintf(out, len, "%s", dir);
+		return;
+	}
+	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", localtime(&now));
+	snprintf(out, len, "kpilot-results/%s-%s", workload, ts);
 }
 
 int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len)

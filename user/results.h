@@ -40,6 +40,11 @@ struct kp_results {
 /* Improvement of the best trial over the baseline in %, goal-aware (0 if none). */
 double kp_results_improvement(const struct kp_results *r);
 json_t *kp_results_json(const struct kp_results *r);
+/*
+ * Where results go: dir when given, else kpilot-results/<workload>-<time>
+ * under the current directory.
+ */
+void kp_results_dir(const char *dir, const char *workload, char *out, size_t len);
 /* Write results.json, history.csv and plot.svg into dir (created). */
 int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len);
 int kp_results_svg(const struct kp_results *r, FILE *f);

@@ -898,15 +898,7 @@ out:
 	kp_observer_close(t.obs);
 	kp_ppo_destroy(t.ppo);
 	if (!o->dry_run && t.t0 && (ret != KP_EXIT_USAGE || t.r.ntrials)) {
-		if (o->out_dir) {
-			snprintf(out_dir, out_len, "%s", o->out_dir);
-		} else {
-			char ts[32];
-			time_t now = time(NULL);
-
-			strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", localtime(&now));
-			snprintf(out_dir, out_len, "kpilot-results/%s-%s", c->workload_name, ts);
-		}
+		kp_results_dir(o->out_dir, c->workload_name, out_dir, out_len);
 		if (kp_results_write(&t.r, out_dir, err2, sizeof(err2))) {
 			kp_err("%s", err2);
 			out_dir[0] = '\0';
