@@ -40,15 +40,23 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c)
-BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
-SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-USER_SRCS := $(filter-out user/kpilot.c,$(wildcard user/*.c))
+# Sources are found by glob: a new file in a room (user/<room>/, one level
+# below for environments) or a new test in selftests/<room>/ needs no edit
+# here. Test binaries stay flat in $(OUTPUT)/selftests/ (their names are the
+# TESTS= and VMTEST_TESTS= names). tools/bench/bench.bpf.c is the overhead
+# benchmark's reference program, not part of kpilot.
+BPF_SRCS  := $(wildcard bpf/*.bpf.c) tools/bench/bench.bpf.c
+BPF_OBJS  := $(patsubst %.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(notdir $(BPF_SRCS)))
+SKELS     := $(patsubst %.bpf.c,$(OUTPUT)/%.skel.h,$(notdir $(BPF_SRCS)))
+USER_SRCS := $(wildcard user/*/*.c user/*/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-TEST_SRCS := $(wildcard selftests/test_*.c)
-TEST_BINS := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
-TOOL_SRCS := $(wildcard tools/*/*.c)
+TEST_SRCS := $(wildcard selftests/*/test_*.c)
+TEST_BINS := $(patsubst %.c,$(OUTPUT)/selftests/%,$(notdir $(TEST_SRCS)))
+TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard tools/*/*.c))
 TOOL_BINS := $(patsubst %.c,$(OUTPUT)/%,$(TOOL_SRCS))
+# Header dependencies come from the compiler (-MMD); only the generated
+# skeletons must be named, since no .d file exists before the first build.
+DEPFLAGS   = -MMD -MP -MF $@.d
 
 # Per-file flags: the agent's math may opt into faster code, e.g.
 #   CFLAGS_mlp.o := -O3 -march=native
@@ -62,7 +70,7 @@ TOOL_BINS := $(patsubst %.c,$(OUTPUT)/%,$(TOOL_SRCS))
 
 all: kpilot tools
 
-kpilot: $(OUTPUT)/user/kpilot.o $(OUTPUT)/libkpilot.a
+kpilot: $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
@@ -70,34 +78,46 @@ $(OUTPUT)/libkpilot.a: $(USER_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUTPUT)/user/%.o: user/%.c $(SKELS) $(wildcard user/*.h bpf/*.h) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(notdir $@)) -c $< -o $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
 
-$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX) | $(OUTPUT)/bpf
+# The observer is the one user of the observer's skeletons.
+$(OUTPUT)/user/observe/observer.o: $(OUTPUT)/sched.skel.h $(OUTPUT)/block.skel.h $(OUTPUT)/tcp.skel.h
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)/bpf
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -MMD -MP -MF $@.d -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/bpf/bench.bpf.o: tools/bench/bench.bpf.c $(VMLINUX) | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -MMD -MP -MF $@.d -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/selftests/%: selftests/%.c $(OUTPUT)/libkpilot.a $(wildcard selftests/*.h) | $(OUTPUT)/selftests
-	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iselftests $< $(OUTPUT)/libkpilot.a $(LIBS) -lcriterion -o $@
+# One rule per test: the binary is flat, its source is in its room.
+define test_rule
+$(OUTPUT)/selftests/$(basename $(notdir $(1))): $(1) $(OUTPUT)/libkpilot.a | $(OUTPUT)/selftests
+	$$(call msg,TEST-CC,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) $$(DEPFLAGS) $$< $(OUTPUT)/libkpilot.a $$(LIBS) -lcriterion -o $$@
+endef
+$(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
 
 $(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
-# A tool's own headers (tools/wordcount/channel.h) are prerequisites too.
-$(OUTPUT)/tools/wordcount/wordcount: $(wildcard tools/wordcount/*.h)
+$(OUTPUT)/tools/bench/observer_overhead: $(OUTPUT)/bench.skel.h
 
 tools: $(TOOL_BINS)
 
-$(OUTPUT)/user $(OUTPUT)/bpf $(OUTPUT)/selftests:
+$(OUTPUT)/bpf $(OUTPUT)/selftests:
 	$(Q)mkdir -p $@
 
 selftests: kpilot tools $(TEST_BINS)
@@ -129,13 +149,15 @@ demo: deps
 # the console) while our BPF programs are attached; reproduce with
 # `make vmtest VMTEST_TESTS=observer` (Documentation/testing.md).
 VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer
-VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst selftests/test_%.c,%,$(TEST_SRCS)))
+VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 vmtest: export VMTEST_CMD ?= tools/run-selftests.sh $(OUTPUT)/selftests $(strip $(VMTEST_TESTS))
 vmtest: export KERNEL ?=
 vmtest:
 	$(Q)tools/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory selftests
 	$(Q)tools/vmtest/run.sh
+
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 
 vmlinux:
 	$(call msg,GEN,$(VMLINUX))

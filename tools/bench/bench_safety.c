@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "log.h"
-#include "safety.h"
+#include "lib/log.h"
+#include "safety/session.h"
 
 static double fake_now = 1700000000.0;
 

@@ -19,7 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bench.skel.h"
-#include "observer.h"
+#include "observe/observer.h"
 
 static int rounds = 5, loops = 200000, agent_secs = 10;
 static bool legacy, handler_only;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cartpole.h"
-#include "ppo.h"
+#include "env/cartpole.h"
+#include "agent/ppo.h"
 
 #define NENVS 4
 

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Multi-layer perceptron: linear layers with tanh between them and a linear
+ * output, forward and backward over a batch, orthogonal initialisation.
+ *
+ * struct kp_mlp is the float32 network the agent runs. struct kp_mlpd is its
+ * float64 twin, built from the same source (mlp_impl.h), so the selftests can
+ * check the float32 gradients against float64 finite differences.
+ *
+ * Parameters live in one flat array (layer l: W then b, W stored input-major:
+ * W[k * out + o]), and so do their gradients: optimiser, gradient clipping,
+ * NaN checks and checkpoints see one vector.
+ */
+#ifndef KPILOT_MLP_H
+#define KPILOT_MLP_H
+
+#include <stddef.h>
+#include "agent/rng.h"
+
+#define KP_MLP_MAX_LAYERS 8	/* linear layers */
+#define KP_MLP_MAX_WIDTH 1024
+
+#define KP_MLP_STRUCT(NAME, REAL)					\
+struct NAME {								\
+	int nlayers;		/* linear layers */			\
+	int sizes[KP_MLP_MAX_LAYERS + 1];	/* sizes[0] = inputs */	\
+	size_t w_off[KP_MLP_MAX_LAYERS], b_off[KP_MLP_MAX_LAYERS];	\
+	size_t nparams;							\
+	REAL *params, *grads;						\
+	REAL *wt;		/* transposed weights, backward scratch */ \
+	int cap;		/* rows the activation cache holds */	\
+	int rows;		/* rows of the last forward() */	\
+	REAL *act[KP_MLP_MAX_LAYERS + 1];	/* act[0] = input copy */ \
+	REAL *delta[2];		/* backward scratch */			\
+}
+
+KP_MLP_STRUCT(kp_mlp, float);
+KP_MLP_STRUCT(kp_mlpd, double);
+
+/*
+ * sizes[0..nlayers]: input width, hidden widths, output width. cap: the
+ * largest batch forward() will see (grown on demand). Weights start at zero.
+ * Returns 0 or -EINVAL/-ENOMEM.
+ */
+int kp_mlp_init(struct kp_mlp *m, int nlayers, const int *sizes, int cap);
+void kp_mlp_free(struct kp_mlp *m);
+/*
+ * Orthogonal weights (as torch.nn.init.orthogonal_) scaled by hidden_gain
+ * for hidden layers and out_gain for the output layer; zero biases.
+ */
+void kp_mlp_init_orthogonal(struct kp_mlp *m, struct kp_rng *rng,
+			    double hidden_gain, double out_gain);
+/* Forward n rows of x; keeps activations for backward(). Returns the output. */
+const float *kp_mlp_forward(struct kp_mlp *m, const float *x, int n);
+/* One row, no cache touched: safe on a const network. */
+void kp_mlp_infer(const struct kp_mlp *m, const float *x, float *out);
+/* Accumulate dLoss/dparams into m->grads given dLoss/doutput of the last forward. */
+void kp_mlp_backward(struct kp_mlp *m, const float *dout);
+void kp_mlp_zero_grad(struct kp_mlp *m);
+
+int kp_mlpd_init(struct kp_mlpd *m, int nlayers, const int *sizes, int cap);
+void kp_mlpd_free(struct kp_mlpd *m);
+void kp_mlpd_init_orthogonal(struct kp_mlpd *m, struct kp_rng *rng,
+			     double hidden_gain, double out_gain);
+const double *kp_mlpd_forward(struct kp_mlpd *m, const double *x, int n);
+void kp_mlpd_infer(const struct kp_mlpd *m, const double *x, double *out);
+void kp_mlpd_backward(struct kp_mlpd *m, const double *dout);
+void kp_mlpd_zero_grad(struct kp_mlpd *m);
+/* Copy the float network's shape-compatible parameters into the twin. */
+int kp_mlpd_copy_from(struct kp_mlpd *d, const struct kp_mlp *f);
+
+#endif

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kpilot rollback: put back every original value kpilot's journal holds. */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include "cli/commands.h"
+#include "lib/log.h"
+#include "safety/session.h"
+
+struct rb_args {
+	const char *state_dir;
+	bool list, json;
+};
+
+static const char rb_doc[] =
+"Restore every knob kpilot changed to its original value, newest change\n"
+"first, then archive the journal.  A knob someone else changed since kpilot\n"
+"wrote it keeps that value.  Also undoes what a crashed kpilot left behind.\n"
+"\v"
+"Examples:\n"
+"  kpilot rollback --list          what would be restored\n"
+"  kpilot rollback --list --json   the same, as JSON\n"
+"  kpilot rollback                 restore everything\n"
+"  kpilot rollback --state-dir /tmp/kp   use another journal\n"
+"\n"
+"Exit status: 0 restored (or nothing to do), 2 error (see the messages).\n"
+"By hand: Documentation/safety.md explains the journal.";
+
+enum { OPT_STATE_DIR = 256 };
+
+static const struct argp_option rb_options[] = {
+	{ "list", 'l', NULL, 0, "Show what would be restored; change nothing", 0 },
+	{ "json", 'j', NULL, 0, "With --list: print JSON", 0 },
+	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "Journal directory (default /var/lib/kpilot)", 0 },
+	{ "verbose", 'v', NULL, 0, "Log every step", 0 },
+	{ 0 },
+};
+
+static error_t rb_parse(int key, char *arg, struct argp_state *st)
+{
+	struct rb_args *a = st->input;
+
+	switch (key) {
+	case 'l': a->list = true; break;
+	case 'j': a->json = true; break;
+	case OPT_STATE_DIR: a->state_dir = arg; break;
+	case 'v': kp_verbosity = KP_DEBUG; break;
+	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	static const struct argp argp = { rb_options, rb_parse, NULL, rb_doc };
+	struct rb_args a = { 0 };
+	char why[1024] = "";
+	int err;
+
+	argv[0] = "kpilot rollback";
+	argp_err_exit_status = KP_EXIT_USAGE;
+	if (argp_parse(&argp, argc, argv, 0, NULL, &a))
+		return KP_EXIT_USAGE;
+	if (a.json && !a.list) {
+		kp_err("--json goes with --list");
+		return KP_EXIT_USAGE;
+	}
+	err = kp_safety_rollback(a.state_dir, a.list, a.json, stdout, why, sizeof(why));
+	if (err) {
+		kp_err("rollback: %s", why[0] ? why : "failed");
+		return KP_EXIT_USAGE;
+	}
+	return KP_EXIT_OK;
+}

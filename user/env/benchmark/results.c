@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include "env/benchmark/results.h"
+
+static bool better(const struct kp_tune_config *c, double a, double b)
+{
+	return c->goal == KP_GOAL_MAXIMIZE ? a > b : a < b;
+}
+
+double kp_results_improvement(const struct kp_results *r)
+{
+	double best;
+
+	if (r->best < 0 || !r->baseline)
+		return 0;
+	best = r->trials[r->best].metric;
+	if (!better(r->cfg, best, r->baseline))
+		return 0;
+	return (r->cfg->goal == KP_GOAL_MAXIMIZE ? best - r->baseline : r->baseline - best) /
+	       fabs(r->baseline) * 100.0;
+}
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *config_obj(const struct kp_results *r, char vals[][64])
+{
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < r->cfg->nactions; i++)
+		json_object_set_new(o, r->cfg->actions[i].knob, json_string(vals[i]));
+	return o;
+}
+
+json_t *kp_results_json(const struct kp_results *r)
+{
+	const struct kp_tune_config *c = r->cfg;
+	json_t *o = json_object(), *h = json_array();
+	int i, k;
+
+	json_object_set_new(o, "workload_name", json_string(c->workload_name));
+	json_object_set_new(o, "algo", json_string(r->algo));
+	json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
+	json_object_set_new(o, "metric", json_string(c->metric_name));
+	json_object_set_new(o, "goal", json_string(c->goal == KP_GOAL_MAXIMIZE ? "maximize" : "minimize"));
+	json_object_set_new(o, "baseline_metric", num_or_null(r->baseline));
+	json_object_set_new(o, "baseline_config", config_obj(r, (char (*)[64])r->baseline_values));
+	json_object_set_new(o, "best_metric",
+			    r->best >= 0 ? num_or_null(r->trials[r->best].metric) : json_null());
+	json_object_set_new(o, "best_trial", r->best >= 0 ? json_integer(r->trials[r->best].n) : json_null());
+	json_object_set_new(o, "best_config", r->best >= 0 ?
+			    config_obj(r, r->trials[r->best].values) : json_object());
+	json_object_set_new(o, "improvement_pct", json_real(kp_results_improvement(r)));
+	json_object_set_new(o, "trials", json_integer(r->ntrials));
+	json_object_set_new(o, "failures", json_integer(r->failures));
+	json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
+	json_object_set_new(o, "aborted", json_boolean(r->aborted));
+	json_object_set_new(o, "applied_best", json_boolean(r->applied_best));
+	json_object_set_new(o, "elapsed_s", json_real(r->elapsed_s));
+	for (i = 0; i < r->ntrials; i++) {
+		const struct kp_trial *t = &r->trials[i];
+		json_t *e = json_object(), *st = json_object();
+
+		json_object_set_new(e, "trial", json_integer(t->n));
+		json_object_set_new(e, "config", config_obj(r, (char (*)[64])t->values));
+		json_object_set_new(e, "metric", num_or_null(t->metric));
+		json_object_set_new(e, "reward", num_or_null(t->reward));
+		json_object_set_new(e, "ok", json_boolean(t->ok));
+		json_object_set_new(e, "seconds", json_real(t->seconds));
+		for (k = 0; k < c->nstate; k++)
+			json_object_set_new(st, c->state[k], num_or_null(t->state[k]));
+		json_object_set_new(e, "state", st);
+		if (!t->ok)
+			json_object_set_new(e, "error", json_string(t->error));
+		json_array_append_new(h, e);
+	}
+	json_object_set_new(o, "history", h);
+	return o;
+}
+
+/* CSV fields: quote when needed, as RFC 4180 says. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int write_csv(const struct kp_results *r, FILE *f)
+{
+	const struct kp_tune_config *c = r->cfg;
+	int i, k;
+
+	fprintf(f, "trial,ok,%s,reward", c->metric_name);
+	for (k = 0; k < c->nactions; k++) {
+		fputc(',', f);
+		csv_field(f, c->actions[k].knob);
+	}
+	for (k = 0; k < c->nstate; k++)
+		fprintf(f, ",%s", c->state[k]);
+	fprintf(f, ",error\n");
+	for (i = 0; i < r->ntrials; i++) {
+		const struct kp_trial *t = &r->trials[i];
+
+		fprintf(f, "%d,%d,", t->n, t->ok);
+		if (isfinite(t->metric))
+			fprintf(f, "%.6g", t->metric);
+		fprintf(f, ",%.6g", t->reward);
+		for (k = 0; k < c->nactions; k++) {
+			fputc(',', f);
+			csv_field(f, t->values[k]);
+		}
+		for (k = 0; k < c->nstate; k++)
+			fprintf(f, ",%.6g", t->state[k]);
+		fputc(',', f);
+		csv_field(f, t->ok ? "" : t->error);
+		fputc('\n', f);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* A round step for axis ticks: 1, 2 or 5 times a power of ten. */
+static double nice_step(double range, int ticks)
+{
+	double raw = range / ticks, p = pow(10, floor(log10(raw))), m = raw / p;
+
+	return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
+}
+
+/*
+ * Metric per trial (dots; failures as red crosses on the x axis), the
+ * baseline (dashed) and the best so far (a step line), in plain SVG.
+ */
+int kp_results_svg(const struct kp_results *r, FILE *f)
+{
+	const double W = 800, H = 420, L = 80, R = 20, T = 50, B = 60;
+	double lo = r->baseline, hi = r->baseline, step, y, best = NAN, px = 0, py = 0;
+	int i, n = r->ntrials > 0 ? r->ntrials : 1;
+
+	for (i = 0; i < r->ntrials; i++) {
+		if (!r->trials[i].ok)
+			continue;
+		if (!isfinite(lo) || r->trials[i].metric < lo)
+			lo = r->trials[i].metric;
+		if (!isfinite(hi) || r->trials[i].metric > hi)
+			hi = r->trials[i].metric;
+	}
+	if (!isfinite(lo) || !isfinite(hi)) {
+		lo = 0;
+		hi = 1;
+	}
+	if (hi - lo < 1e-9 * (fabs(hi) + 1)) {
+		hi += fabs(hi) * 0.05 + 1;
+		lo -= fabs(lo) * 0.05 + 1;
+	}
+	step = nice_step(hi - lo, 5);
+	lo = floor(lo / step) * step;
+	hi = ceil(hi / step) * step;
+#define X(t) (L + ((t) - 0.5) * (W - L - R) / n)
+#define Y(v) (T + (H - T - B) * (1 - ((v) - lo) / (hi - lo)))
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+		   "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+		W, H, W, H);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+	fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"16\">kpilot tune: %s (%s, seed %llu)</text>\n",
+		L, r->cfg->workload_name, r->algo, r->seed);
+	fprintf(f, "<text x=\"%.0f\" y=\"40\" fill=\"#555\">%s per trial, %s is better; "
+		   "improvement %.1f%%</text>\n", L, r->cfg->metric_name,
+		r->cfg->goal == KP_GOAL_MAXIMIZE ? "higher" : "lower", kp_results_improvement(r));
+	for (y = lo; y <= hi + step / 2; y += step) {
+		fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+			L, W - R, Y(y), Y(y));
+		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", L - 6,
+			Y(y) + 4, y);
+	}
+	for (i = 1; i <= n; i += n > 20 ? 5 : 1)
+		fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", X(i),
+			H - B + 18, i);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">trial</text>\n",
+		(L + W - R) / 2, H - B + 38);
+	fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n",
+		L, W - R, H - B, H - B);
+	fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n",
+		L, L, T, H - B);
+	if (isfinite(r->baseline))
+		fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+			   "stroke-dasharray=\"6 4\"/>\n<text x=\"%.0f\" y=\"%.1f\" fill=\"#888\" "
+			   "text-anchor=\"end\">baseline %g</text>\n", L, W - R, Y(r->baseline),
+			Y(r->baseline), W - R, Y(r->baseline) - 5, r->baseline);
+	/* best so far: a step line from the first successful trial on */
+	fprintf(f, "<polyline fill=\"none\" stroke=\"#2a9d3a\" stroke-width=\"2\" points=\"");
+	for (i = 0; i < r->ntrials; i++) {
+		const struct kp_trial *t = &r->trials[i];
+
+		if (t->ok && (!isfinite(best) || better(r->cfg, t->metric, best)))
+			best = t->metric;
+		if (!isfinite(best))
+			continue;
+		if (py)
+			fprintf(f, "%.1f,%.1f ", X(t->n), py);
+		px = X(t->n);
+		py = Y(best);
+		fprintf(f, "%.1f,%.1f ", px, py);
+	}
+	fprintf(f, "\"/>\n");
+	for (i = 0; i < r->ntrials; i++) {
+		const struct kp_trial *t = &r->trials[i];
+
+		if (t->ok)
+			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#1f6fd1\">"
+				   "<title>trial %d: %g</title></circle>\n", X(t->n), Y(t->metric),
+				t->n, t->metric);
+		else
+			fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"#d11f1f\" text-anchor=\"middle\">"
+				   "x<title>trial %d failed</title></text>\n", X(t->n), H - B - 4,
+				t->n);
+	}
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f6fd1\">&#9679; trial</text>\n", W - 260, H - 12.0);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#2a9d3a\">&#9472; best so far</text>\n", W - 190, H - 12.0);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#d11f1f\">x failed</text>\n", W - 90, H - 12.0);
+	fprintf(f, "</svg>\n");
+#undef X
+#undef Y
+	return ferror(f) ? -EIO : 0;
+}
+
+static int write_file(const char *dir, const char *name, const struct kp_results *r,
+		      int (*fn)(const struct kp_results *, FILE *), char *why, size_t len)
+{
+	char path[4096];
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	if (!f) {
+		snprintf(why, len, "cannot write %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	err = fn(r, f);
+	if (fclose(f) || err) {
+		snprintf(why, len, "cannot write %s", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int write_json(const struct kp_results *r, FILE *f)
+{
+	json_t *o = kp_results_json(r);
+	int err = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+
+	json_decref(o);
+	fputc('\n', f);
+	return err ? -EIO : 0;
+}
+
+static int mkdirs(const char *dir)
+{
+	char p[4096], *s;
+
+	snprintf(p, sizeof(p), "%s", dir);
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+void kp_results_dir(const char *dir, const char *workload, char *out, size_t len)
+{
+	char ts[32];
+	time_t now = time(NULL);
+
+	if (dir) {
+		snprintf(out, len, "%s", dir);
+		return;
+	}
+	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", localtime(&now));
+	snprintf(out, len, "kpilot-results/%s-%s", workload, ts);
+}
+
+int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len)
+{
+	int err = mkdirs(dir);
+
+	if (err) {
+		snprintf(why, len, "cannot create %s: %s", dir, strerror(-err));
+		return err;
+	}
+	err = write_file(dir, "results.json", r, write_json, why, len);
+	err = err ?: write_file(dir, "history.csv", r, write_csv, why, len);
+	err = err ?: write_file(dir, "plot.svg", r, kp_results_svg, why, len);
+	return err;
+}

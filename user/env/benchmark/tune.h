@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A tuning session: baseline, then trials of agent proposal -> validator ->
+ * apply -> benchmark -> metric -> reward -> agent update, with guardrails,
+ * and results at the end (also after Ctrl-C). Documentation/tuning.md.
+ */
+#ifndef KPILOT_TUNE_H
+#define KPILOT_TUNE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "env/benchmark/results.h"
+#include "env/benchmark/tune_config.h"
+
+/* Exit statuses beyond the common ones. */
+#define KP_EXIT_ABORTED		3	/* guardrails aborted the session (everything restored) */
+#define KP_EXIT_INTERRUPTED	130	/* Ctrl-C: restored, partial results written */
+
+struct kp_tune_opts {
+	const struct kp_tune_config *cfg;
+	const char *out_dir;		/* NULL: ./kpilot-results/<workload>-<time> */
+	const char *state_dir;		/* NULL: /var/lib/kpilot */
+	bool apply_best;		/* keep the best configuration (journaled) */
+	bool dry_run;			/* validate the plan, write nothing, run nothing */
+	bool json;			/* results.json on stdout at the end */
+	bool progress;			/* a live progress line on stderr */
+	bool quiet;			/* no summary on stdout */
+	double churn_seconds;		/* tcp-churn client run time (0: 4 s) */
+};
+
+/*
+ * Run a session. Returns a kpilot exit status: 0 done, KP_EXIT_USAGE (2)
+ * for a setup or environment error (why says it), KP_EXIT_ABORTED,
+ * KP_EXIT_INTERRUPTED. *res (optional) receives where results went.
+ */
+int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
+		char *why, size_t len);
+
+#endif

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/commands.h"
+#include "lib/log.h"
+#include "env/pipeline/pipectl.h"
+#include "env/pipeline/pipetune.h"
+#include "agent/ppo.h"
+#include "env/benchmark/results.h"
+#include "safety/session.h"
+#include "env/benchmark/tune.h"
+
+#define PPO_ROLLOUT	8	/* intervals per update: several updates in tens of intervals */
+#define PPO_HEADROOM	1.10	/* the policy's centre: 10% over the measured need */
+#define PPO_SPAN	0.10	/* action +-1 moves the headroom by this much */
+#define OBS_PER_OP	6
+#define DS2_WINDOW	3	/* intervals DS2's rates are measured over */
+
+static const char *const state_names[] = {
+	"target", "throughput", "p99_ms", "alloc_cores", "need_cores", "throttled_s",
+	"reconfigured", "reward", "occupancy_max", "blocked_s",
+};
+#define NSTATE	(int)(sizeof(state_names) / sizeof(state_names[0]))
+
+struct pt {
+	const struct kp_pipe_tune_opts *o;
+	const struct kp_pipe_desc *d;
+	struct kp_pipe *e;
+	struct kp_ppo *ppo;
+	struct kp_tune_config cfg;	/* only what results.c reads */
+	struct kp_results r;
+	double need[KP_PIPE_MAX_OPS];	/* DS2's need at utilisation 1, last known */
+	struct kp_ds2_op win[DS2_WINDOW][KP_PIPE_MAX_OPS];	/* the last intervals' rates */
+	int nwin;
+	float obs[KP_PIPE_MAX_OPS * OBS_PER_OP + 2];
+	int obs_dim;
+	bool acted;			/* a PPO action awaits its reward */
+	double t0;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *kp_pipe_algo_name(enum kp_pipe_algo a)
+{
+	return a == KP_PIPE_PPO ? "ppo" : a == KP_PIPE_DS2 ? "ds2" : "static";
+}
+
+double kp_pipe_reward(const struct kp_pipe_desc *d, const struct kp_pipe_state *st)
+{
+	const struct kp_pipe_reward *w = &d->reward;
+	double att = fmin(isfinite(st->attainment) ? st->attainment : 0, 1);
+	double lat = isfinite(st->p99_ms) ? fmin(1, st->p99_ms / w->latency_slo_ms) : 1;
+	double cpu = isfinite(st->alloc) ? st->alloc / d->cpu_budget : 1;
+
+	return w->w_attainment * att - w->w_latency * lat - w->w_cpu * cpu -
+	       w->w_errors * (st->errors > 0);
+}
+
+static double clampd(double x, double lo, double hi)
+{
+	return !isfinite(x) ? lo : x < lo ? lo : x > hi ? hi : x;
+}
+
+/* Add an interval to DS2's window. */
+static void ds2_window(struct pt *t, const struct kp_pipe_state *st)
+{
+	struct kp_ds2_op *w = t->win[t->nwin++ % DS2_WINDOW];
+	int i;
+
+	for (i = 0; i < t->d->nops; i++) {
+		w[i].in = st->op[i].in;
+		w[i].out = st->op[i].out;
+		w[i].cpu = st->op[i].cpu;
+	}
+}
+
+/*
+ * DS2 over the window's intervals (the observer's CPU windows and the
+ * pipeline's report intervals are not aligned; a few intervals together
+ * make the ratio in / cpu steady); keeps the last known need where the
+ * window shows none.
+ */
+static void ds2(struct pt *t, const struct kp_pipe_state *st, const double *cur,
+		double util, double *q)
+{
+	struct kp_ds2_op op[KP_PIPE_MAX_OPS] = { 0 };
+	double need[KP_PIPE_MAX_OPS];
+	struct kp_ds2_in in = { .d = t->d, .target = st->target, .op = op, .current = cur,
+				.utilisation = util };
+	int i, k, n = t->nwin < DS2_WINDOW ? t->nwin : DS2_WINDOW;
+
+	for (k = 0; k < n; k++)
+		for (i = 0; i < t->d->nops; i++) {
+			op[i].in += t->win[k][i].in / n;
+			op[i].out += t->win[k][i].out / n;
+			op[i].cpu += t->win[k][i].cpu / n;
+		}
+	kp_ds2_quotas(&in, q, need);
+	for (i = 0; i < t->d->nops; i++)
+		if (isfinite(need[i]))
+			t->need[i] = need[i];
+}
+
+static void observe(struct pt *t, const struct kp_pipe_state *st)
+{
+	const struct kp_pipe_desc *d = t->d;
+	int i, k = 0;
+
+	for (i = 0; i < d->nops; i++) {
+		const struct kp_pipe_opstate *s = &st->op[i];
+		double q = isfinite(s->quota) ? s->quota : d->cpu_budget / d->nops;
+
+		t->obs[k++] = clampd(s->cpu / q, 0, 2);			/* use of its quota */
+		t->obs[k++] = clampd(s->throttled_frac, 0, 1);
+		t->obs[k++] = clampd(s->blocked, 0, 4);			/* backpressure it suffers */
+		t->obs[k++] = clampd(s->occupancy, 0, 1);
+		t->obs[k++] = clampd(s->runq / fmax(s->cpu, 0.01), 0, 4);	/* CPU contention */
+		t->obs[k++] = clampd(q / d->cpu_budget, 0, 1);
+	}
+	t->obs[k++] = clampd(st->attainment, 0, 1.5);
+	t->obs[k++] = clampd(isfinite(st->p99_ms) ? st->p99_ms / d->reward.latency_slo_ms : 2, 0, 2);
+}
+
+static int ppo_open(struct pt *t)
+{
+	struct kp_ppo_config pc;
+
+	t->obs_dim = t->d->nops * OBS_PER_OP + 2;
+	kp_ppo_config_tuning(&pc, t->obs_dim, t->d->nops);
+	pc.num_steps = PPO_ROLLOUT;
+	pc.num_minibatches = 2;
+	pc.init_logstd = -1.0;	/* ~0.04 of headroom of noise: exploration without churn */
+	pc.seed = t->o->seed;
+	return kp_ppo_create(&t->ppo, &pc);
+}
+
+/*
+ * The PPO controller: the policy chooses each operator's headroom over the
+ * need DS2's model measures (quota = need * (1.10 + 0.10 a)), so even its
+ * first, untrained actions are sensible, and what it learns is how much
+ * slack each operator needs against throttling and bursts, traded against
+ * the CPU cost in the reward.
+ */
+static int ppo_decide(struct pt *t, const struct kp_pipe_state *st, const double *cur,
+		      double reward, double *q)
+{
+	float a[KP_PIPE_MAX_OPS], r = reward;
+	double dummy[KP_PIPE_MAX_OPS];
+	int i, err;
+
+	observe(t, st);
+	if (t->acted) {
+		err = kp_ppo_record(t->ppo, &r, NULL, NULL, NULL);
+		if (err == 1)
+			err = kp_ppo_update(t->ppo, t->obs, NULL);
+		if (err < 0)
+			return err;
+	}
+	err = kp_ppo_act(t->ppo, t->obs, a, NULL, NULL);
+	if (err)
+		return err;
+	t->acted = true;
+	ds2(t, st, cur, 1.0, dummy);
+	for (i = 0; i < t->d->nops; i++)
+		q[i] = t->need[i] > 0 ? t->need[i] * (PPO_HEADROOM + PPO_SPAN * a[i]) : cur[i];
+	kp_quota_fit(q, t->d->nops, t->d->cpu_budget);
+	return 0;
+}
+
+/*
+ * Reconfigure only for a change of at least the deadband on some operator,
+ * or, while the pipeline falls short, to give more to an operator that its
+ * quota holds back (throttled in a fifth of the periods or more): small
+ * moves cost a reconfiguration and buy nothing measurable, and more quota
+ * for an operator that does not use what it has cannot help.
+ */
+static bool worth_it(const struct pt *t, const struct kp_pipe_state *st, const double *cur,
+		     const double *q)
+{
+	bool short_fall = st->attainment < 0.98;
+	int i;
+
+	for (i = 0; i < t->d->nops; i++) {
+		double dq = q[i] - cur[i];
+
+		if (fabs(dq) >= t->o->deadband - 1e-9 ||
+		    (short_fall && dq > 1e-9 && st->op[i].throttled_frac >= 0.2))
+			return true;
+	}
+	return false;
+}
+
+static void progress(struct pt *t, int n, const struct kp_trial *tr, const double *q)
+{
+	char qs[256] = "";
+	int i, k = 0;
+
+	for (i = 0; i < t->d->nops; i++)
+		k += snprintf(qs + k, sizeof(qs) - k, "%s%s=%.2f", i ? " " : "", t->d->ops[i].name, q[i]);
+	if (t->o->progress)
+		fprintf(stderr, "\r\033[Kinterval %d/%d  attainment %.3f  p99 %.1f ms  cpu %.2f  [%s]",
+			n, t->o->trials, tr->metric, tr->state[2], tr->state[3], qs);
+	else if (!t->o->quiet)
+		fprintf(stderr, "kpilot: interval %d/%d attainment=%.3f p99_ms=%.1f alloc=%.2f %s\n",
+			n, t->o->trials, tr->metric, tr->state[2], tr->state[3], qs);
+}
+
+static void fill_cfg(struct pt *t)
+{
+	struct kp_tune_config *c = &t->cfg;
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->workload_name, sizeof(c->workload_name), "%s", t->d->name);
+	snprintf(c->metric_name, sizeof(c->metric_name), "attainment");
+	c->goal = KP_GOAL_MAXIMIZE;
+	c->nactions = t->d->nops;
+	for (i = 0; i < t->d->nops; i++)
+		snprintf(c->actions[i].knob, sizeof(c->actions[i].knob), "cgroup:%s:cpu.max",
+			 t->d->ops[i].cgroup);
+	c->nstate = NSTATE;
+	for (i = 0; i < NSTATE; i++)
+		snprintf(c->state[i], sizeof(c->state[i]), "%s", state_names[i]);
+	c->trials = t->o->trials;
+	c->seed = t->o->seed;
+}
+
+static void values_of(const struct pt *t, const double *q, char vals[][64])
+{
+	int i;
+
+	for (i = 0; i < t->d->nops; i++)
+		snprintf(vals[i], 64, "%.0f 100000", q[i] * 100000);
+}
+
+static void summary(struct pt *t, const char *out_dir)
+{
+	const struct kp_results *r = &t->r;
+	int i;
+
+	if (t->o->json) {
+		json_t *j = kp_results_json(r);
+
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		putchar('\n');
+		json_decref(j);
+		return;
+	}
+	if (t->o->quiet)
+		return;
+	printf("%s (%s): baseline attainment %.3f (equal split)", t->d->name, r->algo, r->baseline);
+	if (r->ntrials) {
+		const struct kp_trial *last = &r->trials[r->ntrials - 1];
+
+		printf(", last interval %.3f at %.2f cores", last->metric, last->state[3]);
+	}
+	printf(", %d intervals%s%s\n", r->ntrials, r->interrupted ? ", interrupted" : "",
+	       r->aborted ? ", aborted" : "");
+	if (r->ntrials) {
+		printf("last quotas:\n");
+		for (i = 0; i < t->d->nops; i++)
+			printf("  %-10s %s\n", t->d->ops[i].name, r->trials[r->ntrials - 1].values[i]);
+	}
+	printf("quotas restored, pipeline stopped, cgroups removed\n");
+	if (out_dir[0])
+		printf("results: %s/results.json, history.csv, plot.svg\n", out_dir);
+}
+
+int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t out_len,
+		     char *why, size_t len)
+{
+	const struct kp_pipe_desc *d = o->d;
+	struct pt t = { .o = o, .d = d };
+	struct kp_pipe_state st;
+	double cur[KP_PIPE_MAX_OPS], q[KP_PIPE_MAX_OPS];
+	char reason[64], err2[512];
+	int i, n, err, ret = KP_EXIT_OK;
+
+	fill_cfg(&t);
+	t.r.cfg = &t.cfg;
+	t.r.algo = kp_pipe_algo_name(o->algo);
+	t.r.seed = o->seed;
+	t.r.best = -1;
+	t.r.baseline = NAN;
+	t.r.trials = calloc(o->trials, sizeof(*t.r.trials));
+	if (!t.r.trials || (o->algo == KP_PIPE_PPO && ppo_open(&t))) {
+		snprintf(why, len, "cannot set up the %s controller", t.r.algo);
+		free(t.r.trials);
+		return KP_EXIT_USAGE;
+	}
+	kp_safety_catch_signals();
+	t.t0 = now_s();
+	err = kp_pipe_open(&t.e, d, &o->env, why, len);
+	if (err) {
+		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
+		goto out;
+	}
+	/* The seed: the equal split (or the given quotas), measured as the baseline. */
+	if (o->have_quotas)
+		memcpy(cur, o->quotas, sizeof(cur));
+	else
+		kp_static_quotas(d, cur);
+	kp_quota_fit(cur, d->nops, d->cpu_budget);
+	err = kp_pipe_apply(t.e, cur, "pipeline seed", why, len);
+	if (err) {
+		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
+		goto out;
+	}
+	memcpy(cur, kp_pipe_quotas(t.e), sizeof(cur));
+	values_of(&t, cur, t.r.baseline_values);
+	/* the first interval mixes the start with the seed: skipped */
+	err = kp_pipe_step(t.e, &st, why, len);
+	err = err ?: kp_pipe_step(t.e, &st, why, len);
+	if (err) {
+		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
+		t.r.interrupted = err == -EINTR;
+		goto out;
+	}
+	t.r.baseline = st.attainment;
+	for (n = 1; n <= o->trials; n++) {
+		struct kp_trial *tr = &t.r.trials[n - 1];
+		double t1 = now_s(), reward, thr = 0, need = 0, occ = 0, blk = 0;
+		bool reconf = false;
+
+		/* decide from the interval just measured, apply, measure the next */
+		ds2_window(&t, &st);
+		switch (o->algo) {
+		case KP_PIPE_STATIC:
+			ds2(&t, &st, cur, 1.0, q);	/* for the need in the state only */
+			memcpy(q, cur, sizeof(q));
+			break;
+		case KP_PIPE_DS2:
+			ds2(&t, &st, cur, o->utilisation, q);
+			break;
+		case KP_PIPE_PPO:
+			err = ppo_decide(&t, &st, cur, kp_pipe_reward(d, &st), q);
+			if (err) {
+				snprintf(why, len, "the PPO controller failed: %s", strerror(-err));
+				ret = KP_EXIT_USAGE;
+				goto out;
+			}
+			break;
+		}
+		if (o->algo != KP_PIPE_STATIC && worth_it(&t, &st, cur, q)) {
+			snprintf(reason, sizeof(reason), "%s interval %d", t.r.algo, n);
+			err = kp_pipe_apply(t.e, q, reason, tr->error, sizeof(tr->error));
+			if (err == -ECANCELED || err == -EINTR) {
+				t.r.aborted = err == -ECANCELED;
+				t.r.interrupted = err == -EINTR;
+				break;
+			}
+			if (err) {
+				kp_warn("interval %d: %s", n, tr->error);
+				t.r.failures++;
+			} else {
+				for (i = 0; i < d->nops; i++)
+					reconf |= fabs(kp_pipe_quotas(t.e)[i] - cur[i]) > 1e-9;
+				memcpy(cur, kp_pipe_quotas(t.e), sizeof(cur));
+			}
+		}
+		if (o->step_at && n == o->step_at && kp_pipe_set_rate(t.e, o->step_rate))
+			kp_warn("cannot change the rate to %.0f", o->step_rate);
+		err = kp_pipe_step(t.e, &st, err2, sizeof(err2));
+		if (err == -EINTR) {
+			t.r.interrupted = true;
+			break;
+		}
+		tr->n = n;
+		tr->seconds = now_s() - t1;
+		values_of(&t, cur, tr->values);
+		t.r.ntrials = n;
+		if (err) {
+			snprintf(tr->error, sizeof(tr->error), "%.150s", err2);
+			tr->metric = NAN;
+			t.r.failures++;
+			snprintf(why, len, "%s", err2);
+			ret = KP_EXIT_USAGE;
+			break;
+		}
+		tr->ok = true;
+		tr->metric = st.attainment;
+		for (i = 0; i < d->nops; i++) {
+			thr += st.op[i].throttled_s;
+			need += isfinite(t.need[i]) ? t.need[i] : 0;
+			occ = fmax(occ, st.op[i].occupancy);
+			blk += st.op[i].blocked;
+		}
+		reward = kp_pipe_reward(d, &st);
+		tr->reward = reward;
+		tr->state[0] = st.target;
+		tr->state[1] = st.throughput;
+		tr->state[2] = st.p99_ms;
+		tr->state[3] = st.alloc;
+		tr->state[4] = need;
+		tr->state[5] = thr;
+		tr->state[6] = reconf;
+		tr->state[7] = reward;
+		tr->state[8] = occ;
+		tr->state[9] = blk;
+		for (i = 0; i < d->nops; i++)
+			kp_debug("interval %d %s: in %.0f/s out %.0f/s cpu %.3f (report %.3f) quota %.2f "
+				 "throttled %.2f (%.3f s) runq %.3f blocked %.2f occupancy %.2f workers %d",
+				 n, d->ops[i].name, st.op[i].in, st.op[i].out, st.op[i].cpu,
+				 st.op[i].cpu_app, st.op[i].quota, st.op[i].throttled_frac,
+				 st.op[i].throttled_s, st.op[i].runq, st.op[i].blocked,
+				 st.op[i].occupancy, st.op[i].workers);
+		if (t.r.best < 0 || tr->metric > t.r.trials[t.r.best].metric + 1e-9)
+			t.r.best = n - 1;
+		progress(&t, n, tr, cur);
+	}
+	if (o->progress)
+		fputc('\n', stderr);
+	if (kp_safety_stop_requested())
+		t.r.interrupted = true;
+	if (t.r.interrupted)
+		ret = KP_EXIT_INTERRUPTED;
+	else if (t.r.aborted)
+		ret = KP_EXIT_ABORTED;
+out:
+	err = kp_pipe_close(t.e);
+	if (err)
+		kp_warn("%s: cleaning up: %s", d->name, strerror(-err));
+	kp_ppo_destroy(t.ppo);
+	t.r.elapsed_s = now_s() - t.t0;
+	out_dir[0] = '\0';
+	if (t.r.ntrials) {
+		kp_results_dir(o->out_dir, d->name, out_dir, out_len);
+		if (kp_results_write(&t.r, out_dir, err2, sizeof(err2))) {
+			kp_err("%s", err2);
+			out_dir[0] = '\0';
+		}
+		summary(&t, out_dir);
+	}
+	free(t.r.trials);
+	return ret;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kpilot tune on a stream pipeline: start it, let a controller (ppo, ds2,
+ * static) size every operator's CPU quota each report interval, stop it,
+ * remove its cgroups, and write the results files of every tuning session
+ * (one trial per control interval). Documentation/pipeline.md.
+ */
+#ifndef KPILOT_PIPETUNE_H
+#define KPILOT_PIPETUNE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "env/pipeline/pipeline.h"
+#include "env/pipeline/pipeline_desc.h"
+
+enum kp_pipe_algo { KP_PIPE_PPO, KP_PIPE_DS2, KP_PIPE_STATIC };
+
+struct kp_pipe_tune_opts {
+	const struct kp_pipe_desc *d;
+	enum kp_pipe_algo algo;
+	int trials;			/* control intervals (30) */
+	unsigned long long seed;	/* PPO (1) */
+	const char *out_dir;		/* NULL: ./kpilot-results/<pipeline>-<time> */
+	struct kp_pipe_opts env;	/* root, state dir, top dir, rate, extra args */
+	double quotas[KP_PIPE_MAX_OPS];	/* static: these instead of the equal split */
+	bool have_quotas;
+	int step_at;			/* from this trial on the rate is step_rate (0: never) */
+	double step_rate;
+	double utilisation;		/* DS2's target utilisation (0.9) */
+	double deadband;		/* cores: smaller changes are not made (0.1; < 0: none) */
+	bool json, quiet, progress;
+};
+
+/* A kpilot exit status, as kp_tune_run(); out_dir receives where results went. */
+int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t out_len,
+		     char *why, size_t len);
+
+/* The reward of one interval under the description's weights. */
+double kp_pipe_reward(const struct kp_pipe_desc *d, const struct kp_pipe_state *st);
+
+const char *kp_pipe_algo_name(enum kp_pipe_algo a);
+
+#endif

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one way kpilot changes the system.  Every change goes through
+ * kp_session_apply(): validate -> journal (fsync) -> write -> read back.
+ * A session restores what it changed when it closes (unless it keeps its
+ * values, as `kpilot set` does), on SIGINT/SIGTERM/SIGHUP through the
+ * caller's loop, and at the next start after a crash.
+ *
+ * Typical use (kpilot tune):
+ *
+ *	struct kp_session_opts o = { .cmd = "tune", .allow = allow, .cpu_budget = 2.0,
+ *				     .step_policy = KP_STEP_CLAMP };
+ *	kp_safety_catch_signals();
+ *	if (kp_session_open(&o, &s, why, sizeof(why)))   ... exit 2 with why
+ *	kp_session_add_knob(s, &my_knob, why, sizeof(why));
+ *	while (!kp_safety_stop_requested()) {
+ *		struct kp_change ch[2] = { { "net.core.somaxconn", "8192" },
+ *					   { "cgroup:pipe/op1:cpu.max", "50000 100000" } };
+ *		err = kp_session_apply(s, ch, 2, "ppo step 12", why, sizeof(why));
+ *		if (err == -EINVAL) ... rejected, nothing written, why says why
+ *		... run the benchmark ...
+ *		if (kp_session_report(s, reward) == -ECANCELED) break;
+ *	}
+ *	kp_session_close(s);		// restores everything this session changed
+ */
+#ifndef KPILOT_SAFETY_H
+#define KPILOT_SAFETY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "safety/journal.h"
+#include "safety/knob.h"
+#include "safety/validator.h"
+
+struct kp_session;
+
+struct kp_session_opts {
+	const char *root;		/* prefix for /proc/sys, /sys/fs/cgroup; NULL: "/" */
+	const char *state_dir;		/* NULL: /var/lib/kpilot */
+	const char *netns;		/* NULL: ours; NAME (/run/netns/NAME) or a path */
+	const char *const *allow;	/* fnmatch patterns, NULL-terminated; NULL: any defined knob */
+	const char *cmd;		/* who, for the journal: "set", "tune" */
+	bool dry_run;			/* validate and report; write nothing */
+	bool keep;			/* leave values in place at close (kpilot set) */
+	enum kp_step_policy step_policy;
+	double cpu_budget;		/* CPUs the session's cpu.max quotas may sum to; 0: none */
+	double regress_threshold;	/* relative reward drop that counts; 0: 0.10 */
+	int regress_steps;		/* K consecutive regressions before reverting; 0: 3 */
+	int max_failed_steps;		/* consecutive failures before abort; 0: 3 */
+	double (*clock)(void);		/* wall seconds; NULL: CLOCK_REALTIME (tests inject) */
+};
+
+enum kp_change_status {
+	KP_CH_APPLIED,		/* written and read back */
+	KP_CH_CLAMPED,		/* written, step cut down to the maximum */
+	KP_CH_UNCHANGED,	/* already had that value: skipped */
+	KP_CH_DRY_RUN,		/* would be written */
+	KP_CH_NOT_DONE,		/* the batch was refused or undone */
+};
+
+struct kp_change {
+	const char *knob;		/* in: "net.core.somaxconn", "cgroup:a/b:cpu.max" */
+	const char *value;		/* in: text as a person types it */
+	char old[KP_VALUE_MAX];		/* out: value before */
+	char applied[KP_VALUE_MAX];	/* out: value after (clamped, canonical) */
+	enum kp_change_status status;	/* out */
+};
+
+/*
+ * Open a session: lock the state dir, undo what crashed sessions left behind
+ * (before anything else), archive a journal with nothing left to restore.
+ * Returns 0 or -errno with a one-line reason (-EBUSY: another kpilot runs).
+ */
+int kp_session_open(const struct kp_session_opts *o, struct kp_session **out,
+		    char *why, size_t len);
+
+/*
+ * Add a knob for this session (from a config).  A built-in knob can only be
+ * narrowed: the range is intersected and the tighter step and interval win.
+ * Denylisted and malformed names are refused.  0 or -EINVAL with the reason.
+ */
+int kp_session_add_knob(struct kp_session *s, const struct kp_knob *k, char *why, size_t len);
+
+/* The definition the session uses for a knob (range, scale), or NULL when not allowed. */
+const struct kp_knob *kp_session_knob(struct kp_session *s, const char *name);
+
+/*
+ * Apply changes together: all are validated first (with cross-knob
+ * invariants on the combined result) and either none is written, or all
+ * are written in a safe order; a failed write undoes the batch's writes.
+ * Returns
+ *   0		applied (see each change's status)
+ *   -EINVAL	refused by the validator: nothing written, why has the reason
+ *   -EIO	a write failed or read back wrong: batch undone, why says which
+ *   -EINTR	a stop signal arrived: batch undone
+ *   -ECANCELED	the session was aborted by its guardrails
+ *   other	-errno: the environment (missing knob, no permission)
+ */
+int kp_session_apply(struct kp_session *s, struct kp_change *ch, int n, const char *reason,
+		     char *why, size_t len);
+
+/*
+ * Point the session's next changes at another network namespace (NAME, a
+ * path, or NULL for our own). Knobs already changed stay tracked in theirs:
+ * restore and close undo them there. Sessions that run each trial in fresh
+ * namespaces (kpilot tune's netns mode) switch per trial, then restore
+ * before deleting the namespaces. 0 or -errno with the reason.
+ */
+int kp_session_set_netns(struct kp_session *s, const char *netns, char *why, size_t len);
+
+/* A knob's current value, canonical text. */
+int kp_session_read(struct kp_session *s, const char *knob, char *buf, size_t len);
+
+/*
+ * Guardrails.  report(): the reward of the configuration in place.  A reward
+ * below the last known-good one by more than the threshold (relative) for K
+ * steps in a row reverts to the known-good values; returns 1 when it did, 0
+ * otherwise.  step_failed(): the step could not be measured; after the
+ * configured number in a row the session restores everything and aborts
+ * (-ECANCELED, also returned by every later apply).
+ */
+int kp_session_report(struct kp_session *s, double reward);
+int kp_session_step_failed(struct kp_session *s, const char *reason);
+
+/* Look for knobs someone else changed; stop managing them.  Returns how many. */
+int kp_session_check(struct kp_session *s);
+
+/* Undo every change of this session, newest first.  0 or -errno. */
+int kp_session_restore(struct kp_session *s);
+
+bool kp_session_aborted(const struct kp_session *s);
+
+/* Restore (or, with opts.keep, commit) and unlock.  0 or -errno. */
+int kp_session_close(struct kp_session *s);
+
+/*
+ * kpilot rollback: restore every original in the journal under state_dir,
+ * newest change first, and archive the journal.  With list, only print
+ * what would be restored (json: one JSON array).  Knobs someone else changed
+ * since kpilot wrote them keep their value.  Returns 0 or -errno.
+ */
+int kp_safety_rollback(const char *state_dir, bool list, bool json, FILE *out,
+		       char *why, size_t len);
+
+/*
+ * A session config runs commands as root: accept it only as a regular file
+ * (not a symlink) owned by root (or by us) and not group- or world-writable.
+ * 0 or -EPERM/-errno with the reason.
+ */
+int kp_safety_trusted_file(const char *path, char *why, size_t len);
+
+/* SIGINT/SIGTERM/SIGHUP set a flag instead of killing us: loops poll it. */
+void kp_safety_catch_signals(void);
+bool kp_safety_stop_requested(void);
+
+#endif
