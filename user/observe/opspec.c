@@ -7,22 +7,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include "observe/opspec.h"
-
-static bool name_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n || n >= KP_OP_NAME_LEN)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
+#include "lib/text.h"
 
 int kp_opspec_parse(const char *s, struct kp_opspec *op, char *err, size_t errlen)
 {
@@ -35,7 +20,7 @@ int kp_opspec_parse(const char *s, struct kp_opspec *op, char *err, size_t errle
 		snprintf(err, errlen, "operator '%s': expected NAME=cgroup:PATH or NAME=pid:P1,P2", s);
 		return -EINVAL;
 	}
-	if (!name_ok(s, eq - s)) {
+	if (!kp_name_ok(s, eq - s, KP_OP_NAME_LEN)) {
 		snprintf(err, errlen, "operator name '%.*s' must be 1-%d characters of [A-Za-z0-9_.-]",
 			 (int)(eq - s), s, KP_OP_NAME_LEN - 1);
 		return -EINVAL;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include "safety/journal.h"
 #include "lib/log.h"
+#include "lib/clock.h"
+#include "lib/fs.h"
 
 struct kp_journal {
 	char dir[4096];
@@ -32,14 +34,6 @@ const char *kp_jop_name(enum kp_jop op)
 	return op < KP_J_NOPS ? op_names[op] : "?";
 }
 
-static double now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -51,24 +45,6 @@ static int fsync_dir(const char *dir)
 		err = -errno;
 	close(fd);
 	return err;
-}
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[4096], *p;
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* Cut a torn last line off so the next record starts on its own line. */
@@ -135,7 +111,7 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t 
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	snprintf(j->path, sizeof(j->path), "%s/journal", dir);
 	snprintf(lock, sizeof(lock), "%s/lock", dir);
-	r = mkdir_p(dir);
+	r = kp_mkdir_p(dir, 0700);
 	if (r) {
 		snprintf(err, errlen, "cannot create state dir %s: %s", dir, strerror(-r));
 		goto fail;
@@ -375,7 +351,7 @@ int kp_journal_append(struct kp_journal *j, struct kp_jrec *r, bool sync)
 	}
 	r->seq = ++j->seq;
 	if (!r->t)
-		r->t = now_wall();
+		r->t = kp_wall_s();
 	s = kp_jrec_dump(r);
 	if (!s)
 		return -ENOMEM;

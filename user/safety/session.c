@@ -17,6 +17,8 @@
 #include "lib/log.h"
 #include "safety/session.h"
 #include "actuate/sysctl.h"
+#include "lib/clock.h"
+#include "lib/text.h"
 
 struct kstate {
 	char name[KP_NAME_MAX];
@@ -111,14 +113,6 @@ void kp_safety_catch_signals(void)
 bool kp_safety_stop_requested(void)
 {
 	return stop_flag;
-}
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static bool is_cgroup(const char *name)
@@ -643,10 +637,10 @@ static int session_open(const struct kp_session_opts *o, struct kp_session **out
 	s->thr = o->regress_threshold > 0 ? o->regress_threshold : 0.10;
 	s->regress_steps = o->regress_steps > 0 ? o->regress_steps : 3;
 	s->max_failed = o->max_failed_steps > 0 ? o->max_failed_steps : 3;
-	s->clock = o->clock ? o->clock : wall_now;
+	s->clock = o->clock ? o->clock : kp_wall_s;
 	s->ncpus = kp_ncpus();
 	/* unique even for several sessions of one process within a second */
-	snprintf(s->sid, sizeof(s->sid), "%lld-%d-%d", (long long)wall_now(), getpid(),
+	snprintf(s->sid, sizeof(s->sid), "%lld-%d-%d", (long long)kp_wall_s(), getpid(),
 		 ++session_seq);
 	if (s->root[0] != '/' || strstr(s->root, "..")) {
 		snprintf(why, len, "root '%s' must be an absolute path without '..'", s->root);
@@ -999,17 +993,6 @@ static int check_invariants(struct kp_session *s, struct pending *p, int n, char
 	return kp_check_budget(sum, s->budget, why, len);
 }
 
-static bool word_in(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-	const char *p;
-
-	for (p = list; (p = strstr(p, word)); p += n)
-		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
-			return true;
-	return false;
-}
-
 static int validate_one(struct kp_session *s, struct pending *p, char *why, size_t len)
 {
 	struct kp_change *c = p->c;
@@ -1089,7 +1072,7 @@ static int validate_one(struct kp_session *s, struct pending *p, char *why, size
 	}
 	if (!strcmp(c->knob, "net.ipv4.tcp_congestion_control") &&
 	    !kp_sysctl_read(&s->t, "net.ipv4.tcp_available_congestion_control", avail,
-			    sizeof(avail)) && !word_in(avail, p->nv.s)) {
+			    sizeof(avail)) && !kp_word_in(avail, p->nv.s)) {
 		/* anything else would make the kernel load a module */
 		snprintf(why, len, "%s: '%s' is not available on this kernel (available: %s)",
 			 c->knob, p->nv.s, avail);

@@ -14,16 +14,9 @@
 #include <sys/wait.h>
 #include "env/benchmark/bench_run.h"
 #include "actuate/sysctl.h"
+#include "lib/clock.h"
 
 #define OUT_MAX (1 << 20)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
 {
@@ -101,7 +94,7 @@ int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, si
 		return err ? err : -EIO;
 	}
 	close(gate[1]);
-	p->start_s = now_s();
+	p->start_s = kp_mono_s();
 	p->out = malloc(OUT_MAX + 1);
 	if (!p->out)
 		return -ENOMEM;
@@ -135,11 +128,11 @@ static void take(struct kp_child *p)
 int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s)
 {
 	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
-	double deadline = now_s() + timeout_s;
+	double deadline = kp_mono_s() + timeout_s;
 
 	fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
 	while (!strstr(p->out, needle)) {
-		double left = deadline - now_s();
+		double left = deadline - kp_mono_s();
 
 		if (left <= 0)
 			return -ETIMEDOUT;
@@ -163,7 +156,7 @@ int kp_proc_finish(struct kp_child *p, double timeout_s, bool (*stop)(void))
 		return -ECHILD;
 	fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
 	for (;;) {
-		double left = deadline - now_s();
+		double left = deadline - kp_mono_s();
 
 		if (stop && stop()) {
 			ret = -EINTR;

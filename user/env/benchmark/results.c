@@ -7,6 +7,7 @@
 #include <time.h>
 #include <sys/stat.h>
 #include "env/benchmark/results.h"
+#include "lib/fs.h"
 
 static bool better(const struct kp_tune_config *c, double a, double b)
 {
@@ -272,22 +273,6 @@ static int write_json(const struct kp_results *r, FILE *f)
 	return err ? -EIO : 0;
 }
 
-static int mkdirs(const char *dir)
-{
-	char p[4096], *s;
-
-	snprintf(p, sizeof(p), "%s", dir);
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
-}
-
 void kp_results_dir(const char *dir, const char *workload, char *out, size_t len)
 {
 	char ts[32];
@@ -303,7 +288,7 @@ void kp_results_dir(const char *dir, const char *workload, char *out, size_t len
 
 int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len)
 {
-	int err = mkdirs(dir);
+	int err = kp_mkdir_p(dir, 0755);
 
 	if (err) {
 		snprintf(why, len, "cannot create %s: %s", dir, strerror(-err));

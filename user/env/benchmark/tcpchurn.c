@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/commands.h"
+#include "lib/clock.h"
 
 #define MAX_THREADS 64
 #define LAT_SLOTS 40	/* log2 of ns */
@@ -43,14 +44,6 @@ struct worker {
 	unsigned long conns, errors;
 	unsigned long lat[LAT_SLOTS];
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void on_term(int sig)
 {
@@ -74,7 +67,7 @@ static void *client_thread(void *arg)
 	double t0, t1;
 	int fd;
 
-	while (!stop && (t0 = now()) < deadline) {
+	while (!stop && (t0 = kp_mono_s()) < deadline) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd < 0) {
 			w->errors++;
@@ -87,7 +80,7 @@ static void *client_thread(void *arg)
 			usleep(1000);
 			continue;
 		}
-		t1 = now();
+		t1 = kp_mono_s();
 		if (write(fd, req, sizeof(req)) != sizeof(req))
 			w->errors++;
 		else
@@ -120,7 +113,7 @@ static int client(int threads, double secs)
 {
 	static struct worker w[MAX_THREADS];
 	unsigned long conns = 0, errors = 0, lat[LAT_SLOTS] = { 0 };
-	double t0 = now();
+	double t0 = kp_mono_s();
 	int i, k;
 
 	deadline = t0 + secs;
@@ -133,7 +126,7 @@ static int client(int threads, double secs)
 		for (k = 0; k < LAT_SLOTS; k++)
 			lat[k] += w[i].lat[k];
 	}
-	secs = now() - t0;
+	secs = kp_mono_s() - t0;
 	printf("conns_per_sec=%.1f p50_us=%.1f p99_us=%.1f errors=%lu\n", conns / secs,
 	       pct(lat, conns, 50), pct(lat, conns, 99), errors);
 	return conns ? 0 : 1;
@@ -154,8 +147,8 @@ static int server(double secs)
 		   sizeof(struct timeval));
 	printf("listening\n");
 	fflush(stdout);
-	deadline = now() + secs;
-	while (!stop && now() < deadline) {
+	deadline = kp_mono_s() + secs;
+	while (!stop && kp_mono_s() < deadline) {
 		c = accept(lfd, NULL, NULL);
 		if (c < 0)
 			continue;

@@ -16,6 +16,7 @@
 #include "safety/session.h"
 #include "state/sysstat.h"
 #include "env/benchmark/tune.h"
+#include "lib/clock.h"
 
 #define CHURN_PORT	"8080"
 #define CHURN_SRV_IP	"10.251.0.1"
@@ -45,14 +46,6 @@ struct tune {
 	double t0;
 	double last_apply;		/* host mode: when the knobs were last written */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static bool stop_requested(void)
 {
@@ -223,7 +216,7 @@ static void wait_interval(struct tune *t)
 		if (k && k->min_interval_ms / 1000.0 > need)
 			need = k->min_interval_ms / 1000.0;
 	}
-	left = t->last_apply + need + 0.01 - now_s();
+	left = t->last_apply + need + 0.01 - kp_mono_s();
 	if (t->last_apply && left > 0)
 		usleep((useconds_t)(left * 1e6));
 }
@@ -654,7 +647,7 @@ static int add_knobs(struct tune *t, char *why, size_t len)
 static void progress(struct tune *t, int n, const struct kp_trial *tr)
 {
 	const struct kp_tune_config *c = t->c;
-	double el = now_s() - t->t0, eta = n ? el / n * (c->trials - n) : 0;
+	double el = kp_mono_s() - t->t0, eta = n ? el / n * (c->trials - n) : 0;
 	double best = t->r.best >= 0 ? t->r.trials[t->r.best].metric : NAN;
 	char cur[32];
 
@@ -772,7 +765,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		t.obs = NULL;
 	}
 
-	t.t0 = now_s();
+	t.t0 = kp_mono_s();
 	/* Baseline: the current settings (fresh namespaces' defaults in netns mode). */
 	err = measure(&t, NULL, t.r.baseline_values, "baseline", &t.r.baseline, &cv, why, len);
 	if (!err && !c->netns)
@@ -806,7 +799,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 	for (n = 1; n <= c->trials && !stop_requested(); n++) {
 		struct kp_trial *tr = &t.r.trials[n - 1];
 		struct kp_cpustat cs0;
-		double t1 = now_s();
+		double t1 = kp_mono_s();
 
 		tr->n = n;
 		tr->metric = NAN;
@@ -824,7 +817,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		if (!c->netns) {
 			wait_interval(&t);
 			err = apply(&t, vals, reason, tr->values, tr->error, sizeof(tr->error));
-			t.last_apply = now_s();
+			t.last_apply = kp_mono_s();
 			if (err == -ECANCELED) {
 				t.r.aborted = true;
 				break;
@@ -838,7 +831,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		}
 		tr->ok = !err;
 		tr->metric = err ? NAN : metric;
-		tr->seconds = now_s() - t1;
+		tr->seconds = kp_mono_s() - t1;
 		collect_state(&t, tr->seconds, &cs0, tr->state);
 		tr->reward = reward_of(&t, tr->ok, metric, cv);
 		t.r.ntrials = n;
@@ -875,7 +868,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 	else if (t.r.aborted)
 		ret = KP_EXIT_ABORTED;
 out:
-	t.r.elapsed_s = t.t0 ? now_s() - t.t0 : 0;
+	t.r.elapsed_s = t.t0 ? kp_mono_s() - t.t0 : 0;
 	if (t.nns)
 		ns_teardown(&t);
 	if (t.s) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "env/benchmark/tune_config.h"
+#include "lib/text.h"
 
 const char *const kp_tune_state_names[] = {
 	"cpu",			/* cores the benchmark's processes used */
@@ -378,15 +379,6 @@ static int parse_training(struct ctx *x, json_t *t, struct kp_tune_config *c)
 	return 0;
 }
 
-static bool name_ok(const char *s)
-{
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
-			return false;
-	return true;
-}
-
 int kp_tune_config_parse(const char *text, const char *origin, struct kp_tune_config *c,
 			 char *err, size_t errlen)
 {
@@ -420,7 +412,7 @@ int kp_tune_config_parse(const char *text, const char *origin, struct kp_tune_co
 	ret = known_keys(&x, "$", root, keys);
 	ret = ret ?: get_str(&x, root, "workload_name", "$.workload_name", true, c->workload_name,
 			     sizeof(c->workload_name));
-	if (!ret && !name_ok(c->workload_name))
+	if (!ret && !kp_name_ok(c->workload_name, strlen(c->workload_name), sizeof(c->workload_name)))
 		ret = fail(&x, "$.workload_name", "expected letters, digits, '_', '.' or '-', got \"%s\"",
 			   c->workload_name);
 	ret = ret ?: get_obj(&x, root, "benchmark", "$.benchmark", true, &b);

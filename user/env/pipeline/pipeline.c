@@ -22,6 +22,7 @@
 #include "env/pipeline/pipectl.h"
 #include "env/pipeline/pipeline.h"
 #include "safety/session.h"
+#include "lib/clock.h"
 
 #define CFS_PERIOD_US	100000
 #define MAX_CREATED	(4 * KP_PIPE_MAX_OPS + 8)
@@ -60,14 +61,6 @@ struct kp_pipe {
 	size_t consumed;		/* bytes of buf the last line used */
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- the launcher's output ------------------------------------------- */
 
 /*
@@ -79,7 +72,7 @@ static double now_s(void)
 static int next_line(struct kp_pipe *e, double timeout_s, char **line)
 {
 	struct pollfd pfd = { .fd = e->child.out_fd, .events = POLLIN };
-	double deadline = now_s() + timeout_s;
+	double deadline = kp_mono_s() + timeout_s;
 	char *nl;
 	ssize_t n;
 
@@ -100,7 +93,7 @@ static int next_line(struct kp_pipe *e, double timeout_s, char **line)
 			e->blen = 0;	/* a line this long is nothing we read */
 		if (kp_safety_stop_requested())
 			return -EINTR;
-		if (now_s() >= deadline)
+		if (kp_mono_s() >= deadline)
 			return -ETIMEDOUT;
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
@@ -118,13 +111,13 @@ static int next_line(struct kp_pipe *e, double timeout_s, char **line)
 static int next_event(struct kp_pipe *e, const char *ev, double timeout_s, json_t **out,
 		      char *why, size_t len)
 {
-	double deadline = now_s() + timeout_s;
+	double deadline = kp_mono_s() + timeout_s;
 	json_t *j;
 	char *line = NULL;
 	int err;
 
 	for (;;) {
-		double left = deadline - now_s();
+		double left = deadline - kp_mono_s();
 
 		err = next_line(e, left > 0 ? left : 0, &line);
 		if (err == -EPIPE)
@@ -539,7 +532,7 @@ static void open_observer(struct kp_pipe *e)
 		if (e->opid[i] < 0)
 			goto fail;
 	}
-	e->t_obs = now_s();
+	e->t_obs = kp_mono_s();
 	return;
 fail:
 	kp_warn("%s: no eBPF figures (%s); on-CPU time from the pipeline's report", e->d->name,
@@ -644,7 +637,7 @@ int kp_pipe_step(struct kp_pipe *e, struct kp_pipe_state *st, char *why, size_t 
 	if (e->obs) {
 		kp_observer_poll(e->obs);
 		iv = kp_observer_interval(e->obs);
-		wall = now_s() - e->t_obs;
+		wall = kp_mono_s() - e->t_obs;
 		for (i = 0; i < d->nops && wall > 0; i++) {
 			struct kp_entity *en = kp_table_find(&iv->ops, e->opid[i]);
 
@@ -655,7 +648,7 @@ int kp_pipe_step(struct kp_pipe *e, struct kp_pipe_state *st, char *why, size_t 
 			st->op[i].csw = (en->nvcsw + en->nivcsw) / wall;
 		}
 		kp_observer_reset(e->obs);
-		e->t_obs = now_s();
+		e->t_obs = kp_mono_s();
 	}
 	for (i = 0; i < d->nops; i++) {
 		struct cpustat cs;
@@ -746,7 +739,7 @@ int kp_pipe_close(struct kp_pipe *e)
 		if (e->child.pid > 0)
 			kill(e->child.pid, e->d->stop_signal);
 		/* kills the whole process group when the drain takes too long */
-		r = kp_proc_finish(&e->child, now_s() - e->child.start_s + left, NULL);
+		r = kp_proc_finish(&e->child, kp_mono_s() - e->child.start_s + left, NULL);
 		if (r < 0 || (r && r != 128 + e->d->stop_signal))
 			kp_debug("%s: the launcher ended with %d", e->d->name, r);
 		kp_proc_free(&e->child);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include "safety/knob.h"
 #include "env/pipeline/pipeline_desc.h"
+#include "lib/text.h"
 
 struct ctx {
 	const char *origin;
@@ -27,14 +28,6 @@ static int fail(struct ctx *c, const char *path, const char *fmt, ...)
 	va_end(ap);
 	snprintf(c->err, c->len, "%s: %s: %s", c->origin, path, msg);
 	return -EINVAL;
-}
-
-static bool name_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	return n && n < max && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				      "0123456789_.-") == n;
 }
 
 /* A string member; required or not. 1 when absent and optional. */
@@ -147,7 +140,7 @@ static int parse_op(struct ctx *c, json_t *o, int i, struct kp_pipe_op *op)
 	err = get_str(c, o, p, "name", true, op->name, sizeof(op->name));
 	if (err)
 		return err;
-	if (!name_ok(op->name, sizeof(op->name)))
+	if (!kp_name_ok(op->name, strlen(op->name), sizeof(op->name)))
 		return fail(c, p, "name '%s' has characters outside [A-Za-z0-9_.-]", op->name);
 	err = get_str(c, o, p, "cgroup", true, op->cgroup, sizeof(op->cgroup));
 	if (err)
@@ -350,7 +343,7 @@ int kp_pipe_desc_parse(const char *text, const char *origin, struct kp_pipe_desc
 	ret = get_str(&c, root, "$", "pipeline", true, d->name, sizeof(d->name));
 	if (ret)
 		goto out;
-	if (!name_ok(d->name, sizeof(d->name))) {
+	if (!kp_name_ok(d->name, strlen(d->name), sizeof(d->name))) {
 		ret = fail(&c, "$.pipeline", "'%s' has characters outside [A-Za-z0-9_.-]", d->name);
 		goto out;
 	}

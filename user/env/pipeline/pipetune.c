@@ -14,6 +14,7 @@
 #include "env/benchmark/results.h"
 #include "safety/session.h"
 #include "env/benchmark/tune.h"
+#include "lib/clock.h"
 
 #define PPO_ROLLOUT	8	/* intervals per update: several updates in tens of intervals */
 #define PPO_HEADROOM	1.10	/* the policy's centre: 10% over the measured need */
@@ -42,14 +43,6 @@ struct pt {
 	bool acted;			/* a PPO action awaits its reward */
 	double t0;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 const char *kp_pipe_algo_name(enum kp_pipe_algo a)
 {
@@ -300,7 +293,7 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 		return KP_EXIT_USAGE;
 	}
 	kp_safety_catch_signals();
-	t.t0 = now_s();
+	t.t0 = kp_mono_s();
 	err = kp_pipe_open(&t.e, d, &o->env, why, len);
 	if (err) {
 		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
@@ -330,7 +323,7 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 	t.r.baseline = st.attainment;
 	for (n = 1; n <= o->trials; n++) {
 		struct kp_trial *tr = &t.r.trials[n - 1];
-		double t1 = now_s(), reward, thr = 0, need = 0, occ = 0, blk = 0;
+		double t1 = kp_mono_s(), reward, thr = 0, need = 0, occ = 0, blk = 0;
 		bool reconf = false;
 
 		/* decide from the interval just measured, apply, measure the next */
@@ -377,7 +370,7 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 			break;
 		}
 		tr->n = n;
-		tr->seconds = now_s() - t1;
+		tr->seconds = kp_mono_s() - t1;
 		values_of(&t, cur, tr->values);
 		t.r.ntrials = n;
 		if (err) {
@@ -432,7 +425,7 @@ out:
 	if (err)
 		kp_warn("%s: cleaning up: %s", d->name, strerror(-err));
 	kp_ppo_destroy(t.ppo);
-	t.r.elapsed_s = now_s() - t.t0;
+	t.r.elapsed_s = kp_mono_s() - t.t0;
 	out_dir[0] = '\0';
 	if (t.r.ntrials) {
 		kp_results_dir(o->out_dir, d->name, out_dir, out_len);

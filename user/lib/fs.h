@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Directory helpers shared by the journal and the results writers. */
+#ifndef KPILOT_LIB_FS_H
+#define KPILOT_LIB_FS_H
+
+#include <sys/types.h>
+
+/*
+ * mkdir -p: parents are made 0755, the last component with @mode (the state
+ * dir is 0700, results dirs 0755). An existing directory is fine.
+ * 0 or -errno.
+ */
+int kp_mkdir_p(const char *dir, mode_t mode);
+
+#endif
