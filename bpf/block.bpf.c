@@ -95,12 +95,8 @@ static __always_inline void on_rq(struct request *rq, enum rq_stage stage)
 static __always_inline struct kp_dev *dev_get(__u32 dev)
 {
 	static const struct kp_dev zero;
-	struct kp_dev *d = bpf_map_lookup_elem(&dev_stats, &dev);
 
-	if (d)
-		return d;
-	bpf_map_update_elem(&dev_stats, &dev, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&dev_stats, &dev);
+	return lookup_or_init(&dev_stats, &dev, &zero);
 }
 
 static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
@@ -179,13 +175,13 @@ out:
 	bpf_map_delete_elem(&inflight, &key);
 }
 
-SEC("tp_btf/block_io_start")
-int BPF_PROG(tp_block_io_start, struct request *rq)
-{
-	on_rq(rq, RQ_START);
-	return 0;
-}
+TP_TWINS(block_io_start, on_rq(rq, RQ_START), struct request *rq)
+TP_TWINS(block_rq_complete, on_complete(rq), struct request *rq)
 
+/*
+ * Not twins: insert and issue take (q, rq) before 5.11 and (rq) since, so
+ * tp_btf has one program per shape and raw_tp reads the slot rq_arg says.
+ */
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(tp_block_rq_insert, struct request *rq)
 {
@@ -200,7 +196,6 @@ int BPF_PROG(tp_block_rq_issue, struct request *rq)
 	return 0;
 }
 
-/* Kernels before 5.11: (struct request_queue *q, struct request *rq). */
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(tp_block_rq_insert_old, void *q, struct request *rq)
 {
@@ -215,20 +210,6 @@ int BPF_PROG(tp_block_rq_issue_old, void *q, struct request *rq)
 	return 0;
 }
 
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(tp_block_rq_complete, struct request *rq)
-{
-	on_complete(rq);
-	return 0;
-}
-
-SEC("raw_tp/block_io_start")
-int BPF_PROG(raw_block_io_start, struct request *rq)
-{
-	on_rq(rq, RQ_START);
-	return 0;
-}
-
 SEC("raw_tp/block_rq_insert")
 int raw_block_rq_insert(__u64 *ctx)
 {
@@ -240,12 +221,5 @@ SEC("raw_tp/block_rq_issue")
 int raw_block_rq_issue(__u64 *ctx)
 {
 	on_rq((struct request *)ctx[rq_arg & 1], RQ_ISSUE);
-	return 0;
-}
-
-SEC("raw_tp/block_rq_complete")
-int BPF_PROG(raw_block_rq_complete, struct request *rq)
-{
-	on_complete(rq);
 	return 0;
 }

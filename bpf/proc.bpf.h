@@ -24,12 +24,8 @@ struct {
 static __always_inline struct kp_proc *proc_get(__u32 tgid)
 {
 	static const struct kp_proc zero;
-	struct kp_proc *p = bpf_map_lookup_elem(&proc_stats, &tgid);
 
-	if (p)
-		return p;
-	bpf_map_update_elem(&proc_stats, &tgid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&proc_stats, &tgid);
+	return lookup_or_init(&proc_stats, &tgid, &zero);
 }
 
 #define take(dst, src) do { (dst) = (src); add(src, -(dst)); } while (0)

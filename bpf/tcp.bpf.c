@@ -159,58 +159,7 @@ static __always_inline void on_probe(struct sock *sk)
 	proc_flush(p, tgid, bpf_ktime_get_ns(), false);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int old, int new)
-{
-	on_state(sk, old, new);
-	return 0;
-}
-
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tp_tcp_retransmit_skb, const struct sock *sk)
-{
-	charge_retrans(sk, false);
-	return 0;
-}
-
-SEC("tp_btf/tcp_retransmit_synack")
-int BPF_PROG(tp_tcp_retransmit_synack, const struct sock *sk)
-{
-	charge_retrans(sk, true);
-	return 0;
-}
-
-SEC("tp_btf/tcp_probe")
-int BPF_PROG(tp_tcp_probe, struct sock *sk)
-{
-	on_probe(sk);
-	return 0;
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(raw_inet_sock_set_state, const struct sock *sk, int old, int new)
-{
-	on_state(sk, old, new);
-	return 0;
-}
-
-SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(raw_tcp_retransmit_skb, const struct sock *sk)
-{
-	charge_retrans(sk, false);
-	return 0;
-}
-
-SEC("raw_tp/tcp_retransmit_synack")
-int BPF_PROG(raw_tcp_retransmit_synack, const struct sock *sk)
-{
-	charge_retrans(sk, true);
-	return 0;
-}
-
-SEC("raw_tp/tcp_probe")
-int BPF_PROG(raw_tcp_probe, struct sock *sk)
-{
-	on_probe(sk);
-	return 0;
-}
+TP_TWINS(inet_sock_set_state, on_state(sk, old, new), const struct sock *sk, int old, int new)
+TP_TWINS(tcp_retransmit_skb, charge_retrans(sk, false), const struct sock *sk)
+TP_TWINS(tcp_retransmit_synack, charge_retrans(sk, true), const struct sock *sk)
+TP_TWINS(tcp_probe, on_probe(sk), struct sock *sk)
