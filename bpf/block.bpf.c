@@ -102,7 +102,6 @@ static __always_inline struct kp_dev *dev_get(__u32 dev)
 static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
 {
 	struct kp_dev_rec *r;
-	int i;
 
 	if (!flush_due(&d->last_flush_ns, now))
 		return;
@@ -117,20 +116,27 @@ static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
 	r->hdr.ts_ns = now;
 	r->dev = dev;
 	r->pad = 0;
-	take(r->io_ops, d->io_ops);
-	take(r->io_read_bytes, d->io_read_bytes);
-	take(r->io_write_bytes, d->io_write_bytes);
-	take(r->io_queue_ns, d->io_queue_ns);
-	for (i = 0; i < KP_HIST_SLOTS; i++)
-		take(r->io_lat_hist[i], d->io_lat_hist[i]);
+	take_io(&r->io, &d->io);
 	submit(r);
+}
+
+static __always_inline void count_io(struct kp_io_counts *c, bool read, __u32 len,
+				     __u64 queue, __u32 slot)
+{
+	add(c->io_ops, 1);
+	if (read)
+		add(c->io_read_bytes, len);
+	else
+		add(c->io_write_bytes, len);
+	add(c->io_queue_ns, queue);
+	add(c->io_lat_hist[slot], 1);
 }
 
 static __always_inline void on_complete(struct request *rq)
 {
 	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), lat, queue = 0;
 	__u32 op, len, slot;
-	struct kp_proc *p;
+	struct kp_proc_acct *p;
 	struct kp_dev *d;
 	struct kp_rq *v;
 
@@ -151,24 +157,12 @@ static __always_inline void on_complete(struct request *rq)
 
 	d = dev_get(v->dev);
 	if (d) {
-		add(d->io_ops, 1);
-		if (op == REQ_OP_READ)
-			add(d->io_read_bytes, len);
-		else
-			add(d->io_write_bytes, len);
-		add(d->io_queue_ns, queue);
-		add(d->io_lat_hist[slot], 1);
+		count_io(&d->io, op == REQ_OP_READ, len, queue, slot);
 		dev_flush(d, v->dev, now);
 	}
 	p = v->tgid ? proc_get(v->tgid) : NULL;
 	if (p) {
-		add(p->io_ops, 1);
-		if (op == REQ_OP_READ)
-			add(p->io_read_bytes, len);
-		else
-			add(p->io_write_bytes, len);
-		add(p->io_queue_ns, queue);
-		add(p->io_lat_hist[slot], 1);
+		count_io(&p->io, op == REQ_OP_READ, len, queue, slot);
 		proc_flush(p, v->tgid, now, false);
 	}
 out:

@@ -277,7 +277,7 @@ static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 {
 	__u32 pid = rd(btf, p, pid), tgid = rd(btf, p, tgid);
 	__u64 now = bpf_ktime_get_ns();
-	struct kp_proc *pp;
+	struct kp_proc_acct *pp;
 	struct kp_task *v;
 
 	count_event();

@@ -316,7 +316,7 @@ static __u64 mono_ns(void)
 }
 
 /* Lookup-and-delete for hash maps came in 5.14: fall back to the pair. */
-static int take_entry(int fd, __u32 *key, struct kp_proc *v)
+static int take_entry(int fd, __u32 *key, struct kp_proc_acct *v)
 {
 	if (!bpf_map_lookup_and_delete_elem(fd, key, v))
 		return 0;
@@ -324,10 +324,6 @@ static int take_entry(int fd, __u32 *key, struct kp_proc *v)
 		return -errno;
 	return bpf_map_delete_elem(fd, key) ? -errno : 0;
 }
-
-_Static_assert(sizeof(struct kp_proc) - offsetof(struct kp_proc, io_ops) ==
-	       sizeof(struct kp_proc_rec) - offsetof(struct kp_proc_rec, io_ops),
-	       "kp_proc's counters must be laid out as kp_proc_rec's body");
 
 /*
  * Block and tcp counts can land after their process exited: a TIME_WAIT
@@ -340,7 +336,7 @@ static void sweep_dead(struct kp_observer *obs)
 	int fd = bpf_map__fd(obs->sched->maps.proc_stats), n = 0, i;
 	__u64 now = mono_ns(), iv_ns = (__u64)obs->opts.interval_ms * 1000000ULL;
 	__u32 key, next, *prev = NULL, dead[256];
-	struct kp_proc v;
+	struct kp_proc_acct v;
 
 	while (n < 256 && !bpf_map_get_next_key(fd, prev, &next)) {
 		if (kill((pid_t)next, 0) && errno == ESRCH &&
@@ -360,10 +356,10 @@ static void sweep_dead(struct kp_observer *obs)
 		r.hdr.op = k ? k->op : 0;
 		r.hdr.ts_ns = now;
 		r.tgid = dead[i];
-		/* kp_proc's counters are laid out as the record's body. */
-		memcpy(&r.io_ops, &v.io_ops, sizeof(v) - offsetof(struct kp_proc, io_ops));
-		if (r.io_ops || r.tcp_retrans || r.tcp_srtt_samples || r.tcp_active_opens ||
-		    r.tcp_passive_opens || r.tcp_closes || r.tcp_time_wait)
+		r.io = v.io;
+		r.tcp = v.tcp;
+		if (r.io.io_ops || r.tcp.tcp_retrans || r.tcp.tcp_srtt_samples || r.tcp.tcp_active_opens ||
+		    r.tcp.tcp_passive_opens || r.tcp.tcp_closes || r.tcp.tcp_time_wait)
 			kp_ingest(&obs->iv, &r, sizeof(r));
 	}
 }
