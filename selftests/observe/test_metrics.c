@@ -129,7 +129,7 @@ Test(metrics, table_grows_and_sorts_by_cpu)
 
 	kp_table_init(&t);
 	for (i = 1; i <= 1000; i++)
-		kp_table_get(&t, KP_KIND_PROCESS, i)->cpu_ns = (i * 7919) % 1000;
+		kp_table_get(&t, KP_ENTITY_PROCESS, i)->cpu_ns = (i * 7919) % 1000;
 	cr_assert_eq(t.len, 1000);
 	for (i = 1; i <= 1000; i++)
 		cr_assert_eq(kp_table_find(&t, i)->id, i);

@@ -68,7 +68,7 @@ static int grow(struct kp_table *t)
 	return 0;
 }
 
-struct kp_entity *kp_table_get(struct kp_table *t, enum kp_kind kind, __u32 id)
+struct kp_entity *kp_table_get(struct kp_table *t, enum kp_entity_kind kind, __u32 id)
 {
 	struct kp_entity *e = kp_table_find(t, id);
 	size_t i;
@@ -191,13 +191,13 @@ static void add_rec(struct kp_entity *e, const struct kp_rec_hdr *h)
 static int targets(struct kp_interval *iv, __u32 tgid, __u32 op,
 		   struct kp_entity **proc, struct kp_entity **oper)
 {
-	*proc = kp_table_get(&iv->procs, KP_KIND_PROCESS, tgid);
+	*proc = kp_table_get(&iv->procs, KP_ENTITY_PROCESS, tgid);
 	*oper = NULL;
 	if (!*proc)
 		return -ENOMEM;
 	if (op) {
 		(*proc)->op = op;
-		*oper = kp_table_get(&iv->ops, KP_KIND_OPERATOR, op);
+		*oper = kp_table_get(&iv->ops, KP_ENTITY_OPERATOR, op);
 		if (!*oper)
 			return -ENOMEM;
 	}
@@ -254,7 +254,7 @@ int kp_ingest(struct kp_interval *iv, const void *data, size_t size)
 		return -EINVAL;
 	}
 	if (h->type == KP_REC_DEV) {
-		e = kp_table_get(&iv->devs, KP_KIND_DEVICE, d->dev);
+		e = kp_table_get(&iv->devs, KP_ENTITY_DEVICE, d->dev);
 		if (!e)
 			return -ENOMEM;
 		add_io(e, &d->io);

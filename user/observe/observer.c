@@ -297,7 +297,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	if (t->hdr.type == KP_REC_TASK || t->hdr.type == KP_REC_PROC) {
 		if (obs->known.len > KP_MAX_PROCS * 4)
 			kp_table_clear(&obs->known);
-		k = kp_table_get(&obs->known, KP_KIND_PROCESS, t->hdr.type == KP_REC_TASK ?
+		k = kp_table_get(&obs->known, KP_ENTITY_PROCESS, t->hdr.type == KP_REC_TASK ?
 				 t->tgid : ((const struct kp_proc_rec *)data)->tgid);
 		if (k && t->hdr.op)
 			k->op = t->hdr.op;
