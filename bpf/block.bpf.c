@@ -110,10 +110,7 @@ static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
 		count_drop();
 		return;	/* keep the counts: the next flush carries them */
 	}
-	r->hdr.type = KP_REC_DEV;
-	r->hdr.flags = 0;
-	r->hdr.op = 0;
-	r->hdr.ts_ns = now;
+	set_hdr(&r->hdr, KP_REC_DEV, 0, 0, now);
 	r->dev = dev;
 	r->pad = 0;
 	take_io(&r->io, &d->io);

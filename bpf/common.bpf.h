@@ -131,6 +131,15 @@ static __always_inline void count_drop(void)
 	this_cpu_stats()->drops++;
 }
 
+static __always_inline void set_hdr(struct kp_rec_hdr *h, __u16 type, __u16 flags, __u32 op,
+				    __u64 now)
+{
+	h->type = type;
+	h->flags = flags;
+	h->op = op;
+	h->ts_ns = now;
+}
+
 static __always_inline void submit(void *r)
 {
 	this_cpu_stats()->records++;

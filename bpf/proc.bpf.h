@@ -74,10 +74,7 @@ static __always_inline void proc_flush(struct kp_proc_acct *p, __u32 tgid, __u64
 		count_drop();
 		return;	/* keep the counts: the next flush carries them */
 	}
-	r->hdr.type = KP_REC_PROC;
-	r->hdr.flags = 0;
-	r->hdr.op = op;
-	r->hdr.ts_ns = now;
+	set_hdr(&r->hdr, KP_REC_PROC, 0, op, now);
 	r->tgid = tgid;
 	r->pad = 0;
 	take_io(&r->io, &p->io);

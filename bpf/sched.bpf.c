@@ -135,10 +135,7 @@ static __always_inline void task_flush(struct kp_task *v, struct task_struct *t,
 		count_drop();
 		return;	/* keep the counts: the next flush carries them */
 	}
-	r->hdr.type = KP_REC_TASK;
-	r->hdr.flags = flags;
-	r->hdr.op = v->op;
-	r->hdr.ts_ns = now;
+	set_hdr(&r->hdr, KP_REC_TASK, flags, v->op, now);
 	r->pid = pid;
 	r->tgid = tgid;
 	BPF_CORE_READ_STR_INTO(&r->comm, t, group_leader, comm);
