@@ -95,18 +95,13 @@ static __always_inline void on_rq(struct request *rq, enum rq_stage stage)
 static __always_inline struct kp_dev *dev_get(__u32 dev)
 {
 	static const struct kp_dev zero;
-	struct kp_dev *d = bpf_map_lookup_elem(&dev_stats, &dev);
 
-	if (d)
-		return d;
-	bpf_map_update_elem(&dev_stats, &dev, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&dev_stats, &dev);
+	return lookup_or_init(&dev_stats, &dev, &zero);
 }
 
 static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
 {
 	struct kp_dev_rec *r;
-	int i;
 
 	if (!flush_due(&d->last_flush_ns, now))
 		return;
@@ -115,26 +110,30 @@ static __always_inline void dev_flush(struct kp_dev *d, __u32 dev, __u64 now)
 		count_drop();
 		return;	/* keep the counts: the next flush carries them */
 	}
-	r->hdr.type = KP_REC_DEV;
-	r->hdr.flags = 0;
-	r->hdr.op = 0;
-	r->hdr.ts_ns = now;
+	set_hdr(&r->hdr, KP_REC_DEV, 0, 0, now);
 	r->dev = dev;
 	r->pad = 0;
-	take(r->io_ops, d->io_ops);
-	take(r->io_read_bytes, d->io_read_bytes);
-	take(r->io_write_bytes, d->io_write_bytes);
-	take(r->io_queue_ns, d->io_queue_ns);
-	for (i = 0; i < KP_HIST_SLOTS; i++)
-		take(r->io_lat_hist[i], d->io_lat_hist[i]);
+	take_io(&r->io, &d->io);
 	submit(r);
+}
+
+static __always_inline void count_io(struct kp_io_counts *c, bool read, __u32 len,
+				     __u64 queue, __u32 slot)
+{
+	add(c->io_ops, 1);
+	if (read)
+		add(c->io_read_bytes, len);
+	else
+		add(c->io_write_bytes, len);
+	add(c->io_queue_ns, queue);
+	add(c->io_lat_hist[slot], 1);
 }
 
 static __always_inline void on_complete(struct request *rq)
 {
 	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), lat, queue = 0;
 	__u32 op, len, slot;
-	struct kp_proc *p;
+	struct kp_proc_acct *p;
 	struct kp_dev *d;
 	struct kp_rq *v;
 
@@ -155,37 +154,25 @@ static __always_inline void on_complete(struct request *rq)
 
 	d = dev_get(v->dev);
 	if (d) {
-		add(d->io_ops, 1);
-		if (op == REQ_OP_READ)
-			add(d->io_read_bytes, len);
-		else
-			add(d->io_write_bytes, len);
-		add(d->io_queue_ns, queue);
-		add(d->io_lat_hist[slot], 1);
+		count_io(&d->io, op == REQ_OP_READ, len, queue, slot);
 		dev_flush(d, v->dev, now);
 	}
 	p = v->tgid ? proc_get(v->tgid) : NULL;
 	if (p) {
-		add(p->io_ops, 1);
-		if (op == REQ_OP_READ)
-			add(p->io_read_bytes, len);
-		else
-			add(p->io_write_bytes, len);
-		add(p->io_queue_ns, queue);
-		add(p->io_lat_hist[slot], 1);
+		count_io(&p->io, op == REQ_OP_READ, len, queue, slot);
 		proc_flush(p, v->tgid, now, false);
 	}
 out:
 	bpf_map_delete_elem(&inflight, &key);
 }
 
-SEC("tp_btf/block_io_start")
-int BPF_PROG(tp_block_io_start, struct request *rq)
-{
-	on_rq(rq, RQ_START);
-	return 0;
-}
+TP_TWINS(block_io_start, on_rq(rq, RQ_START), struct request *rq)
+TP_TWINS(block_rq_complete, on_complete(rq), struct request *rq)
 
+/*
+ * Not twins: insert and issue take (q, rq) before 5.11 and (rq) since, so
+ * tp_btf has one program per shape and raw_tp reads the slot rq_arg says.
+ */
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(tp_block_rq_insert, struct request *rq)
 {
@@ -200,7 +187,6 @@ int BPF_PROG(tp_block_rq_issue, struct request *rq)
 	return 0;
 }
 
-/* Kernels before 5.11: (struct request_queue *q, struct request *rq). */
 SEC("tp_btf/block_rq_insert")
 int BPF_PROG(tp_block_rq_insert_old, void *q, struct request *rq)
 {
@@ -215,20 +201,6 @@ int BPF_PROG(tp_block_rq_issue_old, void *q, struct request *rq)
 	return 0;
 }
 
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(tp_block_rq_complete, struct request *rq)
-{
-	on_complete(rq);
-	return 0;
-}
-
-SEC("raw_tp/block_io_start")
-int BPF_PROG(raw_block_io_start, struct request *rq)
-{
-	on_rq(rq, RQ_START);
-	return 0;
-}
-
 SEC("raw_tp/block_rq_insert")
 int raw_block_rq_insert(__u64 *ctx)
 {
@@ -240,12 +212,5 @@ SEC("raw_tp/block_rq_issue")
 int raw_block_rq_issue(__u64 *ctx)
 {
 	on_rq((struct request *)ctx[rq_arg & 1], RQ_ISSUE);
-	return 0;
-}
-
-SEC("raw_tp/block_rq_complete")
-int BPF_PROG(raw_block_rq_complete, struct request *rq)
-{
-	on_complete(rq);
 	return 0;
 }

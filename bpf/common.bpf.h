@@ -32,6 +32,44 @@ struct {
 
 struct kp_cpu_stats cpu_stats[KP_MAX_CPUS] SEC(".bss");
 
+/*
+ * Each handler exists twice: tp_btf (direct BTF access, cheapest) and raw_tp
+ * (BPF_CORE_READ, where tp_btf can't attach); user space loads one family
+ * and finds them by name, tp_<tracepoint> and raw_<tracepoint>. `call` is
+ * the __always_inline body, which reads the constant `btf` so the compiler
+ * drops the other family's code from each program; `args...` are the
+ * tracepoint's arguments as BPF_PROG takes them.
+ */
+#define TP_TWINS(tp, call, args...)				\
+SEC("tp_btf/" #tp)						\
+int BPF_PROG(tp_##tp, ##args)					\
+{								\
+	const bool btf __attribute__((unused)) = true;		\
+								\
+	call;							\
+	return 0;						\
+}								\
+								\
+SEC("raw_tp/" #tp)						\
+int BPF_PROG(raw_##tp, ##args)					\
+{								\
+	const bool btf __attribute__((unused)) = false;		\
+								\
+	call;							\
+	return 0;						\
+}
+
+/* Find the entry of `key`, creating it from `zero` if absent. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline struct kp_cpu_stats *this_cpu_stats(void)
 {
 	return &cpu_stats[bpf_get_smp_processor_id() & (KP_MAX_CPUS - 1)];
@@ -91,6 +129,15 @@ static __always_inline bool wanted(__u32 tgid, __u32 *op)
 static __always_inline void count_drop(void)
 {
 	this_cpu_stats()->drops++;
+}
+
+static __always_inline void set_hdr(struct kp_rec_hdr *h, __u16 type, __u16 flags, __u32 op,
+				    __u64 now)
+{
+	h->type = type;
+	h->flags = flags;
+	h->op = op;
+	h->ts_ns = now;
 }
 
 static __always_inline void submit(void *r)

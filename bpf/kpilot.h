@@ -47,14 +47,21 @@ struct kp_task_rec {
 	__u32 runq_hist[KP_HIST_SLOTS];
 };
 
-struct kp_proc_rec {
-	struct kp_rec_hdr hdr;
-	__u32 tgid;
-	__u32 pad;
+/*
+ * Block I/O counts of one process or device, and TCP counts of one process:
+ * the same structs in the BPF map values, the records and user space's
+ * sweep of dead processes, so every counter is named once. Field names are
+ * those of the JSON report and of bpftool's dump of the pinned maps.
+ */
+struct kp_io_counts {
 	__u64 io_ops;
 	__u64 io_read_bytes;
 	__u64 io_write_bytes;
 	__u64 io_queue_ns;	/* insert -> issue, summed */
+	__u32 io_lat_hist[KP_HIST_SLOTS];	/* issue -> complete */
+};
+
+struct kp_tcp_counts {
 	__u64 tcp_retrans;	/* segments and SYN-ACKs */
 	__u64 tcp_srtt_sum_us;	/* sum of tcp_probe srtt samples */
 	__u64 tcp_srtt_samples;
@@ -62,19 +69,22 @@ struct kp_proc_rec {
 	__u64 tcp_passive_opens;
 	__u64 tcp_closes;
 	__u64 tcp_time_wait;
-	__u32 io_lat_hist[KP_HIST_SLOTS];	/* issue -> complete */
 	__u32 tcp_conn_hist[KP_HIST_SLOTS];	/* SYN_SENT -> ESTABLISHED */
+};
+
+struct kp_proc_rec {
+	struct kp_rec_hdr hdr;
+	__u32 tgid;
+	__u32 pad;
+	struct kp_io_counts io;
+	struct kp_tcp_counts tcp;
 };
 
 struct kp_dev_rec {
 	struct kp_rec_hdr hdr;
 	__u32 dev;		/* major << 20 | minor, as the kernel's dev_t */
 	__u32 pad;
-	__u64 io_ops;
-	__u64 io_read_bytes;
-	__u64 io_write_bytes;
-	__u64 io_queue_ns;
-	__u32 io_lat_hist[KP_HIST_SLOTS];
+	struct kp_io_counts io;
 };
 
 /*
@@ -100,31 +110,16 @@ struct kp_task {
 	__u16 pad;
 };
 
-/* Per-process block and tcp accumulator: same layout as the record's body. */
-struct kp_proc {
+/* Per-process (tgid) block and tcp accumulator, in proc_stats. */
+struct kp_proc_acct {
 	__u64 last_flush_ns;
-	__u64 io_ops;
-	__u64 io_read_bytes;
-	__u64 io_write_bytes;
-	__u64 io_queue_ns;
-	__u64 tcp_retrans;
-	__u64 tcp_srtt_sum_us;
-	__u64 tcp_srtt_samples;
-	__u64 tcp_active_opens;
-	__u64 tcp_passive_opens;
-	__u64 tcp_closes;
-	__u64 tcp_time_wait;
-	__u32 io_lat_hist[KP_HIST_SLOTS];
-	__u32 tcp_conn_hist[KP_HIST_SLOTS];
+	struct kp_io_counts io;
+	struct kp_tcp_counts tcp;
 };
 
 struct kp_dev {
 	__u64 last_flush_ns;
-	__u64 io_ops;
-	__u64 io_read_bytes;
-	__u64 io_write_bytes;
-	__u64 io_queue_ns;
-	__u32 io_lat_hist[KP_HIST_SLOTS];
+	struct kp_io_counts io;
 };
 
 /* A block request in flight, keyed by its struct request address. */

@@ -16,29 +16,52 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KP_MAX_PROCS);
 	__type(key, __u32);
-	__type(value, struct kp_proc);
+	__type(value, struct kp_proc_acct);
 } proc_stats SEC(".maps");
 
 #define add(p, v) __sync_fetch_and_add(&(p), (v))
 
-static __always_inline struct kp_proc *proc_get(__u32 tgid)
+static __always_inline struct kp_proc_acct *proc_get(__u32 tgid)
 {
-	static const struct kp_proc zero;
-	struct kp_proc *p = bpf_map_lookup_elem(&proc_stats, &tgid);
+	static const struct kp_proc_acct zero;
 
-	if (p)
-		return p;
-	bpf_map_update_elem(&proc_stats, &tgid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&proc_stats, &tgid);
+	return lookup_or_init(&proc_stats, &tgid, &zero);
 }
 
 #define take(dst, src) do { (dst) = (src); add(src, -(dst)); } while (0)
 
-static __always_inline void proc_flush(struct kp_proc *p, __u32 tgid, __u64 now, bool force)
+/* Move the counts from the accumulator `src` into the record `dst`. */
+static __always_inline void take_io(struct kp_io_counts *dst, struct kp_io_counts *src)
+{
+	int i;
+
+	take(dst->io_ops, src->io_ops);
+	take(dst->io_read_bytes, src->io_read_bytes);
+	take(dst->io_write_bytes, src->io_write_bytes);
+	take(dst->io_queue_ns, src->io_queue_ns);
+	for (i = 0; i < KP_HIST_SLOTS; i++)
+		take(dst->io_lat_hist[i], src->io_lat_hist[i]);
+}
+
+static __always_inline void take_tcp(struct kp_tcp_counts *dst, struct kp_tcp_counts *src)
+{
+	int i;
+
+	take(dst->tcp_retrans, src->tcp_retrans);
+	take(dst->tcp_srtt_sum_us, src->tcp_srtt_sum_us);
+	take(dst->tcp_srtt_samples, src->tcp_srtt_samples);
+	take(dst->tcp_active_opens, src->tcp_active_opens);
+	take(dst->tcp_passive_opens, src->tcp_passive_opens);
+	take(dst->tcp_closes, src->tcp_closes);
+	take(dst->tcp_time_wait, src->tcp_time_wait);
+	for (i = 0; i < KP_HIST_SLOTS; i++)
+		take(dst->tcp_conn_hist[i], src->tcp_conn_hist[i]);
+}
+
+static __always_inline void proc_flush(struct kp_proc_acct *p, __u32 tgid, __u64 now, bool force)
 {
 	struct kp_proc_rec *r;
 	__u32 op;
-	int i;
 
 	if (force)
 		p->last_flush_ns = now;
@@ -51,27 +74,11 @@ static __always_inline void proc_flush(struct kp_proc *p, __u32 tgid, __u64 now,
 		count_drop();
 		return;	/* keep the counts: the next flush carries them */
 	}
-	r->hdr.type = KP_REC_PROC;
-	r->hdr.flags = 0;
-	r->hdr.op = op;
-	r->hdr.ts_ns = now;
+	set_hdr(&r->hdr, KP_REC_PROC, 0, op, now);
 	r->tgid = tgid;
 	r->pad = 0;
-	take(r->io_ops, p->io_ops);
-	take(r->io_read_bytes, p->io_read_bytes);
-	take(r->io_write_bytes, p->io_write_bytes);
-	take(r->io_queue_ns, p->io_queue_ns);
-	take(r->tcp_retrans, p->tcp_retrans);
-	take(r->tcp_srtt_sum_us, p->tcp_srtt_sum_us);
-	take(r->tcp_srtt_samples, p->tcp_srtt_samples);
-	take(r->tcp_active_opens, p->tcp_active_opens);
-	take(r->tcp_passive_opens, p->tcp_passive_opens);
-	take(r->tcp_closes, p->tcp_closes);
-	take(r->tcp_time_wait, p->tcp_time_wait);
-	for (i = 0; i < KP_HIST_SLOTS; i++) {
-		take(r->io_lat_hist[i], p->io_lat_hist[i]);
-		take(r->tcp_conn_hist[i], p->tcp_conn_hist[i]);
-	}
+	take_io(&r->io, &p->io);
+	take_tcp(&r->tcp, &p->tcp);
 	submit(r);
 }
 

@@ -17,10 +17,7 @@
  * instead: sched_wakeup/sched_wakeup_new (or a preemption) start the clock,
  * switch-in stops it.
  *
- * Each handler exists twice: tp_btf (direct BTF access, cheapest) and raw_tp
- * (BPF_CORE_READ, where tp_btf can't attach). User space loads one family.
- * The bodies are __always_inline with a constant `btf` flag, so the compiler
- * drops the other family's code from each program.
+ * Each handler exists twice, tp_btf and raw_tp (TP_TWINS in common.bpf.h).
  */
 #include "proc.bpf.h"
 
@@ -57,16 +54,13 @@ static __always_inline struct kp_task *task_get(struct task_struct *t, __u32 pid
 						bool btf, bool create)
 {
 	static const struct kp_task zero;
-	struct kp_task *v;
 
 	if (btf)
 		return bpf_task_storage_get(&task_store, t, 0,
 					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	v = bpf_map_lookup_elem(&task_hash, &pid);
-	if (v || !create)
-		return v;
-	bpf_map_update_elem(&task_hash, &pid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&task_hash, &pid);
+	if (!create)
+		return bpf_map_lookup_elem(&task_hash, &pid);
+	return lookup_or_init(&task_hash, &pid, &zero);
 }
 
 #define rd(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
@@ -141,10 +135,7 @@ static __always_inline void task_flush(struct kp_task *v, struct task_struct *t,
 		count_drop();
 		return;	/* keep the counts: the next flush carries them */
 	}
-	r->hdr.type = KP_REC_TASK;
-	r->hdr.flags = flags;
-	r->hdr.op = v->op;
-	r->hdr.ts_ns = now;
+	set_hdr(&r->hdr, KP_REC_TASK, flags, v->op, now);
 	r->pid = pid;
 	r->tgid = tgid;
 	BPF_CORE_READ_STR_INTO(&r->comm, t, group_leader, comm);
@@ -283,7 +274,7 @@ static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 {
 	__u32 pid = rd(btf, p, pid), tgid = rd(btf, p, tgid);
 	__u64 now = bpf_ktime_get_ns();
-	struct kp_proc *pp;
+	struct kp_proc_acct *pp;
 	struct kp_task *v;
 
 	count_event();
@@ -301,75 +292,13 @@ static __always_inline void on_proc_exit(struct task_struct *p, bool btf)
 	bpf_map_delete_elem(&members, &tgid);
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(tp_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	on_switch(prev, next, true);
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(tp_sched_wakeup, struct task_struct *p)
-{
-	on_wakeup(p, true);
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(tp_sched_wakeup_new, struct task_struct *p)
-{
-	on_wakeup(p, true);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(tp_sched_process_fork, struct task_struct *parent, struct task_struct *child)
-{
-	on_fork(parent, child, true);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(tp_sched_process_exit, struct task_struct *p)
-{
-	on_proc_exit(p, true);
-	return 0;
-}
-
-SEC("raw_tp/sched_switch")
-int BPF_PROG(raw_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	on_switch(prev, next, false);
-	return 0;
-}
-
-SEC("raw_tp/sched_wakeup")
-int BPF_PROG(raw_sched_wakeup, struct task_struct *p)
-{
-	on_wakeup(p, false);
-	return 0;
-}
-
-SEC("raw_tp/sched_wakeup_new")
-int BPF_PROG(raw_sched_wakeup_new, struct task_struct *p)
-{
-	on_wakeup(p, false);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(raw_sched_process_fork, struct task_struct *parent, struct task_struct *child)
-{
-	on_fork(parent, child, false);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_exit")
-int BPF_PROG(raw_sched_process_exit, struct task_struct *p)
-{
-	on_proc_exit(p, false);
-	return 0;
-}
+TP_TWINS(sched_switch, on_switch(prev, next, btf),
+	 bool preempt, struct task_struct *prev, struct task_struct *next)
+TP_TWINS(sched_wakeup, on_wakeup(p, btf), struct task_struct *p)
+TP_TWINS(sched_wakeup_new, on_wakeup(p, btf), struct task_struct *p)
+TP_TWINS(sched_process_fork, on_fork(parent, child, btf),
+	 struct task_struct *parent, struct task_struct *child)
+TP_TWINS(sched_process_exit, on_proc_exit(p, btf), struct task_struct *p)
 
 /*
  * Threads that never leave their CPU still report every interval: the
@@ -408,16 +337,4 @@ static __always_inline void on_tick(bool btf)
 		task_flush(v, t, pid, id >> 32, now, 0);
 }
 
-SEC("tp_btf/hrtimer_expire_entry")
-int BPF_PROG(tp_hrtimer_expire_entry)
-{
-	on_tick(true);
-	return 0;
-}
-
-SEC("raw_tp/hrtimer_expire_entry")
-int BPF_PROG(raw_hrtimer_expire_entry)
-{
-	on_tick(false);
-	return 0;
-}
+TP_TWINS(hrtimer_expire_entry, on_tick(btf))

@@ -46,7 +46,7 @@ static __always_inline void on_state(const struct sock *sk, int old, int new)
 {
 	__u64 key = (__u64)sk, now;
 	struct kp_sock *o, no = {};
-	struct kp_proc *p = NULL;
+	struct kp_proc_acct *p = NULL;
 	__u32 tgid = 0, *lt;
 	__u16 port;
 
@@ -75,8 +75,8 @@ static __always_inline void on_state(const struct sock *sk, int old, int new)
 			p = proc_get(tgid);
 			if (!p)
 				return;
-			add(p->tcp_active_opens, 1);
-			add(p->tcp_conn_hist[hist_slot(now - o->syn_sent_ns)], 1);
+			add(p->tcp.tcp_active_opens, 1);
+			add(p->tcp.tcp_conn_hist[hist_slot(now - o->syn_sent_ns)], 1);
 		} else if (old == TCP_SYN_RECV) {
 			lt = bpf_map_lookup_elem(&listeners, &port);
 			if (!lt)
@@ -87,7 +87,7 @@ static __always_inline void on_state(const struct sock *sk, int old, int new)
 			p = proc_get(tgid);
 			if (!p)
 				return;
-			add(p->tcp_passive_opens, 1);
+			add(p->tcp.tcp_passive_opens, 1);
 		}
 		break;
 	case TCP_CLOSE:
@@ -102,14 +102,14 @@ static __always_inline void on_state(const struct sock *sk, int old, int new)
 		p = proc_get(tgid);
 		if (!p)
 			return;
-		add(p->tcp_closes, 1);
+		add(p->tcp.tcp_closes, 1);
 		/*
 		 * The full socket never shows TIME_WAIT: tcp_time_wait() hands
 		 * over to a timewait socket and closes this one from FIN_WAIT2
 		 * or CLOSING, the states only an active closer passes through.
 		 */
 		if (old == TCP_FIN_WAIT2 || old == TCP_CLOSING)
-			add(p->tcp_time_wait, 1);
+			add(p->tcp.tcp_time_wait, 1);
 		break;
 	default:
 		return;
@@ -121,7 +121,7 @@ static __always_inline void on_state(const struct sock *sk, int old, int new)
 static __always_inline void charge_retrans(const struct sock *sk, bool listener)
 {
 	__u32 tgid = 0, *lt;
-	struct kp_proc *p;
+	struct kp_proc_acct *p;
 	__u16 port;
 
 	count_event();
@@ -137,14 +137,14 @@ static __always_inline void charge_retrans(const struct sock *sk, bool listener)
 	p = proc_get(tgid);
 	if (!p)
 		return;
-	add(p->tcp_retrans, 1);
+	add(p->tcp.tcp_retrans, 1);
 	proc_flush(p, tgid, bpf_ktime_get_ns(), false);
 }
 
 static __always_inline void on_probe(struct sock *sk)
 {
 	__u32 tgid, srtt;
-	struct kp_proc *p;
+	struct kp_proc_acct *p;
 
 	count_event();
 	tgid = sock_tgid(sk);
@@ -154,63 +154,12 @@ static __always_inline void on_probe(struct sock *sk)
 	if (!p)
 		return;
 	srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
-	add(p->tcp_srtt_sum_us, srtt);
-	add(p->tcp_srtt_samples, 1);
+	add(p->tcp.tcp_srtt_sum_us, srtt);
+	add(p->tcp.tcp_srtt_samples, 1);
 	proc_flush(p, tgid, bpf_ktime_get_ns(), false);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int old, int new)
-{
-	on_state(sk, old, new);
-	return 0;
-}
-
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tp_tcp_retransmit_skb, const struct sock *sk)
-{
-	charge_retrans(sk, false);
-	return 0;
-}
-
-SEC("tp_btf/tcp_retransmit_synack")
-int BPF_PROG(tp_tcp_retransmit_synack, const struct sock *sk)
-{
-	charge_retrans(sk, true);
-	return 0;
-}
-
-SEC("tp_btf/tcp_probe")
-int BPF_PROG(tp_tcp_probe, struct sock *sk)
-{
-	on_probe(sk);
-	return 0;
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(raw_inet_sock_set_state, const struct sock *sk, int old, int new)
-{
-	on_state(sk, old, new);
-	return 0;
-}
-
-SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(raw_tcp_retransmit_skb, const struct sock *sk)
-{
-	charge_retrans(sk, false);
-	return 0;
-}
-
-SEC("raw_tp/tcp_retransmit_synack")
-int BPF_PROG(raw_tcp_retransmit_synack, const struct sock *sk)
-{
-	charge_retrans(sk, true);
-	return 0;
-}
-
-SEC("raw_tp/tcp_probe")
-int BPF_PROG(raw_tcp_probe, struct sock *sk)
-{
-	on_probe(sk);
-	return 0;
-}
+TP_TWINS(inet_sock_set_state, on_state(sk, old, new), const struct sock *sk, int old, int new)
+TP_TWINS(tcp_retransmit_skb, charge_retrans(sk, false), const struct sock *sk)
+TP_TWINS(tcp_retransmit_synack, charge_retrans(sk, true), const struct sock *sk)
+TP_TWINS(tcp_probe, on_probe(sk), struct sock *sk)

@@ -78,18 +78,18 @@ Test(metrics, proc_and_dev_records)
 	memset(&r, 0, sizeof(r));
 	r.hdr.type = KP_REC_PROC;
 	r.tgid = 42;
-	r.io_ops = 3;
-	r.io_read_bytes = 4096;
-	r.io_write_bytes = 8192;
-	r.tcp_active_opens = 2;
-	r.tcp_time_wait = 1;
-	r.tcp_srtt_sum_us = 300;
-	r.tcp_srtt_samples = 3;
-	r.io_lat_hist[5] = 3;
+	r.io.io_ops = 3;
+	r.io.io_read_bytes = 4096;
+	r.io.io_write_bytes = 8192;
+	r.tcp.tcp_active_opens = 2;
+	r.tcp.tcp_time_wait = 1;
+	r.tcp.tcp_srtt_sum_us = 300;
+	r.tcp.tcp_srtt_samples = 3;
+	r.io.io_lat_hist[5] = 3;
 	memset(&d, 0, sizeof(d));
 	d.hdr.type = KP_REC_DEV;
 	d.dev = (254 << 20) | 0;
-	d.io_ops = 9;
+	d.io.io_ops = 9;
 	kp_interval_init(&iv);
 	cr_assert_eq(kp_ingest(&iv, &r, sizeof(r)), 0);
 	cr_assert_eq(kp_ingest(&iv, &r, sizeof(r)), 0);
@@ -129,7 +129,7 @@ Test(metrics, table_grows_and_sorts_by_cpu)
 
 	kp_table_init(&t);
 	for (i = 1; i <= 1000; i++)
-		kp_table_get(&t, KP_KIND_PROCESS, i)->cpu_ns = (i * 7919) % 1000;
+		kp_table_get(&t, KP_ENTITY_PROCESS, i)->cpu_ns = (i * 7919) % 1000;
 	cr_assert_eq(t.len, 1000);
 	for (i = 1; i <= 1000; i++)
 		cr_assert_eq(kp_table_find(&t, i)->id, i);

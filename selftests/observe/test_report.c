@@ -29,7 +29,7 @@ static char *dump(json_t *o)
 
 Test(report, reals_print_short)
 {
-	struct kp_entity e = { .kind = KP_KIND_DEVICE, .id = 1 };
+	struct kp_entity e = { .kind = KP_ENTITY_DEVICE, .id = 1 };
 	char *s;
 
 	/* 5 samples in [256, 512) us: p99 is rank 4.95 of 5, 256 + 256 * 0.99 = 509.44. */
@@ -47,7 +47,7 @@ Test(report, process_json_has_every_documented_field)
 		"io_write_bytes", "io_lat_p50_us", "io_lat_p99_us", "tcp_retrans", "tcp_srtt_us",
 		"tcp_opens", "tcp_closes", "tcp_time_wait", "tcp_connect_p99_us",
 	};
-	struct kp_entity e = { .kind = KP_KIND_PROCESS, .id = 77, .op = 3, .cpu_ns = 5000,
+	struct kp_entity e = { .kind = KP_ENTITY_PROCESS, .id = 77, .op = 3, .cpu_ns = 5000,
 			       .tcp_srtt_sum_us = 900, .tcp_srtt_samples = 3,
 			       .tcp_active_opens = 2, .tcp_passive_opens = 1 };
 	json_t *o;
@@ -71,8 +71,8 @@ Test(report, process_json_has_every_documented_field)
 
 Test(report, exact_line_for_operator_and_device)
 {
-	struct kp_entity op = { .kind = KP_KIND_OPERATOR, .id = 3, .cpu_ns = 1 };
-	struct kp_entity dev = { .kind = KP_KIND_DEVICE, .id = (8 << 20) | 16, .io_ops = 2,
+	struct kp_entity op = { .kind = KP_ENTITY_OPERATOR, .id = 3, .cpu_ns = 1 };
+	struct kp_entity dev = { .kind = KP_ENTITY_DEVICE, .id = (8 << 20) | 16, .io_ops = 2,
 				 .io_read_bytes = 8192 };
 	char *s;
 

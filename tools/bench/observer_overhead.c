@@ -69,10 +69,10 @@ static struct kp_observer *open_obs(void)
 {
 	struct kp_observer_opts o = { .interval_ms = 1000, .legacy = legacy };
 	struct kp_observer *obs;
-	char err[512];
+	char why[512];
 
-	if (kp_observer_open(&obs, &o, err, sizeof(err))) {
-		fprintf(stderr, "observer_overhead: %s\n", err);
+	if (kp_observer_open(&obs, &o, why, sizeof(why))) {
+		fprintf(stderr, "observer_overhead: %s\n", why);
 		exit(2);
 	}
 	return obs;
@@ -85,17 +85,9 @@ static void drain(struct kp_observer *obs)
 	kp_observer_reset(obs);
 }
 
-int main(int argc, char **argv)
+static int parse_args(int argc, char **argv)
 {
-	struct kp_prog_stat st[64];
-	struct bench_bpf *bench;
-	struct kp_observer *obs = NULL;
-	double with[32], without[32], floor_ops[32], fl, empty_ns, rq_ns, ours_ns = 0, cpu = 0, rss = 0;
-	double handler_ratio, pipe_ratio, w, wo;
-	__u64 empty_runs;
-	int i, n, stats_fd, nself = 0, pass;
-	char cmd[512], line[4096];
-	FILE *p;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
@@ -118,19 +110,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "observer_overhead: rounds 1-32, loops >= 1000, agent-seconds >= 3\n");
 		return 2;
 	}
+	return 0;
+}
 
-	/*
-	 * 1. Per-event cost, all three handlers on the same events. The first
-	 * program on a tracepoint pays for the cold cache lines, so each
-	 * order is measured once and the two passes averaged.
-	 */
+/*
+ * 1. Per-event cost, all three handlers on the same events. The first
+ * program on a tracepoint pays for the cold cache lines, so each order is
+ * measured once and the two passes averaged. Returns kpilot's ratio to the
+ * empty handler, or -1.
+ */
+static double handler_cost(void)
+{
+	double empty_ns = 0, rq_ns = 0, ours_ns = 0, handler_ratio;
+	struct kp_prog_stat st[64];
+	struct kp_observer *obs = NULL;
+	struct bench_bpf *bench;
+	__u64 empty_runs = 0;
+	int i, n, stats_fd, pass;
+
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (stats_fd < 0) {
 		fprintf(stderr, "observer_overhead: bpf_stats: %s (needs root)\n", strerror(errno));
-		return 2;
+		return -1;
 	}
-	empty_ns = rq_ns = ours_ns = 0;
-	empty_runs = 0;
 	for (pass = 0; pass < 2; pass++) {
 		double e, r, o = 0;
 		__u64 er, rr;
@@ -140,7 +142,7 @@ int main(int argc, char **argv)
 		bench = bench_bpf__open_and_load();
 		if (!bench || bench_bpf__attach(bench)) {
 			fprintf(stderr, "observer_overhead: cannot load the reference programs\n");
-			return 2;
+			return -1;
 		}
 		if (pass == 0)
 			obs = open_obs();
@@ -171,20 +173,27 @@ int main(int argc, char **argv)
 	printf("  %-22s %8.1f ns  %5.2fx\n", "runqlat-style hash", rq_ns, empty_ns ? rq_ns / empty_ns : 0);
 	printf("  %-22s %8.1f ns  %5.2fx  (%s)\n", "kpilot", ours_ns, handler_ratio,
 	       legacy ? "raw_tp + hash" : "tp_btf + task storage");
+	return handler_ratio;
+}
 
-	if (handler_only)
-		return 0;
+/*
+ * 2. perf bench sched pipe, alternating: nothing attached, the empty
+ * program alone (the floor any tracer pays), the observer. Returns the
+ * observer's ratio to nothing attached, or -1.
+ */
+static double pipe_cost(void)
+{
+	double with[32], without[32], floor_ops[32], fl, w, wo, pipe_ratio;
+	struct kp_observer *obs;
+	struct bench_bpf *bench;
+	int i;
 
-	/*
-	 * 2. perf bench sched pipe, alternating: nothing attached, the empty
-	 * program alone (the floor any tracer pays), the observer.
-	 */
 	for (i = 0; i < rounds; i++) {
 		without[i] = pipe_ops();
 		bench = bench_bpf__open();
 		bpf_program__set_autoload(bench->progs.runqlat_switch, false);
 		if (bench_bpf__load(bench) || bench_bpf__attach(bench))
-			return 2;
+			return -1;
 		floor_ops[i] = pipe_ops();
 		bench_bpf__destroy(bench);
 		obs = open_obs();
@@ -200,15 +209,24 @@ int main(int argc, char **argv)
 	printf("  nothing attached      %10.0f ops/s\n", wo);
 	printf("  empty tp_btf program  %10.0f ops/s  ratio %.3f\n", fl, wo ? fl / wo : 0);
 	printf("  kpilot observer       %10.0f ops/s  ratio %.3f\n", w, pipe_ratio);
+	return pipe_ratio;
+}
 
-	/* 3. The agent as a user runs it, on the built-in workload. */
+/* 3. The agent as a user runs it, on the built-in workload. */
+static int agent_cost(double *cpu, double *rss)
+{
+	char cmd[512], line[4096];
+	int nself = 0;
+	FILE *p;
+
 	snprintf(cmd, sizeof(cmd),
 		 "build/tools/workload/workload --seconds %d & wl=$!; "
 		 "./kpilot observe --json --self-stats --duration %d --pid $wl 2>/dev/null; "
 		 "kill $wl 2>/dev/null; wait", agent_secs + 2, agent_secs);
 	p = popen(cmd, "r");
 	if (!p)
-		return 2;
+		return -1;
+	*cpu = *rss = 0;
 	while (fgets(line, sizeof(line), p)) {
 		double c;
 		long r;
@@ -220,16 +238,33 @@ int main(int argc, char **argv)
 		/* The first interval carries the start-up (BTF parsing, loading). */
 		if (nself++ == 0)
 			continue;
-		cpu += c;
-		if (r / 1024.0 > rss)
-			rss = r / 1024.0;
+		*cpu += c;
+		if (r / 1024.0 > *rss)
+			*rss = r / 1024.0;
 	}
 	pclose(p);
 	if (nself > 1)
-		cpu /= nself - 1;
+		*cpu /= nself - 1;
 	printf("agent (kpilot observe, 1000 ms interval, built-in workload, %d s):\n", agent_secs);
 	printf("  cpu %.3f%% of a core (mean of %d intervals after the first), max rss %.1f MiB\n",
-	       cpu, nself - 1, rss);
+	       *cpu, nself - 1, *rss);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	double handler_ratio, pipe_ratio, cpu, rss;
+
+	if (parse_args(argc, argv))
+		return 2;
+	handler_ratio = handler_cost();
+	if (handler_ratio < 0)
+		return 2;
+	if (handler_only)
+		return 0;
+	pipe_ratio = pipe_cost();
+	if (pipe_ratio < 0 || agent_cost(&cpu, &rss))
+		return 2;
 	printf("RESULT handler_ratio=%.2f pipe_ratio=%.3f agent_cpu_pct=%.3f rss_mib=%.1f\n",
 	       handler_ratio, pipe_ratio, cpu, rss);
 	return 0;

@@ -311,25 +311,13 @@ static void report(struct kp_observer *obs, const struct kp_report_ctx *c, bool 
 		print_hists(iv, obs);
 }
 
-int cmd_observe(int argc, char **argv)
+/* Open the observer and add the watched pids and operators; an exit status. */
+static int start(struct kp_observer **out)
 {
-	static const struct argp argp = { options, parse_arg, NULL, doc };
 	struct kp_observer_opts o = {};
-	struct kp_prog_stat prev_stats[MAX_PROGS];
-	__u64 ev0 = 0, rec0 = 0, drop0 = 0, ev, rec, drops;
-	int nprev = 0, ret, i, done = 0, total;
-	struct kp_observer *obs = NULL;
-	struct timespec next;
-	struct sigaction sa = {};
-	double prev_cpu = cpu_seconds();
-	char err[512];
-	bool live;
-
-	memset(&env, 0, sizeof(env));
-	env.interval_ms = 1000;
-	env.rows = 20;
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return KP_EXIT_USAGE;
+	struct kp_observer *obs;
+	char why[512];
+	int i;
 
 	o.interval_ms = env.interval_ms;
 	o.legacy = env.legacy;
@@ -337,34 +325,34 @@ int cmd_observe(int argc, char **argv)
 	o.pin = env.pin;
 	o.keep_pinned = env.keep_pinned;
 	o.self_stats = env.self_stats;
-	ret = kp_observer_open(&obs, &o, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "kpilot observe: %s\n", err);
+	if (kp_observer_open(&obs, &o, why, sizeof(why))) {
+		fprintf(stderr, "kpilot observe: %s\n", why);
 		return KP_EXIT_USAGE;
 	}
+	*out = obs;
 	for (i = 0; i < env.npids; i++) {
 		if (kp_observer_watch_pid(obs, env.pids[i])) {
 			fprintf(stderr, "kpilot observe: no process %d\n", env.pids[i]);
-			ret = KP_EXIT_USAGE;
-			goto out;
+			return KP_EXIT_USAGE;
 		}
 	}
 	for (i = 0; i < env.nops; i++) {
-		if (kp_observer_add_operator(obs, &env.ops[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "kpilot observe: %s\n", err);
-			ret = KP_EXIT_USAGE;
-			goto out;
+		if (kp_observer_add_operator(obs, &env.ops[i], why, sizeof(why)) < 0) {
+			fprintf(stderr, "kpilot observe: %s\n", why);
+			return KP_EXIT_USAGE;
 		}
 	}
+	return KP_EXIT_OK;
+}
 
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	live = isatty(STDOUT_FILENO) && !env.json;
-	if (!live || kp_verbosity >= KP_DEBUG)
-		kp_info("observing with %s programs, run-queue wait from %s, %u ms interval%s",
-			kp_observer_mode(obs), kp_observer_runq_method(obs), env.interval_ms, env.pin ? ", maps pinned under " KP_PIN_DIR : "");
-	setvbuf(stdout, NULL, _IOLBF, 0);
+/* Report every interval until the duration is over or a signal came. */
+static int run(struct kp_observer *obs, bool live)
+{
+	struct kp_prog_stat prev_stats[MAX_PROGS];
+	__u64 ev0 = 0, rec0 = 0, drop0 = 0, ev, rec, drops = 0;
+	int nprev = 0, ret, done = 0, total;
+	double prev_cpu = cpu_seconds();
+	struct timespec next;
 
 	total = env.duration_s ? (int)((env.duration_s * 1000ULL + env.interval_ms - 1) / env.interval_ms) : 0;
 	clock_gettime(CLOCK_MONOTONIC, &next);
@@ -383,8 +371,7 @@ int cmd_observe(int argc, char **argv)
 		ret = kp_observer_poll(obs);
 		if (ret) {
 			fprintf(stderr, "kpilot observe: reading the ring buffer: %s\n", strerror(-ret));
-			ret = KP_EXIT_USAGE;
-			goto out;
+			return KP_EXIT_USAGE;
 		}
 		c.ts_ns = realtime_ns();
 		kp_observer_counters(obs, &ev, &rec, &drops);
@@ -397,9 +384,37 @@ int cmd_observe(int argc, char **argv)
 		kp_observer_reset(obs);
 		done++;
 	}
-	ret = KP_EXIT_OK;
 	if (drops)
 		kp_warn("%llu records dropped: the ring buffer was full", (unsigned long long)drops);
+	return KP_EXIT_OK;
+}
+
+int cmd_observe(int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_arg, NULL, doc };
+	struct kp_observer *obs = NULL;
+	struct sigaction sa = {};
+	bool live;
+	int ret;
+
+	memset(&env, 0, sizeof(env));
+	env.interval_ms = 1000;
+	env.rows = 20;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return KP_EXIT_USAGE;
+	ret = start(&obs);
+	if (ret)
+		goto out;
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	live = isatty(STDOUT_FILENO) && !env.json;
+	if (!live || kp_verbosity >= KP_DEBUG)
+		kp_info("observing with %s programs, run-queue wait from %s, %u ms interval%s",
+			kp_observer_mode(obs), kp_observer_runq_method(obs), env.interval_ms, env.pin ? ", maps pinned under " KP_PIN_DIR : "");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ret = run(obs, live);
 out:
 	kp_observer_close(obs);
 	return ret;

@@ -68,7 +68,7 @@ static int grow(struct kp_table *t)
 	return 0;
 }
 
-struct kp_entity *kp_table_get(struct kp_table *t, enum kp_kind kind, __u32 id)
+struct kp_entity *kp_table_get(struct kp_table *t, enum kp_entity_kind kind, __u32 id)
 {
 	struct kp_entity *e = kp_table_find(t, id);
 	size_t i;
@@ -145,6 +145,7 @@ static void add_hist32(__u64 *dst, const __u32 *src)
 
 static void add_task(struct kp_entity *e, const struct kp_task_rec *r)
 {
+	e->nthreads++;
 	e->cpu_ns += r->cpu_ns;
 	e->runq_ns += r->runq_ns;
 	e->nvcsw += r->nvcsw;
@@ -152,106 +153,118 @@ static void add_task(struct kp_entity *e, const struct kp_task_rec *r)
 	add_hist32(e->runq_hist, r->runq_hist);
 }
 
-static void add_proc(struct kp_entity *e, const struct kp_proc_rec *r)
+static void add_io(struct kp_entity *e, const struct kp_io_counts *c)
 {
-	e->io_ops += r->io_ops;
-	e->io_read_bytes += r->io_read_bytes;
-	e->io_write_bytes += r->io_write_bytes;
-	e->io_queue_ns += r->io_queue_ns;
-	add_hist32(e->io_lat_hist, r->io_lat_hist);
-	e->tcp_retrans += r->tcp_retrans;
-	e->tcp_srtt_sum_us += r->tcp_srtt_sum_us;
-	e->tcp_srtt_samples += r->tcp_srtt_samples;
-	e->tcp_active_opens += r->tcp_active_opens;
-	e->tcp_passive_opens += r->tcp_passive_opens;
-	e->tcp_closes += r->tcp_closes;
-	e->tcp_time_wait += r->tcp_time_wait;
-	add_hist32(e->tcp_conn_hist, r->tcp_conn_hist);
+	e->io_ops += c->io_ops;
+	e->io_read_bytes += c->io_read_bytes;
+	e->io_write_bytes += c->io_write_bytes;
+	e->io_queue_ns += c->io_queue_ns;
+	add_hist32(e->io_lat_hist, c->io_lat_hist);
+}
+
+static void add_tcp(struct kp_entity *e, const struct kp_tcp_counts *c)
+{
+	e->tcp_retrans += c->tcp_retrans;
+	e->tcp_srtt_sum_us += c->tcp_srtt_sum_us;
+	e->tcp_srtt_samples += c->tcp_srtt_samples;
+	e->tcp_active_opens += c->tcp_active_opens;
+	e->tcp_passive_opens += c->tcp_passive_opens;
+	e->tcp_closes += c->tcp_closes;
+	e->tcp_time_wait += c->tcp_time_wait;
+	add_hist32(e->tcp_conn_hist, c->tcp_conn_hist);
+}
+
+/* Add a task or process record to its process or operator entity. */
+static void add_rec(struct kp_entity *e, const struct kp_rec_hdr *h)
+{
+	const struct kp_proc_rec *r = (const void *)h;
+
+	if (h->type == KP_REC_TASK) {
+		add_task(e, (const void *)h);
+		return;
+	}
+	add_io(e, &r->io);
+	add_tcp(e, &r->tcp);
 }
 
 /* The entity of the record's process, and of its operator when it has one. */
 static int targets(struct kp_interval *iv, __u32 tgid, __u32 op,
 		   struct kp_entity **proc, struct kp_entity **oper)
 {
-	*proc = kp_table_get(&iv->procs, KP_KIND_PROCESS, tgid);
+	*proc = kp_table_get(&iv->procs, KP_ENTITY_PROCESS, tgid);
 	*oper = NULL;
 	if (!*proc)
 		return -ENOMEM;
 	if (op) {
 		(*proc)->op = op;
-		*oper = kp_table_get(&iv->ops, KP_KIND_OPERATOR, op);
+		*oper = kp_table_get(&iv->ops, KP_ENTITY_OPERATOR, op);
 		if (!*oper)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-int kp_ingest(struct kp_interval *iv, const void *data, size_t size)
+/* A task or process record: to its process, and to its operator if any. */
+static int ingest_proc(struct kp_interval *iv, const struct kp_rec_hdr *h)
 {
-	const struct kp_rec_hdr *h = data;
+	const struct kp_task_rec *t = (const void *)h;
+	const struct kp_proc_rec *r = (const void *)h;
 	struct kp_entity *p, *o;
 	int err;
 
-	if (size < sizeof(*h))
-		goto bad;
-	switch (h->type) {
-	case KP_REC_TASK: {
-		const struct kp_task_rec *r = data;
-
-		if (size < sizeof(*r))
-			goto bad;
-		err = targets(iv, r->tgid, h->op, &p, &o);
-		if (err)
-			return err;
-		memcpy(p->comm, r->comm, KP_COMM_LEN);
+	err = targets(iv, h->type == KP_REC_TASK ? t->tgid : r->tgid, h->op, &p, &o);
+	if (err)
+		return err;
+	if (h->type == KP_REC_TASK) {
+		memcpy(p->comm, t->comm, KP_COMM_LEN);
 		p->comm[KP_COMM_LEN - 1] = '\0';
-		p->nthreads++;
-		add_task(p, r);
 		/* The leader's exit record means the process is gone. */
-		if ((h->flags & KP_F_EXIT) && r->pid == r->tgid)
+		if ((h->flags & KP_F_EXIT) && t->pid == t->tgid)
 			p->exited = true;
-		if (o) {
-			o->nthreads++;
-			add_task(o, r);
-		}
-		break;
 	}
-	case KP_REC_PROC: {
-		const struct kp_proc_rec *r = data;
+	add_rec(p, h);
+	if (o)
+		add_rec(o, h);
+	return 0;
+}
 
-		if (size < sizeof(*r))
-			goto bad;
-		err = targets(iv, r->tgid, h->op, &p, &o);
+static size_t rec_size(__u16 type)
+{
+	switch (type) {
+	case KP_REC_TASK:
+		return sizeof(struct kp_task_rec);
+	case KP_REC_PROC:
+		return sizeof(struct kp_proc_rec);
+	case KP_REC_DEV:
+		return sizeof(struct kp_dev_rec);
+	default:
+		return 0;
+	}
+}
+
+int kp_ingest(struct kp_interval *iv, const void *data, size_t size)
+{
+	const struct kp_rec_hdr *h = data;
+	const struct kp_dev_rec *d = data;
+	struct kp_entity *e;
+	int err;
+
+	if (size < sizeof(*h) || !rec_size(h->type) || size < rec_size(h->type)) {
+		iv->bad_records++;
+		return -EINVAL;
+	}
+	if (h->type == KP_REC_DEV) {
+		e = kp_table_get(&iv->devs, KP_ENTITY_DEVICE, d->dev);
+		if (!e)
+			return -ENOMEM;
+		add_io(e, &d->io);
+	} else {
+		err = ingest_proc(iv, h);
 		if (err)
 			return err;
-		add_proc(p, r);
-		if (o)
-			add_proc(o, r);
-		break;
-	}
-	case KP_REC_DEV: {
-		const struct kp_dev_rec *r = data;
-
-		if (size < sizeof(*r))
-			goto bad;
-		p = kp_table_get(&iv->devs, KP_KIND_DEVICE, r->dev);
-		if (!p)
-			return -ENOMEM;
-		p->io_ops += r->io_ops;
-		p->io_read_bytes += r->io_read_bytes;
-		p->io_write_bytes += r->io_write_bytes;
-		p->io_queue_ns += r->io_queue_ns;
-		add_hist32(p->io_lat_hist, r->io_lat_hist);
-		break;
-	}
-	default:
-		goto bad;
 	}
 	iv->records++;
 	return 0;
-bad:
-	iv->bad_records++;
-	return -EINVAL;
 }
 
 __u64 kp_hist_total(const __u64 *hist, int slots)

@@ -15,11 +15,11 @@
 #define KP_MAX_OPERATORS	64
 #define KP_OP_NAME_LEN		32
 
-enum kp_kind { KP_KIND_PROCESS, KP_KIND_OPERATOR, KP_KIND_DEVICE };
+enum kp_entity_kind { KP_ENTITY_PROCESS, KP_ENTITY_OPERATOR, KP_ENTITY_DEVICE };
 
 /* Deltas over one interval for one entity. */
 struct kp_entity {
-	enum kp_kind kind;
+	enum kp_entity_kind kind;
 	__u32 id;		/* tgid, operator id or dev_t */
 	__u32 op;		/* operator of a process, 0 = none */
 	char comm[KP_COMM_LEN];
@@ -57,7 +57,7 @@ void kp_table_init(struct kp_table *t);
 void kp_table_free(struct kp_table *t);
 void kp_table_clear(struct kp_table *t);
 /* Find or insert; NULL only on allocation failure. */
-struct kp_entity *kp_table_get(struct kp_table *t, enum kp_kind kind, __u32 id);
+struct kp_entity *kp_table_get(struct kp_table *t, enum kp_entity_kind kind, __u32 id);
 struct kp_entity *kp_table_find(const struct kp_table *t, __u32 id);
 /* Entities in use, copied into a new array (caller frees), sorted by cpu_ns desc. */
 struct kp_entity *kp_table_sorted(const struct kp_table *t, size_t *n);

@@ -38,11 +38,11 @@ struct kp_observer;
 
 /*
  * Open, load and attach. Returns 0 or -errno with a one-sentence reason in
- * err (not root, no BTF, ...). Probe failures of single tracepoints are
+ * why (not root, no BTF, ...). Probe failures of single tracepoints are
  * warnings: the rest keep working.
  */
 int kp_observer_open(struct kp_observer **out, const struct kp_observer_opts *opts,
-		     char *err, size_t errlen);
+		     char *why, size_t len);
 void kp_observer_close(struct kp_observer *obs);
 
 /* The program family in use: "tp_btf" or "raw_tp". */
@@ -53,11 +53,11 @@ const char *kp_observer_runq_method(const struct kp_observer *obs);
 /* Watch a process, its existing descendants and, through fork, its future ones. */
 int kp_observer_watch_pid(struct kp_observer *obs, pid_t pid);
 /*
- * Add an operator; returns its id (>= 1) or -errno with a reason in err.
+ * Add an operator; returns its id (>= 1) or -errno with a reason in why.
  * A pid operator may start empty and get members with kp_observer_add_member().
  */
 int kp_observer_add_operator(struct kp_observer *obs, const struct kp_opspec *spec,
-			     char *err, size_t errlen);
+			     char *why, size_t len);
 /* Add a process (and its descendants) to an operator, e.g. a new benchmark run. */
 int kp_observer_add_member(struct kp_observer *obs, int op_id, pid_t pid);
 const char *kp_observer_op_name(const struct kp_observer *obs, __u32 id);

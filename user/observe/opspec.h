@@ -17,10 +17,10 @@ struct kp_opspec {
 };
 
 /*
- * Parse one spec. Returns 0, or -EINVAL with a one-line reason in err
+ * Parse one spec. Returns 0, or -EINVAL with a one-line reason in why
  * (e.g. "operator name 'a b' has characters outside [A-Za-z0-9_.-]").
  */
-int kp_opspec_parse(const char *s, struct kp_opspec *op, char *err, size_t errlen);
+int kp_opspec_parse(const char *s, struct kp_opspec *op, char *why, size_t len);
 
 /*
  * Directory of an operator's cgroup: PATH itself when it is a cgroup
@@ -31,11 +31,5 @@ int kp_opspec_cgroup_dir(const char *sysfs_cgroup, const char *path, char *out, 
 
 /* Read the tgids in a cgroup directory's cgroup.procs; returns the count or -errno. */
 int kp_cgroup_procs(const char *dir, pid_t *pids, int max);
-
-/*
- * pid and its live descendants (from /proc/<pid>/stat's ppid), pid first.
- * Returns the count (at most max) or -errno. proc is normally "/proc".
- */
-int kp_proc_tree(const char *proc, pid_t pid, pid_t *out, int max);
 
 #endif

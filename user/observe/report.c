@@ -56,13 +56,13 @@ json_t *kp_report_entity_json(const struct kp_entity *e, const struct kp_report_
 	set_u64(o, "ts_ns", c->ts_ns);
 	set_u64(o, "interval_ms", c->interval_ms);
 	json_object_set_new(o, "kind", json_string(kinds[e->kind]));
-	if (e->kind == KP_KIND_DEVICE) {
+	if (e->kind == KP_ENTITY_DEVICE) {
 		kp_dev_name(e->id, dev, sizeof(dev));
 		json_object_set_new(o, "dev", json_string(dev));
 		set_io(o, e);
 		return o;
 	}
-	if (e->kind == KP_KIND_PROCESS) {
+	if (e->kind == KP_ENTITY_PROCESS) {
 		set_u64(o, "pid", e->id);
 		json_object_set_new(o, "comm", json_string(e->comm));
 		set_str_or_null(o, "operator", op_name(c, e->op));
@@ -124,17 +124,17 @@ int kp_report_json_line(FILE *f, json_t *obj)
 
 void kp_report_plain(FILE *f, const struct kp_entity *e, const struct kp_report_ctx *c)
 {
-	const char *on = op_name(c, e->kind == KP_KIND_OPERATOR ? e->id : e->op);
+	const char *on = op_name(c, e->kind == KP_ENTITY_OPERATOR ? e->id : e->op);
 	char dev[32];
 
-	if (e->kind == KP_KIND_DEVICE) {
+	if (e->kind == KP_ENTITY_DEVICE) {
 		kp_dev_name(e->id, dev, sizeof(dev));
 		fprintf(f, "device dev=%s io_ops=%llu rd_bytes=%llu wr_bytes=%llu io_p99_us=%.1f\n",
 			dev, (unsigned long long)e->io_ops, (unsigned long long)e->io_read_bytes,
 			(unsigned long long)e->io_write_bytes, p_us(e->io_lat_hist, 99));
 		return;
 	}
-	if (e->kind == KP_KIND_PROCESS)
+	if (e->kind == KP_ENTITY_PROCESS)
 		fprintf(f, "process pid=%u comm=%s", e->id, e->comm);
 	else
 		fprintf(f, "operator");
