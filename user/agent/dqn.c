@@ -86,6 +86,24 @@ static int check_config(const struct kp_dqn_config *c)
 
 struct kp_mlp *kp_dqn_qnet(struct kp_dqn *d) { return &d->q; }
 
+/*
+ * The replay ring and the minibatch scratch, listed once for allocation and
+ * release: X(member, count, element size), with N ring entries, B rows per
+ * minibatch, O observation and A action widths.
+ */
+#define DQN_BUFFERS(X)			\
+	X(obs, N * O, sizeof(float))	\
+	X(next_obs, N * O, sizeof(float)) \
+	X(rew, N, sizeof(float))	\
+	X(act, N, sizeof(int32_t))	\
+	X(term, N, 1)			\
+	X(mb_obs, B * O, sizeof(float))	\
+	X(mb_next, B * O, sizeof(float)) \
+	X(dout, B * A, sizeof(float))	\
+	X(mb_act, B, sizeof(int))	\
+	X(mb_rew, B, sizeof(float))	\
+	X(mb_term, B, 1)
+
 void kp_dqn_destroy(struct kp_dqn *d)
 {
 	if (!d)
@@ -93,24 +111,16 @@ void kp_dqn_destroy(struct kp_dqn *d)
 	kp_mlp_free(&d->q);
 	kp_mlp_free(&d->target);
 	kp_adam_free(&d->opt);
-	free(d->obs);
-	free(d->next_obs);
-	free(d->rew);
-	free(d->act);
-	free(d->term);
-	free(d->mb_obs);
-	free(d->mb_next);
-	free(d->dout);
-	free(d->mb_act);
-	free(d->mb_rew);
-	free(d->mb_term);
+#define FREE_BUF(member, count, size) free(d->member);
+	DQN_BUFFERS(FREE_BUF)
+#undef FREE_BUF
 	free(d);
 }
 
 static int alloc_agent(struct kp_dqn **out, const struct kp_dqn_config *cfg)
 {
 	int sizes[KP_MLP_MAX_LAYERS + 1], i, err;
-	size_t N = cfg->buffer_size, O = cfg->obs_dim, B = cfg->batch_size;
+	size_t N = cfg->buffer_size, O = cfg->obs_dim, B = cfg->batch_size, A = cfg->n_actions;
 	struct kp_dqn *d;
 
 	*out = NULL;
@@ -133,20 +143,9 @@ static int alloc_agent(struct kp_dqn **out, const struct kp_dqn_config *cfg)
 	if (err)
 		goto fail;
 	err = -ENOMEM;
-	d->obs = calloc(N * O, sizeof(float));
-	d->next_obs = calloc(N * O, sizeof(float));
-	d->rew = calloc(N, sizeof(float));
-	d->act = calloc(N, sizeof(int32_t));
-	d->term = calloc(N, 1);
-	d->mb_obs = calloc(B * O, sizeof(float));
-	d->mb_next = calloc(B * O, sizeof(float));
-	d->dout = calloc(B * cfg->n_actions, sizeof(float));
-	d->mb_act = calloc(B, sizeof(int));
-	d->mb_rew = calloc(B, sizeof(float));
-	d->mb_term = calloc(B, 1);
-	if (!d->obs || !d->next_obs || !d->rew || !d->act || !d->term || !d->mb_obs ||
-	    !d->mb_next || !d->dout || !d->mb_act || !d->mb_rew || !d->mb_term)
-		goto fail;
+#define ALLOC_BUF(member, count, size) if (!(d->member = calloc(count, size))) goto fail;
+	DQN_BUFFERS(ALLOC_BUF)
+#undef ALLOC_BUF
 	kp_rng_seed(&d->rng, cfg->seed);
 	d->eps = cfg->eps_start;
 	*out = d;

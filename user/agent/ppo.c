@@ -98,6 +98,33 @@ struct kp_mlp *kp_ppo_critic(struct kp_ppo *a) { return &a->critic; }
 float *kp_ppo_logstd(struct kp_ppo *a) { return a->logstd; }
 const struct kp_ppo_config *kp_ppo_config(const struct kp_ppo *a) { return &a->cfg; }
 
+/*
+ * Every buffer besides the networks, optimisers and statistics, listed once
+ * for allocation and release: X(member, count, element size), with E
+ * environments, B samples per rollout, O and A the observation and action
+ * widths, M rows per minibatch.
+ */
+#define PPO_BUFFERS(X)			\
+	X(logstd, A, sizeof(float))	\
+	X(logstd_grad, A, sizeof(float)) \
+	X(ret_acc, E, sizeof(double))	\
+	X(obs, B * O, sizeof(float))	\
+	X(act, B * A, sizeof(float))	\
+	X(logp, B, sizeof(float))	\
+	X(val, B, sizeof(float))	\
+	X(rew, B, sizeof(float))	\
+	X(trunc_val, B, sizeof(float))	\
+	X(adv, B, sizeof(float))	\
+	X(ret, B, sizeof(float))	\
+	X(term, B, 1)			\
+	X(trunc, B, 1)			\
+	X(idx, B, sizeof(uint32_t))	\
+	X(nobs, E * O, sizeof(float))	\
+	X(mb_obs, M * O, sizeof(float))	\
+	X(mb_dout, M * A, sizeof(float)) \
+	X(mb_dv, M, sizeof(float))	\
+	X(last_val, E, sizeof(float))
+
 void kp_ppo_destroy(struct kp_ppo *a)
 {
 	if (!a)
@@ -109,25 +136,9 @@ void kp_ppo_destroy(struct kp_ppo *a)
 	kp_adam_free(&a->opt_logstd);
 	kp_rms_free(&a->obs_rms);
 	kp_rms_free(&a->ret_rms);
-	free(a->logstd);
-	free(a->logstd_grad);
-	free(a->ret_acc);
-	free(a->obs);
-	free(a->act);
-	free(a->logp);
-	free(a->val);
-	free(a->rew);
-	free(a->trunc_val);
-	free(a->adv);
-	free(a->ret);
-	free(a->term);
-	free(a->trunc);
-	free(a->idx);
-	free(a->nobs);
-	free(a->mb_obs);
-	free(a->mb_dout);
-	free(a->mb_dv);
-	free(a->last_val);
+#define FREE_BUF(member, count, size) free(a->member);
+	PPO_BUFFERS(FREE_BUF)
+#undef FREE_BUF
 	free(a);
 }
 
@@ -169,30 +180,9 @@ int kp_ppo_alloc(struct kp_ppo **out, const struct kp_ppo_config *cfg)
 	    kp_adam_init(&a->opt_logstd, A, cfg->lr, 0.9, 0.999, cfg->adam_eps) ||
 	    kp_rms_init(&a->obs_rms, O) || kp_rms_init(&a->ret_rms, 1))
 		goto fail;
-	a->logstd = calloc(A, sizeof(float));
-	a->logstd_grad = calloc(A, sizeof(float));
-	a->ret_acc = calloc(E, sizeof(double));
-	a->obs = calloc(B * O, sizeof(float));
-	a->act = calloc(B * A, sizeof(float));
-	a->logp = calloc(B, sizeof(float));
-	a->val = calloc(B, sizeof(float));
-	a->rew = calloc(B, sizeof(float));
-	a->trunc_val = calloc(B, sizeof(float));
-	a->adv = calloc(B, sizeof(float));
-	a->ret = calloc(B, sizeof(float));
-	a->term = calloc(B, 1);
-	a->trunc = calloc(B, 1);
-	a->idx = calloc(B, sizeof(uint32_t));
-	a->nobs = calloc(E * O, sizeof(float));
-	a->mb_obs = calloc(M * O, sizeof(float));
-	a->mb_dout = calloc(M * A, sizeof(float));
-	a->mb_dv = calloc(M, sizeof(float));
-	a->last_val = calloc(E, sizeof(float));
-	if (!a->logstd || !a->logstd_grad || !a->ret_acc || !a->obs || !a->act ||
-	    !a->logp || !a->val || !a->rew || !a->trunc_val || !a->adv || !a->ret ||
-	    !a->term || !a->trunc || !a->idx || !a->nobs || !a->mb_obs ||
-	    !a->mb_dout || !a->mb_dv || !a->last_val)
-		goto fail;
+#define ALLOC_BUF(member, count, size) if (!(a->member = calloc(count, size))) goto fail;
+	PPO_BUFFERS(ALLOC_BUF)
+#undef ALLOC_BUF
 	kp_rng_seed(&a->rng, cfg->seed);
 	*out = a;
 	return 0;
