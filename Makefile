@@ -52,8 +52,11 @@ USER_SRCS := $(wildcard user/*/*.c user/*/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 TEST_SRCS := $(wildcard selftests/*/test_*.c)
 TEST_BINS := $(patsubst %.c,$(OUTPUT)/selftests/%,$(notdir $(TEST_SRCS)))
-TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard tools/*/*.c))
+TOOL_SRCS := $(filter-out %.bpf.c tools/wordcount/%,$(wildcard tools/*/*.c))
 TOOL_BINS := $(patsubst %.c,$(OUTPUT)/%,$(TOOL_SRCS))
+# A tool of several files: tools/wordcount/*.c linked into one binary.
+WC_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(wildcard tools/wordcount/*.c))
+TOOL_BINS += $(OUTPUT)/tools/wordcount/wordcount
 # Header dependencies come from the compiler (-MMD); only the generated
 # skeletons must be named, since no .d file exists before the first build.
 DEPFLAGS   = -MMD -MP -MF $@.d
@@ -114,6 +117,16 @@ $(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
 $(OUTPUT)/tools/bench/observer_overhead: $(OUTPUT)/bench.skel.h
+
+$(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# Objects only: a .d left by the one-file rule still names wordcount.c.
+$(OUTPUT)/tools/wordcount/wordcount: $(WC_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) $(LIBS) -o $@
 
 tools: $(TOOL_BINS)
 

@@ -13,8 +13,11 @@
 #ifndef KPILOT_CKPT_H
 #define KPILOT_CKPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "agent/adam.h"
+#include "agent/norm.h"
 #include "agent/rng.h"
 
 #define KP_CKPT_MAGIC "KPCK"
@@ -46,7 +49,6 @@ void kp_ckpt_put_u64(struct kp_ckpt_writer *w, uint64_t v);
 void kp_ckpt_put_f64(struct kp_ckpt_writer *w, double v);
 void kp_ckpt_put_f32s(struct kp_ckpt_writer *w, const float *v, size_t n);
 void kp_ckpt_put_f64s(struct kp_ckpt_writer *w, const double *v, size_t n);
-void kp_ckpt_put_rng(struct kp_ckpt_writer *w, const struct kp_rng *g);
 void kp_ckpt_writer_free(struct kp_ckpt_writer *w);
 
 uint32_t kp_ckpt_get_u32(struct kp_ckpt_reader *r);
@@ -54,7 +56,59 @@ uint64_t kp_ckpt_get_u64(struct kp_ckpt_reader *r);
 double kp_ckpt_get_f64(struct kp_ckpt_reader *r);
 void kp_ckpt_get_f32s(struct kp_ckpt_reader *r, float *v, size_t n);
 void kp_ckpt_get_f64s(struct kp_ckpt_reader *r, double *v, size_t n);
-void kp_ckpt_get_rng(struct kp_ckpt_reader *r, struct kp_rng *g);
+
+/*
+ * One walk over an agent's state serves both directions, so that what is
+ * saved and what is loaded cannot drift apart: with w set, each call writes
+ * *v; with r set, it reads into *v. Saving only reads through the pointers.
+ */
+struct kp_ckpt_io {
+	struct kp_ckpt_writer *w;
+	struct kp_ckpt_reader *r;
+};
+
+void kp_ckpt_io_int(struct kp_ckpt_io *io, int *v);		/* as u32 */
+void kp_ckpt_io_bool(struct kp_ckpt_io *io, bool *v);		/* as u32 */
+void kp_ckpt_io_long(struct kp_ckpt_io *io, long *v);		/* as u64 */
+void kp_ckpt_io_u64(struct kp_ckpt_io *io, uint64_t *v);
+void kp_ckpt_io_f64(struct kp_ckpt_io *io, double *v);
+void kp_ckpt_io_f32s(struct kp_ckpt_io *io, float *v, size_t n);
+void kp_ckpt_io_f64s(struct kp_ckpt_io *io, double *v, size_t n);
+void kp_ckpt_io_i32s(struct kp_ckpt_io *io, int32_t *v, size_t n);	/* as u32 each */
+void kp_ckpt_io_flags(struct kp_ckpt_io *io, uint8_t *v, size_t n);	/* a byte each, read as 0/1 */
+void kp_ckpt_io_rng(struct kp_ckpt_io *io, struct kp_rng *g);
+void kp_ckpt_io_adam(struct kp_ckpt_io *io, struct kp_adam *o);	/* t, m, v */
+void kp_ckpt_io_rms(struct kp_ckpt_io *io, struct kp_rms *s);		/* count, mean, var */
+
+/* A configuration is a table of scalar fields, stored in table order. */
+enum kp_ckpt_type {
+	KP_CKPT_INT,
+	KP_CKPT_BOOL,
+	KP_CKPT_LONG,
+	KP_CKPT_U64,
+	KP_CKPT_F64,
+	KP_CKPT_INTS,		/* int array counted by an int stored before it */
+};
+
+struct kp_ckpt_field {
+	enum kp_ckpt_type type;
+	size_t off;
+	size_t count_off;	/* KP_CKPT_INTS: where the count is */
+	int max;		/* KP_CKPT_INTS: a larger count is a corrupt file */
+};
+
+#define KP_CKPT_FIELD(T, type, member) { KP_CKPT_##T, offsetof(type, member), 0, 0 }
+#define KP_CKPT_ARRAY(type, member, count, max) \
+	{ KP_CKPT_INTS, offsetof(type, member), offsetof(type, count), max }
+
+/* 0, or the reader's error (-EBADMSG also for an array count out of range). */
+int kp_ckpt_io_fields(struct kp_ckpt_io *io, void *base,
+		      const struct kp_ckpt_field *f, size_t n);
+/* After the last field: 0, or -EBADMSG for an overrun or trailing bytes. */
+int kp_ckpt_end(const struct kp_ckpt_reader *r);
+/* Write what walk(io, obj) walks to path, as kp_ckpt_save. 0 or -errno. */
+int kp_ckpt_save_walk(const char *path, enum kp_ckpt_kind kind,
+		      void (*walk)(struct kp_ckpt_io *io, void *obj), const void *obj);
 
 /* Write header + payload + crc to path atomically. 0 or -errno. */
 int kp_ckpt_save(const char *path, enum kp_ckpt_kind kind, const struct kp_ckpt_writer *w);

@@ -86,6 +86,24 @@ static int check_config(const struct kp_dqn_config *c)
 
 struct kp_mlp *kp_dqn_qnet(struct kp_dqn *d) { return &d->q; }
 
+/*
+ * The replay ring and the minibatch scratch, listed once for allocation and
+ * release: X(member, count, element size), with N ring entries, B rows per
+ * minibatch, O observation and A action widths.
+ */
+#define DQN_BUFFERS(X)			\
+	X(obs, N * O, sizeof(float))	\
+	X(next_obs, N * O, sizeof(float)) \
+	X(rew, N, sizeof(float))	\
+	X(act, N, sizeof(int32_t))	\
+	X(term, N, 1)			\
+	X(mb_obs, B * O, sizeof(float))	\
+	X(mb_next, B * O, sizeof(float)) \
+	X(dout, B * A, sizeof(float))	\
+	X(mb_act, B, sizeof(int))	\
+	X(mb_rew, B, sizeof(float))	\
+	X(mb_term, B, 1)
+
 void kp_dqn_destroy(struct kp_dqn *d)
 {
 	if (!d)
@@ -93,24 +111,16 @@ void kp_dqn_destroy(struct kp_dqn *d)
 	kp_mlp_free(&d->q);
 	kp_mlp_free(&d->target);
 	kp_adam_free(&d->opt);
-	free(d->obs);
-	free(d->next_obs);
-	free(d->rew);
-	free(d->act);
-	free(d->term);
-	free(d->mb_obs);
-	free(d->mb_next);
-	free(d->dout);
-	free(d->mb_act);
-	free(d->mb_rew);
-	free(d->mb_term);
+#define FREE_BUF(member, count, size) free(d->member);
+	DQN_BUFFERS(FREE_BUF)
+#undef FREE_BUF
 	free(d);
 }
 
 static int alloc_agent(struct kp_dqn **out, const struct kp_dqn_config *cfg)
 {
 	int sizes[KP_MLP_MAX_LAYERS + 1], i, err;
-	size_t N = cfg->buffer_size, O = cfg->obs_dim, B = cfg->batch_size;
+	size_t N = cfg->buffer_size, O = cfg->obs_dim, B = cfg->batch_size, A = cfg->n_actions;
 	struct kp_dqn *d;
 
 	*out = NULL;
@@ -133,20 +143,9 @@ static int alloc_agent(struct kp_dqn **out, const struct kp_dqn_config *cfg)
 	if (err)
 		goto fail;
 	err = -ENOMEM;
-	d->obs = calloc(N * O, sizeof(float));
-	d->next_obs = calloc(N * O, sizeof(float));
-	d->rew = calloc(N, sizeof(float));
-	d->act = calloc(N, sizeof(int32_t));
-	d->term = calloc(N, 1);
-	d->mb_obs = calloc(B * O, sizeof(float));
-	d->mb_next = calloc(B * O, sizeof(float));
-	d->dout = calloc(B * cfg->n_actions, sizeof(float));
-	d->mb_act = calloc(B, sizeof(int));
-	d->mb_rew = calloc(B, sizeof(float));
-	d->mb_term = calloc(B, 1);
-	if (!d->obs || !d->next_obs || !d->rew || !d->act || !d->term || !d->mb_obs ||
-	    !d->mb_next || !d->dout || !d->mb_act || !d->mb_rew || !d->mb_term)
-		goto fail;
+#define ALLOC_BUF(member, count, size) if (!(d->member = calloc(count, size))) goto fail;
+	DQN_BUFFERS(ALLOC_BUF)
+#undef ALLOC_BUF
 	kp_rng_seed(&d->rng, cfg->seed);
 	d->eps = cfg->eps_start;
 	*out = d;
@@ -321,133 +320,87 @@ void kp_dqn_stats(const struct kp_dqn *d, struct kp_dqn_stats *st)
 	st->q_mean = d->last_q;
 }
 
+#define F(T, member) KP_CKPT_FIELD(T, struct kp_dqn_config, member)
+
+/* The file format: fields in this order. */
+static const struct kp_ckpt_field config_fields[] = {
+	F(INT, obs_dim), F(INT, n_actions), F(INT, nhidden),
+	KP_CKPT_ARRAY(struct kp_dqn_config, hidden, nhidden, KP_MLP_MAX_LAYERS - 1),
+	F(INT, buffer_size), F(INT, batch_size), F(F64, lr), F(F64, adam_eps), F(F64, gamma),
+	F(INT, learning_starts), F(INT, train_freq), F(INT, target_update), F(F64, tau),
+	F(F64, eps_start), F(F64, eps_end), F(F64, eps_decay), F(BOOL, explore),
+	F(BOOL, huber), F(F64, max_grad_norm), F(U64, seed),
+};
+#define NR_CONFIG_FIELDS (sizeof(config_fields) / sizeof(config_fields[0]))
+
+static void state_io(struct kp_ckpt_io *io, struct kp_dqn *d)
+{
+	size_t N = d->cfg.buffer_size, O = d->cfg.obs_dim;
+
+	kp_ckpt_io_f64(io, &d->eps);
+	kp_ckpt_io_long(io, &d->steps);
+	kp_ckpt_io_long(io, &d->updates);
+	kp_ckpt_io_rng(io, &d->rng);
+	kp_ckpt_io_f32s(io, d->q.params, d->q.nparams);
+	kp_ckpt_io_f32s(io, d->target.params, d->target.nparams);
+	kp_ckpt_io_adam(io, &d->opt);
+	/* The replay buffer too: a reloaded agent resumes learning exactly. */
+	kp_ckpt_io_int(io, &d->size);
+	kp_ckpt_io_int(io, &d->head);
+	kp_ckpt_io_f32s(io, d->obs, N * O);
+	kp_ckpt_io_f32s(io, d->next_obs, N * O);
+	kp_ckpt_io_f32s(io, d->rew, N);
+	kp_ckpt_io_i32s(io, d->act, N);
+	kp_ckpt_io_flags(io, d->term, N);
+}
+
+static void save_walk(struct kp_ckpt_io *io, void *obj)
+{
+	struct kp_dqn *d = obj;
+
+	kp_ckpt_io_fields(io, &d->cfg, config_fields, NR_CONFIG_FIELDS);
+	state_io(io, d);
+}
+
 int kp_dqn_save(const struct kp_dqn *d, const char *path)
 {
-	const struct kp_dqn_config *c = &d->cfg;
-	struct kp_ckpt_writer w = { 0 };
-	size_t N = c->buffer_size, O = c->obs_dim, i;
-	int err;
+	return kp_ckpt_save_walk(path, KP_CKPT_DQN, save_walk, d);
+}
 
-	kp_ckpt_put_u32(&w, c->obs_dim);
-	kp_ckpt_put_u32(&w, c->n_actions);
-	kp_ckpt_put_u32(&w, c->nhidden);
-	for (i = 0; i < (size_t)c->nhidden; i++)
-		kp_ckpt_put_u32(&w, c->hidden[i]);
-	kp_ckpt_put_u32(&w, c->buffer_size);
-	kp_ckpt_put_u32(&w, c->batch_size);
-	kp_ckpt_put_f64(&w, c->lr);
-	kp_ckpt_put_f64(&w, c->adam_eps);
-	kp_ckpt_put_f64(&w, c->gamma);
-	kp_ckpt_put_u32(&w, c->learning_starts);
-	kp_ckpt_put_u32(&w, c->train_freq);
-	kp_ckpt_put_u32(&w, c->target_update);
-	kp_ckpt_put_f64(&w, c->tau);
-	kp_ckpt_put_f64(&w, c->eps_start);
-	kp_ckpt_put_f64(&w, c->eps_end);
-	kp_ckpt_put_f64(&w, c->eps_decay);
-	kp_ckpt_put_u32(&w, c->explore);
-	kp_ckpt_put_u32(&w, c->huber);
-	kp_ckpt_put_f64(&w, c->max_grad_norm);
-	kp_ckpt_put_u64(&w, c->seed);
+/* What the payload says must fit what the configuration allows. */
+static bool state_ok(const struct kp_dqn *d)
+{
+	int i;
 
-	kp_ckpt_put_f64(&w, d->eps);
-	kp_ckpt_put_u64(&w, d->steps);
-	kp_ckpt_put_u64(&w, d->updates);
-	kp_ckpt_put_rng(&w, &d->rng);
-	kp_ckpt_put_f32s(&w, d->q.params, d->q.nparams);
-	kp_ckpt_put_f32s(&w, d->target.params, d->target.nparams);
-	kp_ckpt_put_u64(&w, d->opt.t);
-	kp_ckpt_put_f32s(&w, d->opt.m, d->opt.n);
-	kp_ckpt_put_f32s(&w, d->opt.v, d->opt.n);
-	/* The replay buffer too: a reloaded agent resumes learning exactly. */
-	kp_ckpt_put_u32(&w, d->size);
-	kp_ckpt_put_u32(&w, d->head);
-	kp_ckpt_put_f32s(&w, d->obs, N * O);
-	kp_ckpt_put_f32s(&w, d->next_obs, N * O);
-	kp_ckpt_put_f32s(&w, d->rew, N);
-	for (i = 0; i < N; i++)
-		kp_ckpt_put_u32(&w, d->act[i]);
-	kp_ckpt_put(&w, d->term, N);
-	err = kp_ckpt_save(path, KP_CKPT_DQN, &w);
-	kp_ckpt_writer_free(&w);
-	return err;
+	for (i = 0; i < d->cfg.buffer_size; i++)
+		if (d->act[i] < 0 || d->act[i] >= d->cfg.n_actions)
+			return false;
+	return d->size >= 0 && d->size <= d->cfg.buffer_size &&
+	       d->head >= 0 && d->head < d->cfg.buffer_size;
 }
 
 int kp_dqn_load(struct kp_dqn **out, const char *path)
 {
 	struct kp_dqn_config c = { 0 };
 	struct kp_ckpt_reader r;
+	struct kp_ckpt_io io = { .r = &r };
 	struct kp_dqn *d = NULL;
 	uint8_t *buf;
-	size_t N, O, i;
 	int err;
 
 	*out = NULL;
 	err = kp_ckpt_load(path, KP_CKPT_DQN, &buf, &r);
 	if (err)
 		return err;
-	c.obs_dim = kp_ckpt_get_u32(&r);
-	c.n_actions = kp_ckpt_get_u32(&r);
-	c.nhidden = kp_ckpt_get_u32(&r);
-	if (c.nhidden < 0 || c.nhidden > KP_MLP_MAX_LAYERS - 1)
-		goto bad;
-	for (i = 0; i < (size_t)c.nhidden; i++)
-		c.hidden[i] = kp_ckpt_get_u32(&r);
-	c.buffer_size = kp_ckpt_get_u32(&r);
-	c.batch_size = kp_ckpt_get_u32(&r);
-	c.lr = kp_ckpt_get_f64(&r);
-	c.adam_eps = kp_ckpt_get_f64(&r);
-	c.gamma = kp_ckpt_get_f64(&r);
-	c.learning_starts = kp_ckpt_get_u32(&r);
-	c.train_freq = kp_ckpt_get_u32(&r);
-	c.target_update = kp_ckpt_get_u32(&r);
-	c.tau = kp_ckpt_get_f64(&r);
-	c.eps_start = kp_ckpt_get_f64(&r);
-	c.eps_end = kp_ckpt_get_f64(&r);
-	c.eps_decay = kp_ckpt_get_f64(&r);
-	c.explore = kp_ckpt_get_u32(&r);
-	c.huber = kp_ckpt_get_u32(&r);
-	c.max_grad_norm = kp_ckpt_get_f64(&r);
-	c.seed = kp_ckpt_get_u64(&r);
 	/* Sizes come from the file: never allocate before the payload is sane. */
-	if (r.err || (uint64_t)c.buffer_size * c.obs_dim * 8 > r.len)
+	if (kp_ckpt_io_fields(&io, &c, config_fields, NR_CONFIG_FIELDS) ||
+	    (uint64_t)c.buffer_size * c.obs_dim * 8 > r.len)
 		goto bad;
 	err = alloc_agent(&d, &c);
 	if (err)
 		goto fail;
-	N = c.buffer_size;
-	O = c.obs_dim;
-	d->eps = kp_ckpt_get_f64(&r);
-	d->steps = kp_ckpt_get_u64(&r);
-	d->updates = kp_ckpt_get_u64(&r);
-	kp_ckpt_get_rng(&r, &d->rng);
-	kp_ckpt_get_f32s(&r, d->q.params, d->q.nparams);
-	kp_ckpt_get_f32s(&r, d->target.params, d->target.nparams);
-	d->opt.t = kp_ckpt_get_u64(&r);
-	kp_ckpt_get_f32s(&r, d->opt.m, d->opt.n);
-	kp_ckpt_get_f32s(&r, d->opt.v, d->opt.n);
-	d->size = kp_ckpt_get_u32(&r);
-	d->head = kp_ckpt_get_u32(&r);
-	kp_ckpt_get_f32s(&r, d->obs, N * O);
-	kp_ckpt_get_f32s(&r, d->next_obs, N * O);
-	kp_ckpt_get_f32s(&r, d->rew, N);
-	for (i = 0; i < N; i++) {
-		d->act[i] = kp_ckpt_get_u32(&r);
-		if (d->act[i] < 0 || d->act[i] >= c.n_actions)
-			r.err = -EBADMSG;
-	}
-	for (i = 0; i < N && !r.err; i++) {
-		const uint8_t *p = r.data + r.off;
-
-		if (r.off >= r.len) {
-			r.err = -EBADMSG;
-			break;
-		}
-		d->term[i] = *p != 0;
-		r.off++;
-	}
-	if (r.err || r.off != r.len || d->size < 0 || d->size > c.buffer_size ||
-	    d->head < 0 || d->head >= c.buffer_size)
+	state_io(&io, d);
+	if (kp_ckpt_end(&r) || !state_ok(d))
 		goto bad;
 	free(buf);
 	*out = d;

@@ -118,29 +118,18 @@ static void kp_mlpd_tanh_vec(double *y, size_t n)
 		y[i] = tanh(y[i]);
 }
 
+/* mlp_impl.h undefines these at its end, ready for the next type. */
 #define REAL float
 #define VEC kp_vecf
-typedef float kp_vecf __attribute__((vector_size(TC * sizeof(float))));
 #define MLP kp_mlp
 #define FN(name) kp_mlp_##name
-static int FN(reserve)(struct MLP *m, int rows);
 #include "agent/mlp_impl.h"
-#undef REAL
-#undef VEC
-#undef MLP
-#undef FN
 
 #define REAL double
 #define VEC kp_vecd
-typedef double kp_vecd __attribute__((vector_size(TC * sizeof(double))));
 #define MLP kp_mlpd
 #define FN(name) kp_mlpd_##name
-static int FN(reserve)(struct MLP *m, int rows);
 #include "agent/mlp_impl.h"
-#undef REAL
-#undef VEC
-#undef MLP
-#undef FN
 
 int kp_mlpd_copy_from(struct kp_mlpd *d, const struct kp_mlp *f)
 {

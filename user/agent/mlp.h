@@ -38,34 +38,32 @@ KP_MLP_STRUCT(kp_mlp, float);
 KP_MLP_STRUCT(kp_mlpd, double);
 
 /*
- * sizes[0..nlayers]: input width, hidden widths, output width. cap: the
- * largest batch forward() will see (grown on demand). Weights start at zero.
- * Returns 0 or -EINVAL/-ENOMEM.
+ * The same functions for both (kp_mlp_* on float, kp_mlpd_* on double):
+ *
+ * init: sizes[0..nlayers] are the input width, hidden widths, output width;
+ *   cap is the largest batch forward() will see (grown on demand). Weights
+ *   start at zero. Returns 0 or -EINVAL/-ENOMEM.
+ * init_orthogonal: orthogonal weights (as torch.nn.init.orthogonal_) scaled
+ *   by hidden_gain for hidden layers and out_gain for the output layer;
+ *   zero biases.
+ * forward: n rows of x; keeps activations for backward(). Returns the output.
+ * infer: one row, no cache touched: safe on a const network.
+ * backward: accumulate dLoss/dparams into m->grads given dLoss/doutput of
+ *   the last forward.
  */
-int kp_mlp_init(struct kp_mlp *m, int nlayers, const int *sizes, int cap);
-void kp_mlp_free(struct kp_mlp *m);
-/*
- * Orthogonal weights (as torch.nn.init.orthogonal_) scaled by hidden_gain
- * for hidden layers and out_gain for the output layer; zero biases.
- */
-void kp_mlp_init_orthogonal(struct kp_mlp *m, struct kp_rng *rng,
-			    double hidden_gain, double out_gain);
-/* Forward n rows of x; keeps activations for backward(). Returns the output. */
-const float *kp_mlp_forward(struct kp_mlp *m, const float *x, int n);
-/* One row, no cache touched: safe on a const network. */
-void kp_mlp_infer(const struct kp_mlp *m, const float *x, float *out);
-/* Accumulate dLoss/dparams into m->grads given dLoss/doutput of the last forward. */
-void kp_mlp_backward(struct kp_mlp *m, const float *dout);
-void kp_mlp_zero_grad(struct kp_mlp *m);
+#define KP_MLP_API(NAME, REAL)							\
+int NAME##_init(struct NAME *m, int nlayers, const int *sizes, int cap);	\
+void NAME##_free(struct NAME *m);						\
+void NAME##_init_orthogonal(struct NAME *m, struct kp_rng *rng,		\
+			    double hidden_gain, double out_gain);		\
+const REAL *NAME##_forward(struct NAME *m, const REAL *x, int n);		\
+void NAME##_infer(const struct NAME *m, const REAL *x, REAL *out);		\
+void NAME##_backward(struct NAME *m, const REAL *dout);			\
+void NAME##_zero_grad(struct NAME *m)
 
-int kp_mlpd_init(struct kp_mlpd *m, int nlayers, const int *sizes, int cap);
-void kp_mlpd_free(struct kp_mlpd *m);
-void kp_mlpd_init_orthogonal(struct kp_mlpd *m, struct kp_rng *rng,
-			     double hidden_gain, double out_gain);
-const double *kp_mlpd_forward(struct kp_mlpd *m, const double *x, int n);
-void kp_mlpd_infer(const struct kp_mlpd *m, const double *x, double *out);
-void kp_mlpd_backward(struct kp_mlpd *m, const double *dout);
-void kp_mlpd_zero_grad(struct kp_mlpd *m);
+KP_MLP_API(kp_mlp, float);
+KP_MLP_API(kp_mlpd, double);
+
 /* Copy the float network's shape-compatible parameters into the twin. */
 int kp_mlpd_copy_from(struct kp_mlpd *d, const struct kp_mlp *f);
 

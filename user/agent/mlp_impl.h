@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The MLP body, instantiated by mlp.c for float (kp_mlp_*) and double
- * (kp_mlpd_*). Expects REAL, MLP (struct name) and FN(name) defined.
+ * (kp_mlpd_*). Expects REAL, VEC (a vector type name to define), MLP
+ * (struct name) and FN(name) defined; undefines them at the end.
  */
 
+typedef REAL VEC __attribute__((vector_size(TC * sizeof(REAL))));
+static int FN(reserve)(struct MLP *m, int rows);
 
 int FN(init)(struct MLP *m, int nlayers, const int *sizes, int cap)
 {
@@ -268,3 +271,8 @@ void FN(zero_grad)(struct MLP *m)
 {
 	memset(m->grads, 0, sizeof(REAL) * m->nparams);
 }
+
+#undef REAL
+#undef VEC
+#undef MLP
+#undef FN

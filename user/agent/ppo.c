@@ -1,40 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* PPO: rollout buffer, GAE, clipped losses, minibatch updates, checkpoints. */
+/* PPO: rollout buffer, GAE, minibatch update loop. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent/adam.h"
-#include "agent/ckpt.h"
 #include "lib/log.h"
-#include "agent/norm.h"
-#include "agent/ppo.h"
-#include "agent/rng.h"
-
-#define LOG_SQRT_2PI 0.91893853320467274178
-
-struct kp_ppo {
-	struct kp_ppo_config cfg;
-	struct kp_mlp actor, critic;
-	float *logstd, *logstd_grad;		/* continuous only */
-	struct kp_adam opt_actor, opt_critic, opt_logstd;
-	struct kp_rms obs_rms, ret_rms;
-	double *ret_acc;			/* per-env discounted return, reward scaling */
-	struct kp_rng rng;
-	long iteration, global_step;
-
-	/* Rollout, index t * E + e; observations already normalised. */
-	int t;
-	bool acted;				/* act() done, record() pending */
-	float *obs, *act, *logp, *val, *rew, *trunc_val, *adv, *ret;
-	uint8_t *term, *trunc;
-	uint32_t *idx;
-
-	/* Scratch. */
-	float *nobs;				/* E x obs_dim normalised */
-	float *mb_obs, *mb_dout, *mb_dv;
-	float *last_val;
-};
+#include "agent/ppo_impl.h"
 
 void kp_ppo_config_default(struct kp_ppo_config *c, int obs_dim, int act_dim, bool continuous)
 {
@@ -127,6 +98,33 @@ struct kp_mlp *kp_ppo_critic(struct kp_ppo *a) { return &a->critic; }
 float *kp_ppo_logstd(struct kp_ppo *a) { return a->logstd; }
 const struct kp_ppo_config *kp_ppo_config(const struct kp_ppo *a) { return &a->cfg; }
 
+/*
+ * Every buffer besides the networks, optimisers and statistics, listed once
+ * for allocation and release: X(member, count, element size), with E
+ * environments, B samples per rollout, O and A the observation and action
+ * widths, M rows per minibatch.
+ */
+#define PPO_BUFFERS(X)			\
+	X(logstd, A, sizeof(float))	\
+	X(logstd_grad, A, sizeof(float)) \
+	X(ret_acc, E, sizeof(double))	\
+	X(obs, B * O, sizeof(float))	\
+	X(act, B * A, sizeof(float))	\
+	X(logp, B, sizeof(float))	\
+	X(val, B, sizeof(float))	\
+	X(rew, B, sizeof(float))	\
+	X(trunc_val, B, sizeof(float))	\
+	X(adv, B, sizeof(float))	\
+	X(ret, B, sizeof(float))	\
+	X(term, B, 1)			\
+	X(trunc, B, 1)			\
+	X(idx, B, sizeof(uint32_t))	\
+	X(nobs, E * O, sizeof(float))	\
+	X(mb_obs, M * O, sizeof(float))	\
+	X(mb_dout, M * A, sizeof(float)) \
+	X(mb_dv, M, sizeof(float))	\
+	X(last_val, E, sizeof(float))
+
 void kp_ppo_destroy(struct kp_ppo *a)
 {
 	if (!a)
@@ -138,30 +136,13 @@ void kp_ppo_destroy(struct kp_ppo *a)
 	kp_adam_free(&a->opt_logstd);
 	kp_rms_free(&a->obs_rms);
 	kp_rms_free(&a->ret_rms);
-	free(a->logstd);
-	free(a->logstd_grad);
-	free(a->ret_acc);
-	free(a->obs);
-	free(a->act);
-	free(a->logp);
-	free(a->val);
-	free(a->rew);
-	free(a->trunc_val);
-	free(a->adv);
-	free(a->ret);
-	free(a->term);
-	free(a->trunc);
-	free(a->idx);
-	free(a->nobs);
-	free(a->mb_obs);
-	free(a->mb_dout);
-	free(a->mb_dv);
-	free(a->last_val);
+#define FREE_BUF(member, count, size) free(a->member);
+	PPO_BUFFERS(FREE_BUF)
+#undef FREE_BUF
 	free(a);
 }
 
-/* Everything but the weights' values: shapes, buffers, optimisers. */
-static int alloc_agent(struct kp_ppo **out, const struct kp_ppo_config *cfg)
+int kp_ppo_alloc(struct kp_ppo **out, const struct kp_ppo_config *cfg)
 {
 	struct kp_ppo *a;
 	int sizes[KP_MLP_MAX_LAYERS + 1];
@@ -199,30 +180,9 @@ static int alloc_agent(struct kp_ppo **out, const struct kp_ppo_config *cfg)
 	    kp_adam_init(&a->opt_logstd, A, cfg->lr, 0.9, 0.999, cfg->adam_eps) ||
 	    kp_rms_init(&a->obs_rms, O) || kp_rms_init(&a->ret_rms, 1))
 		goto fail;
-	a->logstd = calloc(A, sizeof(float));
-	a->logstd_grad = calloc(A, sizeof(float));
-	a->ret_acc = calloc(E, sizeof(double));
-	a->obs = calloc(B * O, sizeof(float));
-	a->act = calloc(B * A, sizeof(float));
-	a->logp = calloc(B, sizeof(float));
-	a->val = calloc(B, sizeof(float));
-	a->rew = calloc(B, sizeof(float));
-	a->trunc_val = calloc(B, sizeof(float));
-	a->adv = calloc(B, sizeof(float));
-	a->ret = calloc(B, sizeof(float));
-	a->term = calloc(B, 1);
-	a->trunc = calloc(B, 1);
-	a->idx = calloc(B, sizeof(uint32_t));
-	a->nobs = calloc(E * O, sizeof(float));
-	a->mb_obs = calloc(M * O, sizeof(float));
-	a->mb_dout = calloc(M * A, sizeof(float));
-	a->mb_dv = calloc(M, sizeof(float));
-	a->last_val = calloc(E, sizeof(float));
-	if (!a->logstd || !a->logstd_grad || !a->ret_acc || !a->obs || !a->act ||
-	    !a->logp || !a->val || !a->rew || !a->trunc_val || !a->adv || !a->ret ||
-	    !a->term || !a->trunc || !a->idx || !a->nobs || !a->mb_obs ||
-	    !a->mb_dout || !a->mb_dv || !a->last_val)
-		goto fail;
+#define ALLOC_BUF(member, count, size) if (!(a->member = calloc(count, size))) goto fail;
+	PPO_BUFFERS(ALLOC_BUF)
+#undef ALLOC_BUF
 	kp_rng_seed(&a->rng, cfg->seed);
 	*out = a;
 	return 0;
@@ -236,7 +196,7 @@ int kp_ppo_create(struct kp_ppo **out, const struct kp_ppo_config *cfg)
 	struct kp_ppo *a;
 	int i, err;
 
-	err = alloc_agent(&a, cfg);
+	err = kp_ppo_alloc(&a, cfg);
 	if (err)
 		return err;
 	/* Gains as CleanRL: sqrt(2) hidden, 0.01 policy head, 1 value head. */
@@ -467,132 +427,6 @@ void kp_gae(int T, int E, const float *reward, const float *value,
 	}
 }
 
-double kp_logprob_categorical(const double *logits, int n, int action, double *entropy)
-{
-	double mx = logits[0], sum = 0, lse, h = 0;
-	int i;
-
-	for (i = 1; i < n; i++)
-		if (logits[i] > mx)
-			mx = logits[i];
-	for (i = 0; i < n; i++)
-		sum += exp(logits[i] - mx);
-	lse = mx + log(sum);
-	if (entropy) {
-		for (i = 0; i < n; i++) {
-			double lp = logits[i] - lse;
-
-			h -= exp(lp) * lp;
-		}
-		*entropy = h;
-	}
-	return logits[action] - lse;
-}
-
-double kp_logprob_gaussian(const double *mean, const double *logstd, const double *x,
-			   int d, double *entropy)
-{
-	double lp = 0, h = 0;
-	int i;
-
-	for (i = 0; i < d; i++) {
-		double z = (x[i] - mean[i]) * exp(-logstd[i]);
-
-		lp += -0.5 * z * z - logstd[i] - LOG_SQRT_2PI;
-		h += 0.5 + LOG_SQRT_2PI + logstd[i];
-	}
-	if (entropy)
-		*entropy = h;
-	return lp;
-}
-
-double kp_ppo_clip_loss(double logratio, double adv, double clip, double *dlogratio)
-{
-	double r = exp(logratio);
-	double rc = r < 1 - clip ? 1 - clip : r > 1 + clip ? 1 + clip : r;
-	double l1 = -adv * r, l2 = -adv * rc;
-
-	/* The clipped branch is flat in r: only the unclipped one has a slope. */
-	*dlogratio = l1 >= l2 ? -adv * r : 0;
-	return l1 >= l2 ? l1 : l2;
-}
-
-double kp_ppo_value_loss(double v, double old_v, double ret, double clip, double *dv)
-{
-	double d = v - old_v, vc, lu, lc;
-
-	lu = (v - ret) * (v - ret);
-	if (clip <= 0) {
-		*dv = v - ret;
-		return 0.5 * lu;
-	}
-	vc = old_v + (d < -clip ? -clip : d > clip ? clip : d);
-	lc = (vc - ret) * (vc - ret);
-	if (lu >= lc) {
-		*dv = v - ret;
-		return 0.5 * lu;
-	}
-	*dv = (d > -clip && d < clip) ? vc - ret : 0;
-	return 0.5 * lc;
-}
-
-double kp_ppo_sample_loss_cat(const double *logits, int n, int action, double old_logprob,
-			      double adv, double clip, double ent_coef, double *dlogits,
-			      struct kp_ppo_sample *s)
-{
-	double mx = logits[0], sum = 0, lse, h = 0, dlr, pg;
-	double lp[KP_MLP_MAX_WIDTH];
-	int i;
-
-	for (i = 1; i < n; i++)
-		if (logits[i] > mx)
-			mx = logits[i];
-	for (i = 0; i < n; i++)
-		sum += exp(logits[i] - mx);
-	lse = mx + log(sum);
-	for (i = 0; i < n; i++) {
-		lp[i] = logits[i] - lse;
-		h -= exp(lp[i]) * lp[i];
-	}
-	s->logprob = lp[action];
-	s->logratio = s->logprob - old_logprob;
-	s->ratio = exp(s->logratio);
-	s->entropy = h;
-	pg = kp_ppo_clip_loss(s->logratio, adv, clip, &dlr);
-	s->pg_loss = pg;
-	for (i = 0; i < n; i++) {
-		double p = exp(lp[i]);
-
-		/* dlogp[a]/dz = onehot - p; dH/dz = -p (logp + H). */
-		dlogits[i] = dlr * ((i == action) - p) + ent_coef * p * (lp[i] + h);
-	}
-	return pg - ent_coef * h;
-}
-
-double kp_ppo_sample_loss_gauss(const double *mean, const double *logstd, const double *x,
-				int d, double old_logprob, double adv, double clip,
-				double ent_coef, double *dmean, double *dlogstd,
-				struct kp_ppo_sample *s)
-{
-	double dlr, pg, h;
-	int i;
-
-	s->logprob = kp_logprob_gaussian(mean, logstd, x, d, &h);
-	s->logratio = s->logprob - old_logprob;
-	s->ratio = exp(s->logratio);
-	s->entropy = h;
-	pg = kp_ppo_clip_loss(s->logratio, adv, clip, &dlr);
-	s->pg_loss = pg;
-	for (i = 0; i < d; i++) {
-		double iv = exp(-2 * logstd[i]), e = x[i] - mean[i];
-
-		dmean[i] = dlr * e * iv;
-		/* dH/dlogstd = 1 per dimension. */
-		dlogstd[i] = dlr * (e * e * iv - 1) - ent_coef;
-	}
-	return pg - ent_coef * h;
-}
-
 static double variance(const float *x, size_t n)
 {
 	double s = 0, ss = 0, mu;
@@ -606,103 +440,14 @@ static double variance(const float *x, size_t n)
 	return ss / n;
 }
 
-/* Loss statistics summed over minibatches (each term a minibatch mean). */
-struct mb_sums {
-	double pg, v, h, okl, kl, cf, grad_norm;
-};
-
-/*
- * Loss over the samples ix[0..M) and its gradient in the actor's, the
- * critic's and the log-std's grads. Returns the loss (NaN if not finite).
- */
-static double minibatch_grad(struct kp_ppo *a, const uint32_t *ix, size_t M, struct mb_sums *sum)
-{
-	const struct kp_ppo_config *c = &a->cfg;
-	int O = c->obs_dim, A = c->act_dim;
-	double amean = 0, astd = 1, loss = 0, pg = 0, vl_sum = 0, h = 0, okl = 0, kl = 0, cf = 0;
-	const float *pout, *vout;
-	size_t j;
-
-	for (j = 0; j < M; j++)
-		memcpy(a->mb_obs + j * O, a->obs + (size_t)ix[j] * O, sizeof(float) * O);
-	if (c->norm_adv) {
-		double ss = 0;
-
-		for (j = 0; j < M; j++)
-			amean += a->adv[ix[j]];
-		amean /= M;
-		for (j = 0; j < M; j++)
-			ss += (a->adv[ix[j]] - amean) * (a->adv[ix[j]] - amean);
-		/* torch.std is the unbiased estimate. */
-		astd = sqrt(ss / (M - 1)) + 1e-8;
-	}
-	pout = kp_mlp_forward(&a->actor, a->mb_obs, M);
-	vout = kp_mlp_forward(&a->critic, a->mb_obs, M);
-	if (!pout || !vout)
-		return NAN;
-	kp_mlp_zero_grad(&a->actor);
-	kp_mlp_zero_grad(&a->critic);
-	memset(a->logstd_grad, 0, sizeof(float) * A);
-	for (j = 0; j < M; j++) {
-		size_t k = ix[j];
-		double adv = c->norm_adv ? (a->adv[k] - amean) / astd : a->adv[k];
-		double z[KP_MLP_MAX_WIDTH], g[KP_MLP_MAX_WIDTH], l, dv, vl;
-		struct kp_ppo_sample smp;
-		int d;
-
-		for (d = 0; d < A; d++)
-			z[d] = pout[j * A + d];
-		if (c->continuous) {
-			double ls[KP_MLP_MAX_WIDTH], x[KP_MLP_MAX_WIDTH], gls[KP_MLP_MAX_WIDTH];
-
-			for (d = 0; d < A; d++) {
-				ls[d] = a->logstd[d];
-				x[d] = a->act[k * A + d];
-			}
-			l = kp_ppo_sample_loss_gauss(z, ls, x, A, a->logp[k], adv, c->clip_coef,
-						     c->ent_coef, g, gls, &smp);
-			for (d = 0; d < A; d++)
-				a->logstd_grad[d] += gls[d] / M;
-		} else {
-			l = kp_ppo_sample_loss_cat(z, A, (int)a->act[k * A], a->logp[k], adv,
-						   c->clip_coef, c->ent_coef, g, &smp);
-		}
-		/* The loss is a mean over the minibatch: every gradient gets 1/M. */
-		for (d = 0; d < A; d++)
-			a->mb_dout[j * A + d] = g[d] / M;
-		vl = kp_ppo_value_loss(vout[j], a->val[k], a->ret[k],
-				       c->clip_vloss ? c->clip_coef : 0, &dv);
-		a->mb_dv[j] = c->vf_coef * dv / M;
-		loss += l + c->vf_coef * vl;
-		pg += smp.pg_loss;
-		vl_sum += vl;
-		h += smp.entropy;
-		okl += -smp.logratio;
-		kl += (smp.ratio - 1) - smp.logratio;
-		cf += fabs(smp.ratio - 1) > c->clip_coef;
-	}
-	kp_mlp_backward(&a->actor, a->mb_dout);
-	kp_mlp_backward(&a->critic, a->mb_dv);
-	if (sum) {
-		sum->pg += pg / M;
-		sum->v += vl_sum / M;
-		sum->h += h / M;
-		sum->okl += okl / M;
-		sum->kl += kl / M;
-		sum->cf += cf / M;
-	}
-	loss /= M;
-	return isfinite(loss) ? loss : NAN;
-}
-
 /* One gradient step on the samples ix[0..M): loss, backward, clip, Adam. */
-static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct mb_sums *sum)
+static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct kp_ppo_sums *sum)
 {
 	const struct kp_ppo_config *c = &a->cfg;
 	struct kp_vec vecs[3];
 	int nvec = 0;
 
-	if (isnan(minibatch_grad(a, ix, M, sum))) {
+	if (isnan(kp_ppo_mb_grad(a, ix, M, sum))) {
 		kp_err("ppo: non-finite loss at update %ld; weights left unchanged",
 		       a->iteration + 1);
 		return -EDOM;
@@ -723,19 +468,6 @@ static int minibatch_step(struct kp_ppo *a, const uint32_t *ix, size_t M, struct
 	if (c->continuous)
 		kp_adam_step(&a->opt_logstd, a->logstd, a->logstd_grad);
 	return 0;
-}
-
-double kp_ppo_minibatch_grad(struct kp_ppo *a, const uint32_t *ix, size_t M)
-{
-	size_t B = (size_t)a->cfg.num_envs * a->cfg.num_steps, j;
-
-	/* Scratch holds one configured minibatch; indices must be recorded samples. */
-	if (M < 2 || M > B / a->cfg.num_minibatches)
-		return NAN;
-	for (j = 0; j < M; j++)
-		if (ix[j] >= (size_t)a->t * a->cfg.num_envs)
-			return NAN;
-	return minibatch_grad(a, ix, M, NULL);
 }
 
 int kp_ppo_advantages(struct kp_ppo *a, const float *next_obs)
@@ -775,7 +507,7 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 	const struct kp_ppo_config *c = &a->cfg;
 	int epoch, mb, err;
 	size_t B = (size_t)c->num_envs * c->num_steps, M = B / c->num_minibatches, i;
-	struct mb_sums sum = { 0 }, last_epoch = { 0 };
+	struct kp_ppo_sums sum = { 0 }, last_epoch = { 0 };
 	struct kp_ppo_stats s = { 0 };
 	double lr = c->lr, vy;
 	long nmb = 0;
@@ -796,7 +528,7 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 	for (i = 0; i < B; i++)
 		a->idx[i] = i;
 	for (epoch = 0; epoch < c->update_epochs; epoch++) {
-		struct mb_sums before = sum;
+		struct kp_ppo_sums before = sum;
 
 		kp_rng_shuffle(&a->rng, a->idx, B);
 		for (mb = 0; mb < c->num_minibatches; mb++) {
@@ -837,165 +569,4 @@ int kp_ppo_update(struct kp_ppo *a, const float *next_obs, struct kp_ppo_stats *
 	if (st)
 		*st = s;
 	return 0;
-}
-
-static void put_adam(struct kp_ckpt_writer *w, const struct kp_adam *o)
-{
-	kp_ckpt_put_u64(w, o->t);
-	kp_ckpt_put_f32s(w, o->m, o->n);
-	kp_ckpt_put_f32s(w, o->v, o->n);
-}
-
-static void get_adam(struct kp_ckpt_reader *r, struct kp_adam *o)
-{
-	o->t = kp_ckpt_get_u64(r);
-	kp_ckpt_get_f32s(r, o->m, o->n);
-	kp_ckpt_get_f32s(r, o->v, o->n);
-}
-
-static void put_rms(struct kp_ckpt_writer *w, const struct kp_rms *s)
-{
-	kp_ckpt_put_f64(w, s->count);
-	kp_ckpt_put_f64s(w, s->mean, s->dim);
-	kp_ckpt_put_f64s(w, s->var, s->dim);
-}
-
-static void get_rms(struct kp_ckpt_reader *r, struct kp_rms *s)
-{
-	s->count = kp_ckpt_get_f64(r);
-	kp_ckpt_get_f64s(r, s->mean, s->dim);
-	kp_ckpt_get_f64s(r, s->var, s->dim);
-}
-
-/* The whole agent but the partial rollout: a loaded agent starts a fresh one. */
-int kp_ppo_save(const struct kp_ppo *a, const char *path)
-{
-	const struct kp_ppo_config *c = &a->cfg;
-	struct kp_ckpt_writer w = { 0 };
-	int i, err;
-
-	kp_ckpt_put_u32(&w, c->obs_dim);
-	kp_ckpt_put_u32(&w, c->act_dim);
-	kp_ckpt_put_u32(&w, c->continuous);
-	kp_ckpt_put_u32(&w, c->nhidden);
-	for (i = 0; i < c->nhidden; i++)
-		kp_ckpt_put_u32(&w, c->hidden[i]);
-	kp_ckpt_put_u32(&w, c->num_envs);
-	kp_ckpt_put_u32(&w, c->num_steps);
-	kp_ckpt_put_u32(&w, c->num_minibatches);
-	kp_ckpt_put_u32(&w, c->update_epochs);
-	kp_ckpt_put_f64(&w, c->lr);
-	kp_ckpt_put_u32(&w, c->anneal_lr);
-	kp_ckpt_put_u64(&w, c->total_steps);
-	kp_ckpt_put_f64(&w, c->gamma);
-	kp_ckpt_put_f64(&w, c->gae_lambda);
-	kp_ckpt_put_u32(&w, c->norm_adv);
-	kp_ckpt_put_f64(&w, c->clip_coef);
-	kp_ckpt_put_u32(&w, c->clip_vloss);
-	kp_ckpt_put_f64(&w, c->ent_coef);
-	kp_ckpt_put_f64(&w, c->vf_coef);
-	kp_ckpt_put_f64(&w, c->max_grad_norm);
-	kp_ckpt_put_f64(&w, c->target_kl);
-	kp_ckpt_put_u32(&w, c->norm_obs);
-	kp_ckpt_put_f64(&w, c->obs_clip);
-	kp_ckpt_put_u32(&w, c->norm_reward);
-	kp_ckpt_put_f64(&w, c->reward_clip);
-	kp_ckpt_put_f64(&w, c->init_logstd);
-	kp_ckpt_put_f64(&w, c->adam_eps);
-	kp_ckpt_put_u64(&w, c->seed);
-
-	kp_ckpt_put_u64(&w, a->iteration);
-	kp_ckpt_put_u64(&w, a->global_step);
-	kp_ckpt_put_rng(&w, &a->rng);
-	kp_ckpt_put_f32s(&w, a->actor.params, a->actor.nparams);
-	kp_ckpt_put_f32s(&w, a->critic.params, a->critic.nparams);
-	kp_ckpt_put_f32s(&w, a->logstd, c->act_dim);
-	put_adam(&w, &a->opt_actor);
-	put_adam(&w, &a->opt_critic);
-	put_adam(&w, &a->opt_logstd);
-	put_rms(&w, &a->obs_rms);
-	put_rms(&w, &a->ret_rms);
-	kp_ckpt_put_f64s(&w, a->ret_acc, c->num_envs);
-	err = kp_ckpt_save(path, KP_CKPT_PPO, &w);
-	kp_ckpt_writer_free(&w);
-	return err;
-}
-
-int kp_ppo_load(struct kp_ppo **out, const char *path)
-{
-	struct kp_ckpt_reader r;
-	struct kp_ppo_config c = { 0 };
-	struct kp_ppo *a = NULL;
-	uint8_t *buf;
-	int i, err;
-
-	*out = NULL;
-	err = kp_ckpt_load(path, KP_CKPT_PPO, &buf, &r);
-	if (err)
-		return err;
-	c.obs_dim = kp_ckpt_get_u32(&r);
-	c.act_dim = kp_ckpt_get_u32(&r);
-	c.continuous = kp_ckpt_get_u32(&r);
-	c.nhidden = kp_ckpt_get_u32(&r);
-	if (c.nhidden < 0 || c.nhidden > KP_MLP_MAX_LAYERS - 1) {
-		err = -EBADMSG;
-		goto bad;
-	}
-	for (i = 0; i < c.nhidden; i++)
-		c.hidden[i] = kp_ckpt_get_u32(&r);
-	c.num_envs = kp_ckpt_get_u32(&r);
-	c.num_steps = kp_ckpt_get_u32(&r);
-	c.num_minibatches = kp_ckpt_get_u32(&r);
-	c.update_epochs = kp_ckpt_get_u32(&r);
-	c.lr = kp_ckpt_get_f64(&r);
-	c.anneal_lr = kp_ckpt_get_u32(&r);
-	c.total_steps = kp_ckpt_get_u64(&r);
-	c.gamma = kp_ckpt_get_f64(&r);
-	c.gae_lambda = kp_ckpt_get_f64(&r);
-	c.norm_adv = kp_ckpt_get_u32(&r);
-	c.clip_coef = kp_ckpt_get_f64(&r);
-	c.clip_vloss = kp_ckpt_get_u32(&r);
-	c.ent_coef = kp_ckpt_get_f64(&r);
-	c.vf_coef = kp_ckpt_get_f64(&r);
-	c.max_grad_norm = kp_ckpt_get_f64(&r);
-	c.target_kl = kp_ckpt_get_f64(&r);
-	c.norm_obs = kp_ckpt_get_u32(&r);
-	c.obs_clip = kp_ckpt_get_f64(&r);
-	c.norm_reward = kp_ckpt_get_u32(&r);
-	c.reward_clip = kp_ckpt_get_f64(&r);
-	c.init_logstd = kp_ckpt_get_f64(&r);
-	c.adam_eps = kp_ckpt_get_f64(&r);
-	c.seed = kp_ckpt_get_u64(&r);
-	if (r.err) {
-		err = r.err;
-		goto bad;
-	}
-	err = alloc_agent(&a, &c);
-	if (err)
-		goto bad;
-	a->iteration = kp_ckpt_get_u64(&r);
-	a->global_step = kp_ckpt_get_u64(&r);
-	kp_ckpt_get_rng(&r, &a->rng);
-	kp_ckpt_get_f32s(&r, a->actor.params, a->actor.nparams);
-	kp_ckpt_get_f32s(&r, a->critic.params, a->critic.nparams);
-	kp_ckpt_get_f32s(&r, a->logstd, c.act_dim);
-	get_adam(&r, &a->opt_actor);
-	get_adam(&r, &a->opt_critic);
-	get_adam(&r, &a->opt_logstd);
-	get_rms(&r, &a->obs_rms);
-	get_rms(&r, &a->ret_rms);
-	kp_ckpt_get_f64s(&r, a->ret_acc, c.num_envs);
-	err = r.err;
-	if (!err && r.off != r.len)
-		err = -EBADMSG;
-	if (err)
-		goto bad;
-	free(buf);
-	*out = a;
-	return 0;
-bad:
-	kp_err("checkpoint %s: PPO payload does not match its header", path);
-	kp_ppo_destroy(a);
-	free(buf);
-	return err == -ENOMEM ? err : -EBADMSG;
 }
