@@ -18,7 +18,7 @@
 
 #define OUT_MAX (1 << 20)
 
-int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
+int kp_child_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
 {
 	int out[2], gate[2], nsfd = -1, err;
 	char c;
@@ -125,7 +125,7 @@ static void take(struct kp_child *p)
 	}
 }
 
-int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s)
+int kp_child_wait_for(struct kp_child *p, const char *needle, double timeout_s)
 {
 	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
 	double deadline = kp_mono_s() + timeout_s;
@@ -145,7 +145,7 @@ int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s)
 	return 0;
 }
 
-int kp_proc_finish(struct kp_child *p, double timeout_s, bool (*stop)(void))
+int kp_child_finish(struct kp_child *p, double timeout_s, bool (*stop)(void))
 {
 	double deadline = p->start_s + timeout_s;
 	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
@@ -192,7 +192,7 @@ kill:
 	return ret;
 }
 
-void kp_proc_free(struct kp_child *p)
+void kp_child_free(struct kp_child *p)
 {
 	if (p->pid > 0) {
 		kill(-p->pid, SIGKILL);

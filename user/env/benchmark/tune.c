@@ -66,18 +66,18 @@ static int run_cmd(char *const argv[], char *why, size_t len)
 	struct kp_child p;
 	int st;
 
-	st = kp_proc_start(&ro, &p, why, len);
+	st = kp_child_start(&ro, &p, why, len);
 	if (st)
 		return st;
-	st = kp_proc_finish(&p, 10, NULL);
+	st = kp_child_finish(&p, 10, NULL);
 	if (st) {
 		snprintf(why, len, "%s %s %s: %s", argv[0], argv[1], argv[2],
 			 p.len ? p.out : "failed");
 		why[strcspn(why, "\n")] = '\0';
-		kp_proc_free(&p);
+		kp_child_free(&p);
 		return -EIO;
 	}
-	kp_proc_free(&p);
+	kp_child_free(&p);
 	return 0;
 }
 
@@ -273,34 +273,34 @@ static int run_churn(struct tune *t, double *metric, char *why, size_t len)
 
 	snprintf(s_secs, sizeof(s_secs), "%g", secs + t->c->timeout_s);
 	snprintf(c_secs, sizeof(c_secs), "%g", secs);
-	err = kp_proc_start(&so, &sp, why, len);
+	err = kp_child_start(&so, &sp, why, len);
 	if (err)
 		return err;
-	err = kp_proc_wait_for(&sp, "listening", 5);
+	err = kp_child_wait_for(&sp, "listening", 5);
 	if (err) {
 		snprintf(why, len, "the tcp-churn server did not start: %s", sp.len ? sp.out : "no output");
-		kp_proc_free(&sp);
+		kp_child_free(&sp);
 		return -EIO;
 	}
-	err = kp_proc_start(&co, &cp, why, len);
+	err = kp_child_start(&co, &cp, why, len);
 	if (err) {
-		kp_proc_free(&sp);
+		kp_child_free(&sp);
 		return err;
 	}
-	st = kp_proc_finish(&cp, t->c->timeout_s, stop_requested);
+	st = kp_child_finish(&cp, t->c->timeout_s, stop_requested);
 	kill(sp.pid, SIGTERM);
-	kp_proc_finish(&sp, 5, NULL);
-	kp_proc_free(&sp);
+	kp_child_finish(&sp, 5, NULL);
+	kp_child_free(&sp);
 	if (st) {
 		snprintf(why, len, "%s", st == -ETIMEDOUT ? "timed out" : st == -EINTR ? "interrupted" :
 			 "the tcp-churn client failed");
-		kp_proc_free(&cp);
+		kp_child_free(&cp);
 		return st < 0 ? st : -EIO;
 	}
 	err = kp_metric_parse(t->c->pattern, cp.out, metric);
 	if (err)
 		snprintf(why, len, "no %s in the client's output", t->c->metric_name);
-	kp_proc_free(&cp);
+	kp_child_free(&cp);
 	return err;
 }
 
@@ -311,13 +311,13 @@ static int run_command(struct tune *t, double *metric, char *why, size_t len)
 	struct kp_child p;
 	int st, err;
 
-	err = kp_proc_start(&ro, &p, why, len);
+	err = kp_child_start(&ro, &p, why, len);
 	if (err)
 		return err;
-	st = kp_proc_finish(&p, t->c->timeout_s, stop_requested);
+	st = kp_child_finish(&p, t->c->timeout_s, stop_requested);
 	if (st == -ETIMEDOUT || st == -EINTR) {
 		snprintf(why, len, "%s", st == -ETIMEDOUT ? "timed out" : "interrupted");
-		kp_proc_free(&p);
+		kp_child_free(&p);
 		return st;
 	}
 	err = kp_metric_parse(t->c->pattern, p.out, metric);
@@ -333,7 +333,7 @@ static int run_command(struct tune *t, double *metric, char *why, size_t len)
 	} else if (err) {
 		snprintf(why, len, "no match for the %s pattern in the output", t->c->metric_name);
 	}
-	kp_proc_free(&p);
+	kp_child_free(&p);
 	return err;
 }
 
