@@ -111,38 +111,44 @@ int kp_json_keys(struct kp_json *x, const char *path, json_t *obj, const char *c
 	return 0;
 }
 
-/* The member and its path; NULL when absent. */
-static json_t *member(json_t *parent, const char *path, const char *key, char *p, size_t size)
+/*
+ * The member key of parent, named path.key in p: *v NULL when it is absent
+ * and optional; -EINVAL when it is missing or none of the types in mask.
+ */
+static int member(struct kp_json *x, json_t *parent, const char *path, const char *key,
+		  bool required, unsigned int mask, const char *what, char *p, size_t size,
+		  json_t **v)
 {
 	snprintf(p, size, "%s.%s", path, key);
-	return json_object_get(parent, key);
+	*v = json_object_get(parent, key);
+	if (!*v)
+		return required ? missing(x, p, what) : 0;
+	if (!(mask & (1u << json_typeof(*v))))
+		return kp_json_want(x, p, what, *v);
+	return 0;
 }
+
+#define T(type)	(1u << (type))
 
 int kp_json_obj(struct kp_json *x, json_t *parent, const char *path, const char *key,
 		bool required, json_t **out)
 {
 	char p[256];
-	json_t *v = member(parent, path, key, p, sizeof(p));
 
-	*out = NULL;
-	if (!v)
-		return required ? missing(x, p, "an object") : 0;
-	if (!json_is_object(v))
-		return kp_json_want(x, p, "an object", v);
-	*out = v;
-	return 0;
+	return member(x, parent, path, key, required, T(JSON_OBJECT), "an object", p, sizeof(p),
+		      out);
 }
 
 int kp_json_str(struct kp_json *x, json_t *parent, const char *path, const char *key,
 		bool required, char *buf, size_t size)
 {
 	char p[256];
-	json_t *v = member(parent, path, key, p, sizeof(p));
+	json_t *v;
+	int err = member(x, parent, path, key, required, T(JSON_STRING), "a string", p, sizeof(p),
+			 &v);
 
-	if (!v)
-		return required ? missing(x, p, "a string") : 0;
-	if (!json_is_string(v))
-		return kp_json_want(x, p, "a string", v);
+	if (err || !v)
+		return err;
 	if (x->terse && strlen(json_string_value(v)) >= size)
 		return kp_json_fail(x, p, "longer than %zu characters", size - 1);
 	if (!x->terse && (!json_string_length(v) || json_string_length(v) >= size))
@@ -155,13 +161,13 @@ int kp_json_num(struct kp_json *x, json_t *parent, const char *path, const char 
 		bool required, double lo, double hi, double *out)
 {
 	char p[256];
-	json_t *v = member(parent, path, key, p, sizeof(p));
+	json_t *v;
 	double d;
+	int err = member(x, parent, path, key, required, T(JSON_INTEGER) | T(JSON_REAL), "a number",
+			 p, sizeof(p), &v);
 
-	if (!v)
-		return required ? missing(x, p, "a number") : 0;
-	if (!json_is_number(v))
-		return kp_json_want(x, p, "a number", v);
+	if (err || !v)
+		return err;
 	d = json_number_value(v);
 	if (isfinite(d) && d >= lo && d <= hi) {
 		*out = d;
@@ -176,12 +182,12 @@ int kp_json_int(struct kp_json *x, json_t *parent, const char *path, const char 
 		long long lo, long long hi, long long *out)
 {
 	char p[256];
-	json_t *v = member(parent, path, key, p, sizeof(p));
+	json_t *v;
+	int err = member(x, parent, path, key, false, T(JSON_INTEGER), "an integer", p, sizeof(p),
+			 &v);
 
-	if (!v)
-		return 0;
-	if (!json_is_integer(v))
-		return kp_json_want(x, p, "an integer", v);
+	if (err || !v)
+		return err;
 	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
 		return kp_json_fail(x, p, "expected an integer in [%lld, %lld], got %lld", lo, hi,
 				    (long long)json_integer_value(v));
@@ -193,12 +199,11 @@ int kp_json_bool(struct kp_json *x, json_t *parent, const char *path, const char
 		 bool *out)
 {
 	char p[256];
-	json_t *v = member(parent, path, key, p, sizeof(p));
+	json_t *v;
+	int err = member(x, parent, path, key, false, T(JSON_TRUE) | T(JSON_FALSE), "true or false",
+			 p, sizeof(p), &v);
 
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return kp_json_want(x, p, "true or false", v);
-	*out = json_is_true(v);
-	return 0;
+	if (!err && v)
+		*out = json_is_true(v);
+	return err;
 }
