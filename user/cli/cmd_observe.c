@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "lib/log.h"
 #include "observe/observer.h"
@@ -142,14 +143,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--rows: '%s' is not a number", arg);
 		env.rows = v;
 		break;
-	case 'v':
-		kp_verbosity = KP_DEBUG;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return cli_common_arg(key, arg, state);
 	}
 	return 0;
 }

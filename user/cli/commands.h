@@ -7,6 +7,8 @@
 #define KP_EXIT_OK	0
 #define KP_EXIT_REJECT	1	/* the request was understood and refused */
 #define KP_EXIT_USAGE	2	/* bad usage or an unusable environment */
+#define KP_EXIT_ABORTED	3	/* tune: the guardrails aborted the run (everything restored) */
+#define KP_EXIT_INTERRUPTED	130	/* Ctrl-C: restored, partial results written */
 
 int cmd_observe(int argc, char **argv);
 int cmd_tune(int argc, char **argv);

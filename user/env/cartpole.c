@@ -99,3 +99,27 @@ bool kp_episodes_reached(const struct kp_episodes *e, double threshold)
 {
 	return e->n == e->window && e->sum / e->n >= threshold;
 }
+
+static int cartpole_reset(struct kp_env *e, float *obs, char *why, size_t len)
+{
+	kp_cartpole_reset(e->priv, obs);
+	return 0;
+}
+
+static int cartpole_step(struct kp_env *e, const double *action, float *obs, double *reward,
+			 bool *done, char *why, size_t len)
+{
+	bool terminated, truncated;
+
+	*reward = kp_cartpole_step(e->priv, action[0] >= 0.5, obs, &terminated, &truncated);
+	*done = terminated || truncated;
+	return 0;
+}
+
+static const struct kp_env_ops cartpole_ops = { .reset = cartpole_reset, .step = cartpole_step };
+
+void kp_cartpole_env(struct kp_cartpole *c, struct kp_env *e)
+{
+	*e = (struct kp_env){ .name = "cartpole", .ops = &cartpole_ops, .priv = c,
+			      .obs_dim = KP_CARTPOLE_OBS, .n_actions = KP_CARTPOLE_ACTIONS };
+}

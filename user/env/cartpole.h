@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include "agent/rng.h"
+#include "env/env.h"
 
 #define KP_CARTPOLE_OBS 4
 #define KP_CARTPOLE_ACTIONS 2
@@ -26,6 +27,12 @@ void kp_cartpole_reset(struct kp_cartpole *c, float *obs);
 /* action 0 pushes left, 1 right. Returns the reward (1). */
 float kp_cartpole_step(struct kp_cartpole *c, int action, float *obs,
 		       bool *terminated, bool *truncated);
+
+/*
+ * c as an environment (env/env.h): one discrete action, 0 or 1, in
+ * action[0]; done when terminated or truncated. c must be seeded.
+ */
+void kp_cartpole_env(struct kp_cartpole *c, struct kp_env *e);
 
 /* Mean of the last `window` episode returns (a ring buffer). */
 struct kp_episodes {

@@ -54,3 +54,29 @@ float kp_toytune_step(struct kp_toytune *t, const float *action, float *obs, boo
 	memcpy(obs, t->obs, sizeof(t->obs));
 	return r;
 }
+
+static int toytune_reset(struct kp_env *e, float *obs, char *why, size_t len)
+{
+	kp_toytune_reset(e->priv, obs);
+	return 0;
+}
+
+static int toytune_step(struct kp_env *e, const double *action, float *obs, double *reward,
+			bool *done, char *why, size_t len)
+{
+	float a[KP_TOYTUNE_DIM];
+	int i;
+
+	for (i = 0; i < KP_TOYTUNE_DIM; i++)
+		a[i] = action[i];
+	*reward = kp_toytune_step(e->priv, a, obs, done);
+	return 0;
+}
+
+static const struct kp_env_ops toytune_ops = { .reset = toytune_reset, .step = toytune_step };
+
+void kp_toytune_env(struct kp_toytune *t, struct kp_env *e)
+{
+	*e = (struct kp_env){ .name = "toytune", .ops = &toytune_ops, .priv = t,
+			      .obs_dim = KP_TOYTUNE_OBS, .act_dim = KP_TOYTUNE_DIM };
+}

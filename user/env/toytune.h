@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include "agent/rng.h"
+#include "env/env.h"
 
 #define KP_TOYTUNE_DIM 4
 #define KP_TOYTUNE_OBS (KP_TOYTUNE_DIM + 1)
@@ -35,5 +36,8 @@ float kp_toytune_step(struct kp_toytune *t, const float *action, float *obs, boo
 double kp_toytune_value(const struct kp_toytune *t, const float *action);
 /* The best value any action reaches (1). */
 double kp_toytune_optimum(const struct kp_toytune *t);
+
+/* t as an environment (env/env.h): done at the end of each episode. t must be initialised. */
+void kp_toytune_env(struct kp_toytune *t, struct kp_env *e);
 
 #endif

@@ -18,10 +18,42 @@
 
 #define OUT_MAX (1 << 20)
 
-int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
+/*
+ * In the child: its own process group (a timeout kills everything it
+ * started), default signals, output into the pipe; it waits at the gate
+ * until the parent has seen its pid (on_start), then joins the namespace
+ * and execs.
+ */
+static void __attribute__((noreturn)) child(const struct kp_run_opts *o, int out, int gate[2],
+					    int nsfd)
+{
+	char c;
+
+	setpgid(0, 0);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	dup2(out, 1);
+	dup2(out, 2);
+	close(gate[1]);
+	if (read(gate[0], &c, 1) != 1)
+		_exit(127);	/* the parent gave up */
+	if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) {
+		fprintf(stderr, "kpilot: setns: %s\n", strerror(errno));
+		_exit(127);
+	}
+	if (o->shell)
+		execl("/bin/sh", "sh", "-c", o->argv[0], (char *)NULL);
+	else
+		execvp(o->argv[0], o->argv);
+	fprintf(stderr, "kpilot: cannot run %s: %s\n", o->argv[0], strerror(errno));
+	_exit(127);
+}
+
+int kp_child_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
 {
 	int out[2], gate[2], nsfd = -1, err;
-	char c;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
@@ -53,29 +85,8 @@ int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, si
 			close(nsfd);
 		return err;
 	}
-	if (p->pid == 0) {
-		/* Its own process group: a timeout kills everything it started. */
-		setpgid(0, 0);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		close(gate[1]);
-		if (read(gate[0], &c, 1) != 1)
-			_exit(127);	/* the parent gave up */
-		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) {
-			fprintf(stderr, "kpilot: setns: %s\n", strerror(errno));
-			_exit(127);
-		}
-		if (o->shell)
-			execl("/bin/sh", "sh", "-c", o->argv[0], (char *)NULL);
-		else
-			execvp(o->argv[0], o->argv);
-		fprintf(stderr, "kpilot: cannot run %s: %s\n", o->argv[0], strerror(errno));
-		_exit(127);
-	}
+	if (p->pid == 0)
+		child(o, out[1], gate, nsfd);
 	setpgid(p->pid, p->pid);	/* both sides, whichever runs first */
 	close(out[1]);
 	close(gate[0]);
@@ -125,7 +136,7 @@ static void take(struct kp_child *p)
 	}
 }
 
-int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s)
+int kp_child_wait_for(struct kp_child *p, const char *needle, double timeout_s)
 {
 	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
 	double deadline = kp_mono_s() + timeout_s;
@@ -145,7 +156,7 @@ int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s)
 	return 0;
 }
 
-int kp_proc_finish(struct kp_child *p, double timeout_s, bool (*stop)(void))
+int kp_child_finish(struct kp_child *p, double timeout_s, bool (*stop)(void))
 {
 	double deadline = p->start_s + timeout_s;
 	struct pollfd pfd = { .fd = p->out_fd, .events = POLLIN };
@@ -192,7 +203,7 @@ kill:
 	return ret;
 }
 
-void kp_proc_free(struct kp_child *p)
+void kp_child_free(struct kp_child *p)
 {
 	if (p->pid > 0) {
 		kill(-p->pid, SIGKILL);

@@ -29,18 +29,18 @@ struct kp_run_opts {
 };
 
 /* Start the command; it runs when this returns 0. -errno otherwise. */
-int kp_proc_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len);
+int kp_child_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len);
 
 /* Wait until the output contains needle (e.g. a server's "listening"). */
-int kp_proc_wait_for(struct kp_child *p, const char *needle, double timeout_s);
+int kp_child_wait_for(struct kp_child *p, const char *needle, double timeout_s);
 
 /*
  * Collect output until the command exits or timeout_s passes (then its whole
  * process group is killed), or stop() says so. Returns the exit status
  * (0-255), 128+signal, or -ETIMEDOUT / -EINTR.
  */
-int kp_proc_finish(struct kp_child *p, double timeout_s, bool (*stop)(void));
-void kp_proc_free(struct kp_child *p);
+int kp_child_finish(struct kp_child *p, double timeout_s, bool (*stop)(void));
+void kp_child_free(struct kp_child *p);
 
 /*
  * The value of the last match of pattern's capture group in text, as a

@@ -8,10 +8,11 @@
 #include <sys/stat.h>
 #include "env/benchmark/results.h"
 #include "lib/fs.h"
+#include "lib/log.h"
 
-static bool better(const struct kp_tune_config *c, double a, double b)
+bool kp_results_better(const struct kp_results_desc *d, double a, double b)
 {
-	return c->goal == KP_GOAL_MAXIMIZE ? a > b : a < b;
+	return d->minimize ? a < b : a > b;
 }
 
 double kp_results_improvement(const struct kp_results *r)
@@ -21,9 +22,9 @@ double kp_results_improvement(const struct kp_results *r)
 	if (r->best < 0 || !r->baseline)
 		return 0;
 	best = r->trials[r->best].metric;
-	if (!better(r->cfg, best, r->baseline))
+	if (!kp_results_better(r->d, best, r->baseline))
 		return 0;
-	return (r->cfg->goal == KP_GOAL_MAXIMIZE ? best - r->baseline : r->baseline - best) /
+	return (r->d->minimize ? r->baseline - best : best - r->baseline) /
 	       fabs(r->baseline) * 100.0;
 }
 
@@ -37,14 +38,14 @@ static json_t *config_obj(const struct kp_results *r, char vals[][64])
 	json_t *o = json_object();
 	int i;
 
-	for (i = 0; i < r->cfg->nactions; i++)
-		json_object_set_new(o, r->cfg->actions[i].knob, json_string(vals[i]));
+	for (i = 0; i < r->d->nknobs; i++)
+		json_object_set_new(o, r->d->knob[i], json_string(vals[i]));
 	return o;
 }
 
 json_t *kp_results_json(const struct kp_results *r)
 {
-	const struct kp_tune_config *c = r->cfg;
+	const struct kp_results_desc *c = r->d;
 	json_t *o = json_object(), *h = json_array();
 	int i, k;
 
@@ -52,7 +53,7 @@ json_t *kp_results_json(const struct kp_results *r)
 	json_object_set_new(o, "algo", json_string(r->algo));
 	json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
 	json_object_set_new(o, "metric", json_string(c->metric_name));
-	json_object_set_new(o, "goal", json_string(c->goal == KP_GOAL_MAXIMIZE ? "maximize" : "minimize"));
+	json_object_set_new(o, "goal", json_string(c->minimize ? "minimize" : "maximize"));
 	json_object_set_new(o, "baseline_metric", num_or_null(r->baseline));
 	json_object_set_new(o, "baseline_config", config_obj(r, (char (*)[64])r->baseline_values));
 	json_object_set_new(o, "best_metric",
@@ -106,13 +107,13 @@ static void csv_field(FILE *f, const char *s)
 
 static int write_csv(const struct kp_results *r, FILE *f)
 {
-	const struct kp_tune_config *c = r->cfg;
+	const struct kp_results_desc *c = r->d;
 	int i, k;
 
 	fprintf(f, "trial,ok,%s,reward", c->metric_name);
-	for (k = 0; k < c->nactions; k++) {
+	for (k = 0; k < c->nknobs; k++) {
 		fputc(',', f);
-		csv_field(f, c->actions[k].knob);
+		csv_field(f, c->knob[k]);
 	}
 	for (k = 0; k < c->nstate; k++)
 		fprintf(f, ",%s", c->state[k]);
@@ -124,7 +125,7 @@ static int write_csv(const struct kp_results *r, FILE *f)
 		if (isfinite(t->metric))
 			fprintf(f, "%.6g", t->metric);
 		fprintf(f, ",%.6g", t->reward);
-		for (k = 0; k < c->nactions; k++) {
+		for (k = 0; k < c->nknobs; k++) {
 			fputc(',', f);
 			csv_field(f, t->values[k]);
 		}
@@ -145,15 +146,28 @@ static double nice_step(double range, int ticks)
 	return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
 }
 
-/*
- * Metric per trial (dots; failures as red crosses on the x axis), the
- * baseline (dashed) and the best so far (a step line), in plain SVG.
- */
-int kp_results_svg(const struct kp_results *r, FILE *f)
+/* The plot's frame and its y range (lo, hi: multiples of step). */
+struct svg {
+	double W, H, L, R, T, B;
+	double lo, hi, step;
+	int n;			/* trials on the x axis */
+};
+
+static double svg_x(const struct svg *g, double t)
 {
-	const double W = 800, H = 420, L = 80, R = 20, T = 50, B = 60;
-	double lo = r->baseline, hi = r->baseline, step, y, best = NAN, px = 0, py = 0;
-	int i, n = r->ntrials > 0 ? r->ntrials : 1;
+	return g->L + (t - 0.5) * (g->W - g->L - g->R) / g->n;
+}
+
+static double svg_y(const struct svg *g, double v)
+{
+	return g->T + (g->H - g->T - g->B) * (1 - (v - g->lo) / (g->hi - g->lo));
+}
+
+/* The baseline and every successful trial fit, on round ticks. */
+static void svg_range(const struct kp_results *r, struct svg *g)
+{
+	double lo = r->baseline, hi = r->baseline;
+	int i;
 
 	for (i = 0; i < r->ntrials; i++) {
 		if (!r->trials[i].ok)
@@ -171,29 +185,36 @@ int kp_results_svg(const struct kp_results *r, FILE *f)
 		hi += fabs(hi) * 0.05 + 1;
 		lo -= fabs(lo) * 0.05 + 1;
 	}
-	step = nice_step(hi - lo, 5);
-	lo = floor(lo / step) * step;
-	hi = ceil(hi / step) * step;
-#define X(t) (L + ((t) - 0.5) * (W - L - R) / n)
-#define Y(v) (T + (H - T - B) * (1 - ((v) - lo) / (hi - lo)))
+	g->step = nice_step(hi - lo, 5);
+	g->lo = floor(lo / g->step) * g->step;
+	g->hi = ceil(hi / g->step) * g->step;
+}
+
+/* Title, grid, ticks, axes and the baseline (dashed). */
+static void svg_frame(const struct kp_results *r, const struct svg *g, FILE *f)
+{
+	const double W = g->W, H = g->H, L = g->L, R = g->R, T = g->T, B = g->B;
+	double y;
+	int i;
+
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
 		   "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
 		W, H, W, H);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"16\">kpilot tune: %s (%s, seed %llu)</text>\n",
-		L, r->cfg->workload_name, r->algo, r->seed);
+		L, r->d->workload_name, r->algo, r->seed);
 	fprintf(f, "<text x=\"%.0f\" y=\"40\" fill=\"#555\">%s per trial, %s is better; "
-		   "improvement %.1f%%</text>\n", L, r->cfg->metric_name,
-		r->cfg->goal == KP_GOAL_MAXIMIZE ? "higher" : "lower", kp_results_improvement(r));
-	for (y = lo; y <= hi + step / 2; y += step) {
+		   "improvement %.1f%%</text>\n", L, r->d->metric_name,
+		r->d->minimize ? "lower" : "higher", kp_results_improvement(r));
+	for (y = g->lo; y <= g->hi + g->step / 2; y += g->step) {
 		fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-			L, W - R, Y(y), Y(y));
+			L, W - R, svg_y(g, y), svg_y(g, y));
 		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", L - 6,
-			Y(y) + 4, y);
+			svg_y(g, y) + 4, y);
 	}
-	for (i = 1; i <= n; i += n > 20 ? 5 : 1)
-		fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", X(i),
-			H - B + 18, i);
+	for (i = 1; i <= g->n; i += g->n > 20 ? 5 : 1)
+		fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n",
+			svg_x(g, i), H - B + 18, i);
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">trial</text>\n",
 		(L + W - R) / 2, H - B + 38);
 	fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n",
@@ -203,22 +224,28 @@ int kp_results_svg(const struct kp_results *r, FILE *f)
 	if (isfinite(r->baseline))
 		fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
 			   "stroke-dasharray=\"6 4\"/>\n<text x=\"%.0f\" y=\"%.1f\" fill=\"#888\" "
-			   "text-anchor=\"end\">baseline %g</text>\n", L, W - R, Y(r->baseline),
-			Y(r->baseline), W - R, Y(r->baseline) - 5, r->baseline);
-	/* best so far: a step line from the first successful trial on */
+			   "text-anchor=\"end\">baseline %g</text>\n", L, W - R, svg_y(g, r->baseline),
+			svg_y(g, r->baseline), W - R, svg_y(g, r->baseline) - 5, r->baseline);
+}
+
+/* The best so far (a step line from the first successful trial on), the trials, the legend. */
+static void svg_trials(const struct kp_results *r, const struct svg *g, FILE *f)
+{
+	double best = NAN, py = 0;
+	int i;
+
 	fprintf(f, "<polyline fill=\"none\" stroke=\"#2a9d3a\" stroke-width=\"2\" points=\"");
 	for (i = 0; i < r->ntrials; i++) {
 		const struct kp_trial *t = &r->trials[i];
 
-		if (t->ok && (!isfinite(best) || better(r->cfg, t->metric, best)))
+		if (t->ok && (!isfinite(best) || kp_results_better(r->d, t->metric, best)))
 			best = t->metric;
 		if (!isfinite(best))
 			continue;
 		if (py)
-			fprintf(f, "%.1f,%.1f ", X(t->n), py);
-		px = X(t->n);
-		py = Y(best);
-		fprintf(f, "%.1f,%.1f ", px, py);
+			fprintf(f, "%.1f,%.1f ", svg_x(g, t->n), py);
+		py = svg_y(g, best);
+		fprintf(f, "%.1f,%.1f ", svg_x(g, t->n), py);
 	}
 	fprintf(f, "\"/>\n");
 	for (i = 0; i < r->ntrials; i++) {
@@ -226,19 +253,34 @@ int kp_results_svg(const struct kp_results *r, FILE *f)
 
 		if (t->ok)
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#1f6fd1\">"
-				   "<title>trial %d: %g</title></circle>\n", X(t->n), Y(t->metric),
-				t->n, t->metric);
+				   "<title>trial %d: %g</title></circle>\n", svg_x(g, t->n),
+				svg_y(g, t->metric), t->n, t->metric);
 		else
 			fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"#d11f1f\" text-anchor=\"middle\">"
-				   "x<title>trial %d failed</title></text>\n", X(t->n), H - B - 4,
-				t->n);
+				   "x<title>trial %d failed</title></text>\n", svg_x(g, t->n),
+				g->H - g->B - 4, t->n);
 	}
-	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f6fd1\">&#9679; trial</text>\n", W - 260, H - 12.0);
-	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#2a9d3a\">&#9472; best so far</text>\n", W - 190, H - 12.0);
-	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#d11f1f\">x failed</text>\n", W - 90, H - 12.0);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f6fd1\">&#9679; trial</text>\n",
+		g->W - 260, g->H - 12.0);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#2a9d3a\">&#9472; best so far</text>\n",
+		g->W - 190, g->H - 12.0);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#d11f1f\">x failed</text>\n", g->W - 90,
+		g->H - 12.0);
+}
+
+/*
+ * Metric per trial (dots; failures as red crosses on the x axis), the
+ * baseline (dashed) and the best so far (a step line), in plain SVG.
+ */
+int kp_results_svg(const struct kp_results *r, FILE *f)
+{
+	struct svg g = { .W = 800, .H = 420, .L = 80, .R = 20, .T = 50, .B = 60,
+			 .n = r->ntrials > 0 ? r->ntrials : 1 };
+
+	svg_range(r, &g);
+	svg_frame(r, &g, f);
+	svg_trials(r, &g, f);
 	fprintf(f, "</svg>\n");
-#undef X
-#undef Y
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -298,4 +340,23 @@ int kp_results_write(const struct kp_results *r, const char *dir, char *why, siz
 	err = err ?: write_file(dir, "history.csv", r, write_csv, why, len);
 	err = err ?: write_file(dir, "plot.svg", r, kp_results_svg, why, len);
 	return err;
+}
+
+void kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
+			size_t out_len)
+{
+	char why[512];
+
+	kp_results_dir(dir, r->d->workload_name, out_dir, out_len);
+	if (kp_results_write(r, out_dir, why, sizeof(why))) {
+		kp_err("%s", why);
+		out_dir[0] = '\0';
+	}
+	if (json) {
+		json_t *j = kp_results_json(r);
+
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		putchar('\n');
+		json_decref(j);
+	}
 }

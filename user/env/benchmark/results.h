@@ -1,14 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* A tuning session's results: results.json, history.csv and plot.svg. */
+/*
+ * A tuning run's results (benchmark or pipeline): results.json, history.csv
+ * and plot.svg.
+ */
 #ifndef KPILOT_RESULTS_H
 #define KPILOT_RESULTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
-#include "env/benchmark/tune_config.h"
 
-#define KP_STATE_MAX KP_TUNE_MAX_STATE
+#define KP_RESULTS_MAX_KNOBS	16
+#define KP_STATE_MAX		16
+
+/* What the results describe; the strings belong to the run. */
+struct kp_results_desc {
+	const char *workload_name;
+	const char *metric_name;
+	bool minimize;			/* the goal: lower metric is better */
+	const char *knob[KP_RESULTS_MAX_KNOBS];	/* the knobs a trial sets */
+	int nknobs;
+	const char *state[KP_STATE_MAX];	/* the state recorded per trial */
+	int nstate;
+};
 
 struct kp_trial {
 	int n;				/* 1-based */
@@ -16,17 +30,17 @@ struct kp_trial {
 	double metric;			/* median of the repeats; NaN when failed */
 	double reward;
 	double seconds;			/* wall time of the trial */
-	char values[KP_TUNE_MAX_ACTIONS][64];	/* applied (after clamping) */
+	char values[KP_RESULTS_MAX_KNOBS][64];	/* applied (after clamping) */
 	double state[KP_STATE_MAX];
 	char error[160];		/* why it failed */
 };
 
 struct kp_results {
-	const struct kp_tune_config *cfg;
+	const struct kp_results_desc *d;
 	const char *algo;
 	unsigned long long seed;
 	double baseline;
-	char baseline_values[KP_TUNE_MAX_ACTIONS][64];
+	char baseline_values[KP_RESULTS_MAX_KNOBS][64];
 	struct kp_trial *trials;
 	int ntrials;
 	int best;			/* index into trials, -1: none better than baseline */
@@ -39,6 +53,8 @@ struct kp_results {
 
 /* Improvement of the best trial over the baseline in %, goal-aware (0 if none). */
 double kp_results_improvement(const struct kp_results *r);
+/* Whether metric a is better than b under the goal. */
+bool kp_results_better(const struct kp_results_desc *d, double a, double b);
 json_t *kp_results_json(const struct kp_results *r);
 /*
  * Where results go: dir when given, else kpilot-results/<workload>-<time>
@@ -47,6 +63,13 @@ json_t *kp_results_json(const struct kp_results *r);
 void kp_results_dir(const char *dir, const char *workload, char *out, size_t len);
 /* Write results.json, history.csv and plot.svg into dir (created). */
 int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len);
+/*
+ * The end of a run: the files in kp_results_dir(dir, workload), named in
+ * out_dir ("" when they could not be written: logged), and results.json on
+ * stdout when json.
+ */
+void kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
+			size_t out_len);
 int kp_results_svg(const struct kp_results *r, FILE *f);
 
 #endif

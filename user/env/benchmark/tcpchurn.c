@@ -12,9 +12,9 @@
  * The client closes first, so TIME_WAIT sockets pile up on its side: with
  * the default ephemeral port range and tcp_tw_reuse, connect() starts to
  * search longer and longer for a free port, and then fails. That is the
- * effect the tuning session is meant to find (Documentation/tuning.md).
+ * effect the tuning run is meant to find (Documentation/tuning.md).
  *
- * Output (client, last line, parsed by the session's reward pattern):
+ * Output (client, last line, parsed by the run's reward pattern):
  *   conns_per_sec=<x> p50_us=<x> p99_us=<x> errors=<n>
  */
 #include <arpa/inet.h>

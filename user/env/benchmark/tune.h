@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A tuning session: baseline, then trials of agent proposal -> validator ->
- * apply -> benchmark -> metric -> reward -> agent update, with guardrails,
- * and results at the end (also after Ctrl-C). Documentation/tuning.md.
+ * A benchmark tuning run: baseline, then trials of agent proposal ->
+ * validator -> apply -> benchmark -> metric -> reward -> agent update, with
+ * guardrails, and results at the end (also after Ctrl-C).
+ * Documentation/tuning.md.
  */
 #ifndef KPILOT_TUNE_H
 #define KPILOT_TUNE_H
@@ -11,10 +12,6 @@
 #include <stddef.h>
 #include "env/benchmark/results.h"
 #include "env/benchmark/tune_config.h"
-
-/* Exit statuses beyond the common ones. */
-#define KP_EXIT_ABORTED		3	/* guardrails aborted the session (everything restored) */
-#define KP_EXIT_INTERRUPTED	130	/* Ctrl-C: restored, partial results written */
 
 struct kp_tune_opts {
 	const struct kp_tune_config *cfg;
@@ -29,9 +26,10 @@ struct kp_tune_opts {
 };
 
 /*
- * Run a session. Returns a kpilot exit status: 0 done, KP_EXIT_USAGE (2)
- * for a setup or environment error (why says it), KP_EXIT_ABORTED,
- * KP_EXIT_INTERRUPTED. *res (optional) receives where results went.
+ * Run it. 0 done, -ECANCELED when the guardrails aborted it, -EINTR on
+ * Ctrl-C (both: everything restored, partial results written), another
+ * -errno for a setup or environment error (why says it). out_dir receives
+ * where results went.
  */
 int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		char *why, size_t len);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A tuning session's configuration (JSON; schema in Documentation/tuning.md):
+ * A tuning run's configuration (JSON; schema in Documentation/tuning.md):
  * what to run, what to measure, which knobs the agent may move and how.
  */
 #ifndef KPILOT_TUNE_CONFIG_H
@@ -41,7 +41,7 @@ struct kp_tune_config {
 	/* agent */
 	struct kp_tune_action actions[KP_TUNE_MAX_ACTIONS];
 	int nactions;
-	char state[KP_TUNE_MAX_STATE][32];
+	char state[KP_TUNE_MAX_STATE][32];	/* names from state/state.h */
 	int nstate;
 	double w_perf, w_stability, w_failure;
 	int trials;
@@ -51,17 +51,14 @@ struct kp_tune_config {
 	bool netns;			/* run trials in fresh private network namespaces */
 };
 
-/* The state metrics a config may name, NULL-terminated. */
-extern const char *const kp_tune_state_names[];
-
 /*
  * Parse and validate. `origin` names the source in messages ("x.json" or
- * "profile tcp-churn"). Returns 0, or -EINVAL with one line in err naming
+ * "profile tcp-churn"). Returns 0, or -EINVAL with one line in why naming
  * the JSON path and what was expected.
  */
 int kp_tune_config_parse(const char *text, const char *origin, struct kp_tune_config *c,
-			 char *err, size_t errlen);
-int kp_tune_config_load(const char *path, struct kp_tune_config *c, char *err, size_t errlen);
+			 char *why, size_t len);
+int kp_tune_config_load(const char *path, struct kp_tune_config *c, char *why, size_t len);
 void kp_tune_config_free(struct kp_tune_config *c);
 
 /* A built-in profile's JSON text, or NULL. */

@@ -448,7 +448,7 @@ static int start(struct kp_pipe *e, const struct kp_pipe_opts *o, char *why, siz
 	for (i = 0; o->extra_args && o->extra_args[i] && n < 2 * KP_PIPE_MAX_ARGS; i++)
 		argv[n++] = o->extra_args[i];
 	argv[n] = NULL;
-	err = kp_proc_start(&ro, &e->child, why, len);
+	err = kp_child_start(&ro, &e->child, why, len);
 	if (err)
 		return err;
 	e->started = true;
@@ -739,10 +739,10 @@ int kp_pipe_close(struct kp_pipe *e)
 		if (e->child.pid > 0)
 			kill(e->child.pid, e->d->stop_signal);
 		/* kills the whole process group when the drain takes too long */
-		r = kp_proc_finish(&e->child, kp_mono_s() - e->child.start_s + left, NULL);
+		r = kp_child_finish(&e->child, kp_mono_s() - e->child.start_s + left, NULL);
 		if (r < 0 || (r && r != 128 + e->d->stop_signal))
 			kp_debug("%s: the launcher ended with %d", e->d->name, r);
-		kp_proc_free(&e->child);
+		kp_child_free(&e->child);
 		e->started = false;
 	}
 	kp_observer_close(e->obs);

@@ -53,12 +53,12 @@ struct kp_pipe_desc {
 
 /*
  * Parse and validate. origin names the source in messages. Returns 0 or
- * -EINVAL with one line in err naming the JSON path ("$.operators[2].cgroup")
+ * -EINVAL with one line in why naming the JSON path ("$.operators[2].cgroup")
  * and what was expected.
  */
 int kp_pipe_desc_parse(const char *text, const char *origin, struct kp_pipe_desc *d,
-		       char *err, size_t errlen);
-int kp_pipe_desc_load(const char *path, struct kp_pipe_desc *d, char *err, size_t errlen);
+		       char *why, size_t len);
+int kp_pipe_desc_load(const char *path, struct kp_pipe_desc *d, char *why, size_t len);
 void kp_pipe_desc_free(struct kp_pipe_desc *d);
 /* Index of an operator by name, or -1. */
 int kp_pipe_op_index(const struct kp_pipe_desc *d, const char *name);

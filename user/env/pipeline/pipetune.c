@@ -6,14 +6,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "cli/commands.h"
 #include "lib/log.h"
 #include "env/pipeline/pipectl.h"
 #include "env/pipeline/pipetune.h"
 #include "agent/ppo.h"
 #include "env/benchmark/results.h"
 #include "safety/session.h"
-#include "env/benchmark/tune.h"
+#include "env/env.h"
+#include "state/state.h"
 #include "lib/clock.h"
 
 #define PPO_ROLLOUT	8	/* intervals per update: several updates in tens of intervals */
@@ -22,19 +22,16 @@
 #define OBS_PER_OP	6
 #define DS2_WINDOW	3	/* intervals DS2's rates are measured over */
 
-static const char *const state_names[] = {
-	"target", "throughput", "p99_ms", "alloc_cores", "need_cores", "throttled_s",
-	"reconfigured", "reward", "occupancy_max", "blocked_s",
-};
-#define NSTATE	(int)(sizeof(state_names) / sizeof(state_names[0]))
-
 struct pt {
 	const struct kp_pipe_tune_opts *o;
 	const struct kp_pipe_desc *d;
 	struct kp_pipe *e;
 	struct kp_ppo *ppo;
-	struct kp_tune_config cfg;	/* only what results.c reads */
 	struct kp_results r;
+	struct kp_results_desc desc;	/* what the results files describe */
+	char knob[KP_PIPE_MAX_OPS][256];	/* cgroup:<operator's cgroup>:cpu.max */
+	struct kp_pipe_state st;	/* the interval just measured */
+	double cur[KP_PIPE_MAX_OPS];	/* the quotas in force */
 	double need[KP_PIPE_MAX_OPS];	/* DS2's need at utilisation 1, last known */
 	struct kp_ds2_op win[DS2_WINDOW][KP_PIPE_MAX_OPS];	/* the last intervals' rates */
 	int nwin;
@@ -209,24 +206,26 @@ static void progress(struct pt *t, int n, const struct kp_trial *tr, const doubl
 			n, t->o->trials, tr->metric, tr->state[2], tr->state[3], qs);
 }
 
-static void fill_cfg(struct pt *t)
+static void describe(struct pt *t)
 {
-	struct kp_tune_config *c = &t->cfg;
+	struct kp_results_desc *c = &t->desc;
 	int i;
 
-	memset(c, 0, sizeof(*c));
-	snprintf(c->workload_name, sizeof(c->workload_name), "%s", t->d->name);
-	snprintf(c->metric_name, sizeof(c->metric_name), "attainment");
-	c->goal = KP_GOAL_MAXIMIZE;
-	c->nactions = t->d->nops;
-	for (i = 0; i < t->d->nops; i++)
-		snprintf(c->actions[i].knob, sizeof(c->actions[i].knob), "cgroup:%s:cpu.max",
-			 t->d->ops[i].cgroup);
-	c->nstate = NSTATE;
-	for (i = 0; i < NSTATE; i++)
-		snprintf(c->state[i], sizeof(c->state[i]), "%s", state_names[i]);
-	c->trials = t->o->trials;
-	c->seed = t->o->seed;
+	c->workload_name = t->d->name;
+	c->metric_name = "attainment";
+	c->nknobs = t->d->nops;
+	for (i = 0; i < t->d->nops; i++) {
+		snprintf(t->knob[i], sizeof(t->knob[i]), "cgroup:%s:cpu.max", t->d->ops[i].cgroup);
+		c->knob[i] = t->knob[i];
+	}
+	c->nstate = KP_PS_COUNT;
+	for (i = 0; i < KP_PS_COUNT; i++)
+		c->state[i] = kp_pipe_state_metrics[i].name;
+	t->r.d = c;
+	t->r.algo = kp_pipe_algo_name(t->o->algo);
+	t->r.seed = t->o->seed;
+	t->r.best = -1;
+	t->r.baseline = NAN;
 }
 
 static void values_of(const struct pt *t, const double *q, char vals[][64])
@@ -242,15 +241,7 @@ static void summary(struct pt *t, const char *out_dir)
 	const struct kp_results *r = &t->r;
 	int i;
 
-	if (t->o->json) {
-		json_t *j = kp_results_json(r);
-
-		json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-		putchar('\n');
-		json_decref(j);
-		return;
-	}
-	if (t->o->quiet)
+	if (t->o->json || t->o->quiet)
 		return;
 	printf("%s (%s): baseline attainment %.3f (equal split)", t->d->name, r->algo, r->baseline);
 	if (r->ntrials) {
@@ -270,169 +261,239 @@ static void summary(struct pt *t, const char *out_dir)
 		printf("results: %s/results.json, history.csv, plot.svg\n", out_dir);
 }
 
+/* ---- the environment: reset = seed and baseline, step = one interval ---- */
+
+/*
+ * The seed: the equal split (or the given quotas), measured as the
+ * baseline; the first interval mixes the start with the seed: skipped.
+ */
+static int pipe_reset(struct kp_env *e, float *obs, char *why, size_t len)
+{
+	struct pt *t = e->priv;
+	const struct kp_pipe_desc *d = t->d;
+	int err;
+
+	err = kp_pipe_open(&t->e, d, &t->o->env, why, len);
+	if (err)
+		return err == -EINTR ? err : kp_run_err(err);
+	if (t->o->have_quotas)
+		memcpy(t->cur, t->o->quotas, sizeof(t->cur));
+	else
+		kp_static_quotas(d, t->cur);
+	kp_quota_fit(t->cur, d->nops, d->cpu_budget);
+	err = kp_pipe_apply(t->e, t->cur, "pipeline seed", why, len);
+	if (err)
+		return err == -EINTR ? err : kp_run_err(err);
+	memcpy(t->cur, kp_pipe_quotas(t->e), sizeof(t->cur));
+	values_of(t, t->cur, t->r.baseline_values);
+	err = kp_pipe_step(t->e, &t->st, why, len);
+	err = err ?: kp_pipe_step(t->e, &t->st, why, len);
+	if (err) {
+		t->r.interrupted = err == -EINTR;
+		return err == -EINTR ? err : kp_run_err(err);
+	}
+	t->r.baseline = t->st.attainment;
+	observe(t, &t->st);
+	memcpy(obs, t->obs, t->obs_dim * sizeof(*obs));
+	return 0;
+}
+
+/* The trial's state, in kp_pipe_state_metrics' order. */
+static void record(struct pt *t, struct kp_trial *tr, bool reconf)
+{
+	const struct kp_pipe_state *st = &t->st;
+	double thr = 0, need = 0, occ = 0, blk = 0;
+	int i;
+
+	for (i = 0; i < t->d->nops; i++) {
+		thr += st->op[i].throttled_s;
+		need += isfinite(t->need[i]) ? t->need[i] : 0;
+		occ = fmax(occ, st->op[i].occupancy);
+		blk += st->op[i].blocked;
+	}
+	tr->ok = true;
+	tr->metric = st->attainment;
+	tr->reward = kp_pipe_reward(t->d, st);
+	tr->state[KP_PS_TARGET] = st->target;
+	tr->state[KP_PS_THROUGHPUT] = st->throughput;
+	tr->state[KP_PS_P99_MS] = st->p99_ms;
+	tr->state[KP_PS_ALLOC] = st->alloc;
+	tr->state[KP_PS_NEED] = need;
+	tr->state[KP_PS_THROTTLED] = thr;
+	tr->state[KP_PS_RECONFIGURED] = reconf;
+	tr->state[KP_PS_REWARD] = tr->reward;
+	tr->state[KP_PS_OCCUPANCY] = occ;
+	tr->state[KP_PS_BLOCKED] = blk;
+	for (i = 0; i < t->d->nops; i++)
+		kp_debug("interval %d %s: in %.0f/s out %.0f/s cpu %.3f (report %.3f) quota %.2f "
+			 "throttled %.2f (%.3f s) runq %.3f blocked %.2f occupancy %.2f workers %d",
+			 tr->n, t->d->ops[i].name, st->op[i].in, st->op[i].out, st->op[i].cpu,
+			 st->op[i].cpu_app, st->op[i].quota, st->op[i].throttled_frac,
+			 st->op[i].throttled_s, st->op[i].runq, st->op[i].blocked,
+			 st->op[i].occupancy, st->op[i].workers);
+}
+
+/* Apply quotas q when worth a reconfiguration; whether one changed. */
+static int reconfigure(struct pt *t, int n, const double *q, struct kp_trial *tr, bool *reconf)
+{
+	char reason[64];
+	int i, err;
+
+	*reconf = false;
+	if (t->o->algo == KP_PIPE_STATIC || !worth_it(t, &t->st, t->cur, q))
+		return 0;
+	snprintf(reason, sizeof(reason), "%s interval %d", t->r.algo, n);
+	err = kp_pipe_apply(t->e, q, reason, tr->error, sizeof(tr->error));
+	if (err == -ECANCELED || err == -EINTR)
+		return err;
+	if (err) {
+		kp_warn("interval %d: %s", n, tr->error);
+		t->r.failures++;
+		return 0;
+	}
+	for (i = 0; i < t->d->nops; i++)
+		*reconf |= fabs(kp_pipe_quotas(t->e)[i] - t->cur[i]) > 1e-9;
+	memcpy(t->cur, kp_pipe_quotas(t->e), sizeof(t->cur));
+	return 0;
+}
+
+/*
+ * One control interval with quotas q (cores per operator), recorded in
+ * t->r.trials[t->r.ntrials]. done: the guardrails refused, Ctrl-C, or the
+ * last interval.
+ */
+static int pipe_step(struct kp_env *e, const double *q, float *obs, double *reward, bool *done,
+		     char *why, size_t len)
+{
+	struct pt *t = e->priv;
+	int n = t->r.ntrials + 1, err;
+	struct kp_trial *tr = &t->r.trials[n - 1];
+	double t1 = kp_mono_s();
+	char msg[512];
+	bool reconf;
+
+	*done = true;
+	err = reconfigure(t, n, q, tr, &reconf);
+	if (err) {
+		t->r.aborted = err == -ECANCELED;
+		t->r.interrupted = err == -EINTR;
+		return 0;
+	}
+	if (t->o->step_at && n == t->o->step_at && kp_pipe_set_rate(t->e, t->o->step_rate))
+		kp_warn("cannot change the rate to %.0f", t->o->step_rate);
+	err = kp_pipe_step(t->e, &t->st, msg, sizeof(msg));
+	if (err == -EINTR) {
+		t->r.interrupted = true;
+		return 0;
+	}
+	tr->n = n;
+	tr->seconds = kp_mono_s() - t1;
+	values_of(t, t->cur, tr->values);
+	t->r.ntrials = n;
+	if (err) {
+		snprintf(tr->error, sizeof(tr->error), "%.150s", msg);
+		tr->metric = NAN;
+		t->r.failures++;
+		snprintf(why, len, "%s", msg);
+		return kp_run_err(err);
+	}
+	record(t, tr, reconf);
+	if (t->r.best < 0 || tr->metric > t->r.trials[t->r.best].metric + 1e-9)
+		t->r.best = n - 1;
+	observe(t, &t->st);
+	memcpy(obs, t->obs, t->obs_dim * sizeof(*obs));
+	*reward = tr->reward;
+	*done = n >= t->o->trials;
+	return 0;
+}
+
+static const struct kp_env_ops pipe_ops = { .reset = pipe_reset, .step = pipe_step };
+
+/* ---- the run ---------------------------------------------------------------- */
+
+/* The controller's quotas q from the interval just measured. */
+static int decide(struct pt *t, double *q, char *why, size_t len)
+{
+	int err;
+
+	ds2_window(t, &t->st);
+	switch (t->o->algo) {
+	case KP_PIPE_STATIC:
+		ds2(t, &t->st, t->cur, 1.0, q);	/* for the need in the state only */
+		memcpy(q, t->cur, sizeof(t->cur));
+		break;
+	case KP_PIPE_DS2:
+		ds2(t, &t->st, t->cur, t->o->utilisation, q);
+		break;
+	case KP_PIPE_PPO:
+		err = ppo_decide(t, &t->st, t->cur, kp_pipe_reward(t->d, &t->st), q);
+		if (err) {
+			snprintf(why, len, "the PPO controller failed: %s", strerror(-err));
+			return kp_run_err(err);
+		}
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Seed, baseline, then one interval per trial. A failed setup or controller
+ * returns at once; otherwise Ctrl-C and the guardrails decide the end.
+ */
+static int intervals(struct pt *t, char *why, size_t len)
+{
+	struct kp_env e = { .name = t->d->name, .ops = &pipe_ops, .priv = t,
+			    .obs_dim = t->d->nops * OBS_PER_OP + 2, .act_dim = t->d->nops };
+	double q[KP_PIPE_MAX_OPS], reward;
+	float obs[KP_PIPE_MAX_OPS * OBS_PER_OP + 2];
+	bool done;
+	int n, err = 0;
+
+	t->obs_dim = e.obs_dim;
+	err = kp_env_reset(&e, obs, why, len);
+	if (err)
+		return err;
+	for (n = 1; n <= t->o->trials; n++) {
+		/* decide from the interval just measured, apply, measure the next */
+		err = decide(t, q, why, len);
+		if (err)
+			return err;
+		err = kp_env_step(&e, q, obs, &reward, &done, why, len);
+		if (err || t->r.aborted || t->r.interrupted)
+			break;
+		progress(t, n, &t->r.trials[n - 1], t->cur);
+	}
+	if (t->o->progress)
+		fputc('\n', stderr);
+	if (kp_safety_stop_requested())
+		t->r.interrupted = true;
+	return t->r.interrupted ? -EINTR : t->r.aborted ? -ECANCELED : err;
+}
+
 int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t out_len,
 		     char *why, size_t len)
 {
-	const struct kp_pipe_desc *d = o->d;
-	struct pt t = { .o = o, .d = d };
-	struct kp_pipe_state st;
-	double cur[KP_PIPE_MAX_OPS], q[KP_PIPE_MAX_OPS];
-	char reason[64], err2[512];
-	int i, n, err, ret = KP_EXIT_OK;
+	struct pt t = { .o = o, .d = o->d };
+	int err, ret;
 
-	fill_cfg(&t);
-	t.r.cfg = &t.cfg;
-	t.r.algo = kp_pipe_algo_name(o->algo);
-	t.r.seed = o->seed;
-	t.r.best = -1;
-	t.r.baseline = NAN;
+	describe(&t);
 	t.r.trials = calloc(o->trials, sizeof(*t.r.trials));
 	if (!t.r.trials || (o->algo == KP_PIPE_PPO && ppo_open(&t))) {
 		snprintf(why, len, "cannot set up the %s controller", t.r.algo);
 		free(t.r.trials);
-		return KP_EXIT_USAGE;
+		return -ENOMEM;
 	}
 	kp_safety_catch_signals();
 	t.t0 = kp_mono_s();
-	err = kp_pipe_open(&t.e, d, &o->env, why, len);
-	if (err) {
-		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
-		goto out;
-	}
-	/* The seed: the equal split (or the given quotas), measured as the baseline. */
-	if (o->have_quotas)
-		memcpy(cur, o->quotas, sizeof(cur));
-	else
-		kp_static_quotas(d, cur);
-	kp_quota_fit(cur, d->nops, d->cpu_budget);
-	err = kp_pipe_apply(t.e, cur, "pipeline seed", why, len);
-	if (err) {
-		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
-		goto out;
-	}
-	memcpy(cur, kp_pipe_quotas(t.e), sizeof(cur));
-	values_of(&t, cur, t.r.baseline_values);
-	/* the first interval mixes the start with the seed: skipped */
-	err = kp_pipe_step(t.e, &st, why, len);
-	err = err ?: kp_pipe_step(t.e, &st, why, len);
-	if (err) {
-		ret = err == -EINTR ? KP_EXIT_INTERRUPTED : KP_EXIT_USAGE;
-		t.r.interrupted = err == -EINTR;
-		goto out;
-	}
-	t.r.baseline = st.attainment;
-	for (n = 1; n <= o->trials; n++) {
-		struct kp_trial *tr = &t.r.trials[n - 1];
-		double t1 = kp_mono_s(), reward, thr = 0, need = 0, occ = 0, blk = 0;
-		bool reconf = false;
-
-		/* decide from the interval just measured, apply, measure the next */
-		ds2_window(&t, &st);
-		switch (o->algo) {
-		case KP_PIPE_STATIC:
-			ds2(&t, &st, cur, 1.0, q);	/* for the need in the state only */
-			memcpy(q, cur, sizeof(q));
-			break;
-		case KP_PIPE_DS2:
-			ds2(&t, &st, cur, o->utilisation, q);
-			break;
-		case KP_PIPE_PPO:
-			err = ppo_decide(&t, &st, cur, kp_pipe_reward(d, &st), q);
-			if (err) {
-				snprintf(why, len, "the PPO controller failed: %s", strerror(-err));
-				ret = KP_EXIT_USAGE;
-				goto out;
-			}
-			break;
-		}
-		if (o->algo != KP_PIPE_STATIC && worth_it(&t, &st, cur, q)) {
-			snprintf(reason, sizeof(reason), "%s interval %d", t.r.algo, n);
-			err = kp_pipe_apply(t.e, q, reason, tr->error, sizeof(tr->error));
-			if (err == -ECANCELED || err == -EINTR) {
-				t.r.aborted = err == -ECANCELED;
-				t.r.interrupted = err == -EINTR;
-				break;
-			}
-			if (err) {
-				kp_warn("interval %d: %s", n, tr->error);
-				t.r.failures++;
-			} else {
-				for (i = 0; i < d->nops; i++)
-					reconf |= fabs(kp_pipe_quotas(t.e)[i] - cur[i]) > 1e-9;
-				memcpy(cur, kp_pipe_quotas(t.e), sizeof(cur));
-			}
-		}
-		if (o->step_at && n == o->step_at && kp_pipe_set_rate(t.e, o->step_rate))
-			kp_warn("cannot change the rate to %.0f", o->step_rate);
-		err = kp_pipe_step(t.e, &st, err2, sizeof(err2));
-		if (err == -EINTR) {
-			t.r.interrupted = true;
-			break;
-		}
-		tr->n = n;
-		tr->seconds = kp_mono_s() - t1;
-		values_of(&t, cur, tr->values);
-		t.r.ntrials = n;
-		if (err) {
-			snprintf(tr->error, sizeof(tr->error), "%.150s", err2);
-			tr->metric = NAN;
-			t.r.failures++;
-			snprintf(why, len, "%s", err2);
-			ret = KP_EXIT_USAGE;
-			break;
-		}
-		tr->ok = true;
-		tr->metric = st.attainment;
-		for (i = 0; i < d->nops; i++) {
-			thr += st.op[i].throttled_s;
-			need += isfinite(t.need[i]) ? t.need[i] : 0;
-			occ = fmax(occ, st.op[i].occupancy);
-			blk += st.op[i].blocked;
-		}
-		reward = kp_pipe_reward(d, &st);
-		tr->reward = reward;
-		tr->state[0] = st.target;
-		tr->state[1] = st.throughput;
-		tr->state[2] = st.p99_ms;
-		tr->state[3] = st.alloc;
-		tr->state[4] = need;
-		tr->state[5] = thr;
-		tr->state[6] = reconf;
-		tr->state[7] = reward;
-		tr->state[8] = occ;
-		tr->state[9] = blk;
-		for (i = 0; i < d->nops; i++)
-			kp_debug("interval %d %s: in %.0f/s out %.0f/s cpu %.3f (report %.3f) quota %.2f "
-				 "throttled %.2f (%.3f s) runq %.3f blocked %.2f occupancy %.2f workers %d",
-				 n, d->ops[i].name, st.op[i].in, st.op[i].out, st.op[i].cpu,
-				 st.op[i].cpu_app, st.op[i].quota, st.op[i].throttled_frac,
-				 st.op[i].throttled_s, st.op[i].runq, st.op[i].blocked,
-				 st.op[i].occupancy, st.op[i].workers);
-		if (t.r.best < 0 || tr->metric > t.r.trials[t.r.best].metric + 1e-9)
-			t.r.best = n - 1;
-		progress(&t, n, tr, cur);
-	}
-	if (o->progress)
-		fputc('\n', stderr);
-	if (kp_safety_stop_requested())
-		t.r.interrupted = true;
-	if (t.r.interrupted)
-		ret = KP_EXIT_INTERRUPTED;
-	else if (t.r.aborted)
-		ret = KP_EXIT_ABORTED;
-out:
+	ret = intervals(&t, why, len);
 	err = kp_pipe_close(t.e);
 	if (err)
-		kp_warn("%s: cleaning up: %s", d->name, strerror(-err));
+		kp_warn("%s: cleaning up: %s", t.d->name, strerror(-err));
 	kp_ppo_destroy(t.ppo);
 	t.r.elapsed_s = kp_mono_s() - t.t0;
 	out_dir[0] = '\0';
 	if (t.r.ntrials) {
-		kp_results_dir(o->out_dir, d->name, out_dir, out_len);
-		if (kp_results_write(&t.r, out_dir, err2, sizeof(err2))) {
-			kp_err("%s", err2);
-			out_dir[0] = '\0';
-		}
+		kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len);
 		summary(&t, out_dir);
 	}
 	free(t.r.trials);

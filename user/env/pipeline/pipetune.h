@@ -2,8 +2,10 @@
 /*
  * kpilot tune on a stream pipeline: start it, let a controller (ppo, ds2,
  * static) size every operator's CPU quota each report interval, stop it,
- * remove its cgroups, and write the results files of every tuning session
- * (one trial per control interval). Documentation/pipeline.md.
+ * remove its cgroups, and write the results files of every tuning run (one
+ * trial per control interval). Documentation/pipeline.md. The run is an
+ * environment (env/env.h): reset = the seed quotas and the baseline
+ * interval, step = the quotas for one interval.
  */
 #ifndef KPILOT_PIPETUNE_H
 #define KPILOT_PIPETUNE_H
@@ -31,7 +33,10 @@ struct kp_pipe_tune_opts {
 	bool json, quiet, progress;
 };
 
-/* A kpilot exit status, as kp_tune_run(); out_dir receives where results went. */
+/*
+ * 0, -EINTR, -ECANCELED or -errno with why, as kp_tune_run(); out_dir
+ * receives where results went.
+ */
 int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t out_len,
 		     char *why, size_t len);
 

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kpilot tune's two halves: benchmark tuning (cmd_tune.c, which parses the
+ * command line and dispatches) and pipeline sizing (cmd_tune_pipeline.c).
+ */
+#ifndef KPILOT_CMD_TUNE_H
+#define KPILOT_CMD_TUNE_H
+
+#include <argp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tune_args {
+	const char *config, *profile, *out, *state_dir;
+	long trials;		/* -1: the config's */
+	long long seed;
+	int algo;		/* -1: the config's */
+	bool apply_best, dry_run, json, quiet;
+	double churn_seconds;
+	/* pipelines */
+	const char *pipeline, *pipe_algo, *quotas;
+	double rate, step_rate, utilisation, deadband;
+	long step_at;
+	char *launcher_args[17];
+	int nlauncher_args;
+};
+
+extern struct tune_args tune_args;
+
+enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
+       OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG };
+
+/* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
+error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);
+/* tools/profiles/NAME SUFFIX next to the binary or installed; -ENOENT. */
+int tune_profile_path(const char *name, const char *suffix, char *path, size_t len);
+/* Size the pipeline that path describes: an exit status. */
+int tune_pipeline(const char *path);
+
+#endif
