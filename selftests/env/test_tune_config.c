@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Session configs: every file in selftests/data/tune-corpus/NAME.json is parsed
+ * Run configs: every file in selftests/data/tune-corpus/NAME.json is parsed
  * and the result compared with NAME.expect ("ok" or the exact message).
  */
 #include <criterion/criterion.h>

@@ -44,7 +44,7 @@ static const char doc[] =
 "3 aborted by the guardrails, 130 interrupted (restored; partial results).\n";
 
 static const struct argp_option options[] = {
-	{ "config", 'c', "FILE", 0, "Session config (JSON; root-owned, not group/world-writable)" },
+	{ "config", 'c', "FILE", 0, "Run config (JSON; root-owned, not group/world-writable)" },
 	{ "profile", 'p', "NAME", 0, "A built-in or tools/profiles profile" },
 	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only" },
 	{ "seed", 's', "N", 0, "Random seed (overrides the config)" },

@@ -123,7 +123,7 @@ int tune_pipeline(const char *path)
 	}
 	ret = KP_EXIT_USAGE;
 	if (tune_args.apply_best || tune_args.dry_run) {
-		fprintf(stderr, "kpilot tune: --apply-best and --dry-run are for knob sessions, not pipelines\n");
+		fprintf(stderr, "kpilot tune: --apply-best and --dry-run are for benchmark runs, not pipelines\n");
 		goto out;
 	}
 	if (tune_args.algo == KP_ALGO_RANDOM) {
