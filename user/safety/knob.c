@@ -12,13 +12,13 @@
 #include "safety/knob.h"
 
 #define SYSCTL(n, t, ar, lo, hi, sa, sp, sc, iv, ns, ord, en) \
-	{ .name = n, .kind = KP_KIND_SYSCTL, .type = t, .arity = ar, .min = lo, \
+	{ .name = n, .kind = KP_KNOB_SYSCTL, .type = t, .arity = ar, .min = lo, \
 	  .max = hi, .step_abs = sa, .step_pct = sp, .scale = sc, \
 	  .min_interval_ms = iv, .per_netns = ns, .ordered = ord, .enums = en }
 #define INT(n, lo, hi, sa, sp, sc, ns) \
 	SYSCTL(n, KP_VT_INT, 1, lo, hi, sa, sp, sc, 1000, ns, false, "")
 #define CGROUP(a, t, lo, hi, sa, sp, sc) \
-	{ .name = a, .kind = KP_KIND_CGROUP, .type = t, .arity = 1, .min = lo, \
+	{ .name = a, .kind = KP_KNOB_CGROUP, .type = t, .arity = 1, .min = lo, \
 	  .max = hi, .step_abs = sa, .step_pct = sp, .scale = sc, \
 	  .min_interval_ms = 200 }
 
@@ -251,13 +251,13 @@ const struct kp_knob *kp_knob_builtin(const char *name)
 			return NULL;
 		name = attr;
 		for (i = 0; i < kp_builtin_nknobs; i++)
-			if (kp_builtin_knobs[i].kind == KP_KIND_CGROUP &&
+			if (kp_builtin_knobs[i].kind == KP_KNOB_CGROUP &&
 			    !strcmp(kp_builtin_knobs[i].name, name))
 				return &kp_builtin_knobs[i];
 		return NULL;
 	}
 	for (i = 0; i < kp_builtin_nknobs; i++)
-		if (kp_builtin_knobs[i].kind == KP_KIND_SYSCTL &&
+		if (kp_builtin_knobs[i].kind == KP_KNOB_SYSCTL &&
 		    !strcmp(kp_builtin_knobs[i].name, name))
 			return &kp_builtin_knobs[i];
 	return NULL;

@@ -16,8 +16,8 @@
 #define KP_CPUS_MAX	1024	/* CPUs a cpuset value can name */
 
 enum kp_knob_kind {
-	KP_KIND_SYSCTL,		/* dotted name under /proc/sys */
-	KP_KIND_CGROUP,		/* "cgroup:<path>:<attr>" */
+	KP_KNOB_SYSCTL,		/* dotted name under /proc/sys */
+	KP_KNOB_CGROUP,		/* "cgroup:<path>:<attr>" */
 };
 
 enum kp_vtype {

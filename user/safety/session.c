@@ -837,8 +837,8 @@ int kp_session_add_knob(struct kp_session *s, const struct kp_knob *in, char *wh
 		return -EINVAL;
 	}
 	b = kp_knob_builtin(k.name);
-	k.kind = is_cgroup(k.name) ? KP_KIND_CGROUP : KP_KIND_SYSCTL;
-	if (k.kind == KP_KIND_CGROUP && !b) {
+	k.kind = is_cgroup(k.name) ? KP_KNOB_CGROUP : KP_KNOB_SYSCTL;
+	if (k.kind == KP_KNOB_CGROUP && !b) {
 		snprintf(why, len, "%s: kpilot manages cpu.max, cpu.weight and cpuset.cpus only",
 			 k.name);
 		return -EINVAL;

@@ -502,7 +502,7 @@ static int open_session(struct kp_pipe *e, const struct kp_pipe_opts *o, char *w
 	for (i = 0; i < e->d->nops && !err; i++) {
 		/* one step may move a quota anywhere inside the budget */
 		struct kp_knob k = {
-			.kind = KP_KIND_CGROUP, .type = KP_VT_CPUMAX, .arity = 1,
+			.kind = KP_KNOB_CGROUP, .type = KP_VT_CPUMAX, .arity = 1,
 			.min = (long long)(KP_QUOTA_STEP * 1000 + 0.5),
 			.max = (long long)(e->d->cpu_budget * 1000 + 0.5),
 			.step_abs = (long long)(e->d->cpu_budget * 1000 + 0.5),
