@@ -113,6 +113,33 @@ bool kp_cpulist_subset(const char *sub, const char *super);
 int kp_ncpus(void);
 
 /*
+ * What the table's ranges and steps cannot say about a knob, looked up by
+ * name (cgroup knobs by attribute), for table knobs and config-added ones
+ * alike.  Every field is optional.
+ */
+struct kp_target;
+struct kp_knob_hooks {
+	const char *name;		/* cgroup knobs: the attribute */
+	enum kp_knob_kind kind;
+	/* complete a proposed value from the current one (cpu.max: keep the period) */
+	void (*complete)(struct kp_value *nv, const struct kp_value *old);
+	/*
+	 * Refuse a value this system cannot take; may read the system through t.
+	 * 0, -EINVAL with the reason, or another -errno (the environment).
+	 */
+	int (*check)(const char *name, const struct kp_value *nv, const struct kp_target *t,
+		     char *why, size_t len);
+	/* invariant: this knob's value stays below that knob's (dirty ratios) */
+	const char *below;
+};
+
+extern const struct kp_knob_hooks kp_knob_hooks_table[];
+extern const size_t kp_knob_nhooks;
+
+/* The hooks of a knob, or NULL. */
+const struct kp_knob_hooks *kp_knob_hooks(const char *name);
+
+/*
  * An agent's action u in [-1, 1] to a knob's range and back, linear or
  * logarithmic per the knob's scale (a range reaching 0 or below is shifted
  * to start at 1 for the log).  Out-of-range u is clipped.
