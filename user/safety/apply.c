@@ -229,11 +229,34 @@ static int cmp_pending(const void *a, const void *b)
 	return x->delta_mc < y->delta_mc ? -1 : x->delta_mc > y->delta_mc;
 }
 
+/* Undo a batch's first upto writes (the knob that failed half-way too), newest first. */
+static void undo_batch(struct kp_session *s, struct pending *p, int n, int upto, int err,
+		       const char *why)
+{
+	char tmp[512];
+	int i;
+
+	for (i = upto - 1; i >= 0; i--) {
+		if (p[i].unchanged || i >= n)
+			continue;
+		if (sess_undo_knob(s, &s->k[p[i].ki], p[i].c->old, "batch undone"))
+			kp_err("%s: could not undo; `kpilot rollback` will restore it",
+			       p[i].c->knob);
+		p[i].c->status = KP_CH_NOT_DONE;
+	}
+	if (err == -EIO || err == -EACCES || err == -EPERM) {
+		if (++s->failed >= s->max_failed) {
+			snprintf(tmp, sizeof(tmp), "%d failed steps in a row (last: %s)",
+				 s->failed, why);
+			sess_abort(s, tmp);
+		}
+	}
+}
+
 int kp_session_apply(struct kp_session *s, struct kp_change *ch, int n, const char *reason,
 		     char *why, size_t len)
 {
 	struct pending *p;
-	char tmp[512];
 	int i, m, err = 0, done = 0;
 
 	if (s->aborted) {
@@ -288,22 +311,7 @@ int kp_session_apply(struct kp_session *s, struct kp_change *ch, int n, const ch
 	if (!err) {
 		goto out;
 	}
-	/* undo this batch, including the knob that failed half-way */
-	for (i = (err == -EINTR ? done : done + 1) - 1; i >= 0; i--) {
-		if (p[i].unchanged || i >= n)
-			continue;
-		if (sess_undo_knob(s, &s->k[p[i].ki], p[i].c->old, "batch undone"))
-			kp_err("%s: could not undo; `kpilot rollback` will restore it",
-			       p[i].c->knob);
-		p[i].c->status = KP_CH_NOT_DONE;
-	}
-	if (err == -EIO || err == -EACCES || err == -EPERM) {
-		if (++s->failed >= s->max_failed) {
-			snprintf(tmp, sizeof(tmp), "%d failed steps in a row (last: %s)",
-				 s->failed, why);
-			sess_abort(s, tmp);
-		}
-	}
+	undo_batch(s, p, n, err == -EINTR ? done : done + 1, err, why);
 	goto out;
 refused:
 	for (i = 0; i < n; i++)

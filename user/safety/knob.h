@@ -71,12 +71,12 @@ extern const size_t kp_builtin_nknobs;
 extern const char *const kp_denylist[];
 
 /*
- * Name syntax: returns 0, or -EINVAL with a one-line reason in err.  Sysctl
+ * Name syntax: returns 0, or -EINVAL with a one-line reason in why.  Sysctl
  * names are dot-separated words of [A-Za-z0-9_-]; cgroup names are
  * "cgroup:<path>:<attr>" with a relative path of such words separated by '/'
  * (no empty, "." or ".." component).
  */
-int kp_knob_name_check(const char *name, char *err, size_t errlen);
+int kp_knob_name_check(const char *name, char *why, size_t len);
 
 /* Split a cgroup knob name into path and attribute (buffers of KP_NAME_MAX). */
 int kp_knob_cgroup_split(const char *name, char *path, char *attr);
@@ -93,7 +93,7 @@ const struct kp_knob *kp_knob_builtin(const char *name);
  * "keep the current period".  Returns 0 or -EINVAL with a reason.
  */
 int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *out,
-		   char *err, size_t errlen);
+		   char *why, size_t len);
 
 /* Canonical text: integers separated by one space, "max 100000", "0-3,6". */
 int kp_value_format(const struct kp_value *v, char *buf, size_t len);
@@ -106,8 +106,9 @@ void kp_text_canon(char *s);
 /* cpu.max in millicores, counting "max" as every CPU (ncpus * 1000). */
 long long kp_cpumax_millicores(const struct kp_value *v, int ncpus);
 
-/* CPU lists: parse into a bitmap of KP_CPUS_MAX bits; subset test. */
-int kp_cpulist_parse(const char *text, unsigned long long *bits, char *err, size_t errlen);
+/* CPU lists (cpulist.c): parse into a bitmap of KP_CPUS_MAX bits, canonical text, subset test. */
+int kp_cpulist_parse(const char *text, unsigned long long *bits, char *why, size_t len);
+void kp_cpulist_format(const unsigned long long *bits, char *buf, size_t len);
 bool kp_cpulist_subset(const char *sub, const char *super);
 
 int kp_ncpus(void);

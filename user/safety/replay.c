@@ -47,6 +47,51 @@ static struct jsess *jsfind(struct kp_session *s, const char *sid)
 	return NULL;
 }
 
+static int replay_begin(struct kp_session *s, const struct kp_jrec *r)
+{
+	struct jsess *js = realloc(s->js, (s->njs + 1) * sizeof(*js));
+
+	if (!js)
+		return -ENOMEM;
+	s->js = js;
+	js = &s->js[s->njs++];
+	memset(js, 0, sizeof(*js));
+	snprintf(js->sid, sizeof(js->sid), "%s", r->sid);
+	snprintf(js->cmd, sizeof(js->cmd), "%s", r->cmd);
+	js->pid = r->pid;
+	return 0;
+}
+
+/* A change: what kpilot expects now, and which session touched the knob first with what. */
+static int replay_change(struct kp_session *s, struct kstate *k, const struct kp_jrec *r)
+{
+	struct jsess *js;
+	int i;
+
+	snprintf(k->intent_old, sizeof(k->intent_old), "%s", r->old);
+	snprintf(k->expected, sizeof(k->expected), "%s", r->new);
+	k->last_seq = r->seq;
+	k->prev_t = k->last_t;
+	k->last_t = r->t;
+	js = jsfind(s, r->sid);
+	if (!js)
+		return 0;
+	for (i = 0; i < js->n && js->t[i].k != k - s->k; i++)
+		;
+	if (i == js->n) {
+		struct touch *t = realloc(js->t, (js->n + 1) * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		js->t = t;
+		js->n++;
+		t[i].k = k - s->k;
+		snprintf(t[i].start, sizeof(t[i].start), "%s", r->old);
+	}
+	js->t[i].seq = r->seq;
+	return 0;
+}
+
 int sess_replay_one(const struct kp_jrec *r, void *ctx)
 {
 	struct kp_session *s = ctx;
@@ -68,16 +113,7 @@ int sess_replay_one(const struct kp_jrec *r, void *ctx)
 	}
 	switch (r->op) {
 	case KP_J_BEGIN:
-		js = realloc(s->js, (s->njs + 1) * sizeof(*js));
-		if (!js)
-			return -ENOMEM;
-		s->js = js;
-		js = &s->js[s->njs++];
-		memset(js, 0, sizeof(*js));
-		snprintf(js->sid, sizeof(js->sid), "%s", r->sid);
-		snprintf(js->cmd, sizeof(js->cmd), "%s", r->cmd);
-		js->pid = r->pid;
-		break;
+		return replay_begin(s, r);
 	case KP_J_ORIG:
 		k->has_orig = true;
 		k->dropped = false;
@@ -88,28 +124,7 @@ int sess_replay_one(const struct kp_jrec *r, void *ctx)
 		k->intent_old[0] = '\0';
 		break;
 	case KP_J_CHANGE:
-		snprintf(k->intent_old, sizeof(k->intent_old), "%s", r->old);
-		snprintf(k->expected, sizeof(k->expected), "%s", r->new);
-		k->last_seq = r->seq;
-		k->prev_t = k->last_t;
-		k->last_t = r->t;
-		js = jsfind(s, r->sid);
-		if (!js)
-			break;
-		for (i = 0; i < js->n && js->t[i].k != k - s->k; i++)
-			;
-		if (i == js->n) {
-			struct touch *t = realloc(js->t, (js->n + 1) * sizeof(*t));
-
-			if (!t)
-				return -ENOMEM;
-			js->t = t;
-			js->n++;
-			t[i].k = k - s->k;
-			snprintf(t[i].start, sizeof(t[i].start), "%s", r->old);
-		}
-		js->t[i].seq = r->seq;
-		break;
+		return replay_change(s, k, r);
 	case KP_J_FAIL:
 		/* unknown: the write may have half happened; it does not count as one */
 		k->expected[0] = '\0';

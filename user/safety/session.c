@@ -39,13 +39,49 @@ static void session_free(struct kp_session *s)
 	free(s);
 }
 
+static int copy_allow(struct kp_session *s, const char *const *allow)
+{
+	int i, n;
+
+	if (!allow)
+		return 0;
+	for (n = 0; allow[n]; n++)
+		;
+	s->allow = calloc(n + 1, sizeof(*s->allow));
+	if (!s->allow)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (!(s->allow[i] = strdup(allow[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+static int open_netns(struct kp_session *s, const char *netns, char *why, size_t len)
+{
+	struct stat st;
+	int err;
+
+	if (!netns || !*netns)
+		return 0;
+	snprintf(s->netns, sizeof(s->netns), "%s", netns);
+	s->t.netns_fd = kp_netns_open(netns);
+	if (s->t.netns_fd < 0) {
+		err = s->t.netns_fd;
+		snprintf(why, len, "cannot open network namespace '%s': %s", netns,
+			 err == -EINVAL ? "bad name" : strerror(-err));
+		return err;
+	}
+	if (!fstat(s->t.netns_fd, &st))
+		s->nsino = st.st_ino;
+	return 0;
+}
+
 int sess_open(const struct kp_session_opts *o, struct kp_session **out,
-			char *why, size_t len, bool recover)
+	      char *why, size_t len, bool recover)
 {
 	struct kp_session *s;
-	struct stat st;
 	bool torn = false;
-	int i, n, err;
+	int err;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -77,33 +113,10 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	if (s->t.cg_version < 0)
 		s->t.cg_version = 0;
 
-	if (o->allow) {
-		for (n = 0; o->allow[n]; n++)
-			;
-		s->allow = calloc(n + 1, sizeof(*s->allow));
-		if (!s->allow) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		for (i = 0; i < n; i++)
-			if (!(s->allow[i] = strdup(o->allow[i]))) {
-				err = -ENOMEM;
-				goto fail;
-			}
-	}
-	if (o->netns && *o->netns) {
-		snprintf(s->netns, sizeof(s->netns), "%s", o->netns);
-		s->t.netns_fd = kp_netns_open(o->netns);
-		if (s->t.netns_fd < 0) {
-			err = s->t.netns_fd;
-			snprintf(why, len, "cannot open network namespace '%s': %s", o->netns,
-				 err == -EINVAL ? "bad name" : strerror(-err));
-			goto fail;
-		}
-		if (!fstat(s->t.netns_fd, &st))
-			s->nsino = st.st_ino;
-	}
-
+	err = copy_allow(s, o->allow);
+	err = err ?: open_netns(s, o->netns, why, len);
+	if (err)
+		goto fail;
 	err = kp_journal_open(s->state_dir, &s->j, why, len);
 	if (err) {
 		s->j = NULL;
