@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kpilot rollback: every original the journal holds, newest change first. */
+/*
+ * kpilot rollback: every original the journal holds, newest change first.
+ * The listing is data (kp_safety_rollback_list); cli/cmd_rollback.c prints it.
+ */
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +16,22 @@ static int cmp_kseq(const void *a, const void *b, void *ctx)
 	const struct kstate *x = &s->k[*(const int *)a], *y = &s->k[*(const int *)b];
 
 	return x->last_seq < y->last_seq ? 1 : x->last_seq > y->last_seq ? -1 : 0;
+}
+
+/* Indices of the knobs with an original, newest change first; *m of them. */
+static int *by_newest(struct kp_session *s, int *m)
+{
+	int *idx, i;
+
+	*m = 0;
+	idx = calloc(s->nk + 1, sizeof(*idx));
+	if (!idx)
+		return NULL;
+	for (i = 0; i < s->nk; i++)
+		if (s->k[i].has_orig)
+			idx[(*m)++] = i;
+	qsort_r(idx, *m, sizeof(*idx), cmp_kseq, s);
+	return idx;
 }
 
 static const char *list_action(struct kp_session *s, struct kstate *k, char *cur, size_t len)
@@ -41,56 +59,58 @@ static const char *list_action(struct kp_session *s, struct kstate *k, char *cur
 	return "restore";
 }
 
-int kp_safety_rollback(const char *state_dir, bool list, bool json, FILE *out,
-		       char *why, size_t len)
+int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **out, int *n,
+			    char *why, size_t len)
 {
 	struct kp_session_opts o = { .state_dir = state_dir, .cmd = "rollback", .keep = true,
-				     .dry_run = list };
+				     .dry_run = true };
+	struct kp_rollback_item *it;
 	struct kp_session *s;
-	struct kp_jrec *r;
-	int *idx, i, m = 0, err, e;
+	int *idx, i, m, err;
 
-	err = sess_open(&o, &s, why, len, !list);
+	*out = NULL;
+	*n = 0;
+	err = sess_open(&o, &s, why, len, false);
 	if (err)
 		return err;
-	idx = calloc(s->nk + 1, sizeof(*idx));
-	if (!idx) {
+	idx = by_newest(s, &m);
+	it = calloc(m + 1, sizeof(*it));
+	if (!idx || !it) {
+		free(idx);
+		free(it);
 		kp_session_close(s);
 		return -ENOMEM;
 	}
-	for (i = 0; i < s->nk; i++)
-		if (s->k[i].has_orig)
-			idx[m++] = i;
-	qsort_r(idx, m, sizeof(*idx), cmp_kseq, s);
-	if (list) {
-		char cur[KP_VALUE_MAX];
+	for (i = 0; i < m; i++) {
+		struct kstate *k = &s->k[idx[i]];
 
-		json_t *arr = json_array();
+		it[i].action = list_action(s, k, it[i].now, sizeof(it[i].now));
+		snprintf(it[i].knob, sizeof(it[i].knob), "%s", k->name);
+		snprintf(it[i].netns, sizeof(it[i].netns), "%s", k->netns);
+		snprintf(it[i].root, sizeof(it[i].root), "%s", k->root);
+		snprintf(it[i].orig, sizeof(it[i].orig), "%s", k->orig);
+	}
+	free(idx);
+	kp_session_close(s);
+	*out = it;
+	*n = m;
+	return 0;
+}
 
-		if (!json && m)
-			fprintf(out, "%-40s %-12s %-24s %-24s %s\n", "KNOB", "NETNS", "NOW",
-				"ORIGINAL", "ACTION");
-		for (i = 0; i < m; i++) {
-			struct kstate *k = &s->k[idx[i]];
-			const char *act = list_action(s, k, cur, sizeof(cur));
+int kp_safety_rollback(const char *state_dir, char *why, size_t len)
+{
+	struct kp_session_opts o = { .state_dir = state_dir, .cmd = "rollback", .keep = true };
+	struct kp_session *s;
+	struct kp_jrec *r;
+	int *idx, i, m, err, e;
 
-			if (json)
-				json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
-					"knob", k->name, "netns", k->netns, "root", k->root,
-					"now", cur, "original", k->orig, "action", act));
-			else
-				fprintf(out, "%-40s %-12s %-24s %-24s %s\n", k->name,
-					k->netns[0] ? k->netns : "-", cur, k->orig, act);
-		}
-		if (json) {
-			json_dumpf(arr, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			fputc('\n', out);
-		} else if (!m)
-			fprintf(out, "nothing to restore\n");
-		json_decref(arr);
-		free(idx);
+	err = sess_open(&o, &s, why, len, true);
+	if (err)
+		return err;
+	idx = by_newest(s, &m);
+	if (!idx) {
 		kp_session_close(s);
-		return 0;
+		return -ENOMEM;
 	}
 	for (i = 0; i < m; i++) {
 		struct kstate *k = &s->k[idx[i]];
@@ -115,4 +135,3 @@ int kp_safety_rollback(const char *state_dir, bool list, bool json, FILE *out,
 	kp_session_close(s);
 	return err;
 }
-

@@ -136,12 +136,27 @@ int kp_session_close(struct kp_session *s);
 
 /*
  * kpilot rollback: restore every original in the journal under state_dir,
- * newest change first, and archive the journal.  With list, only print
- * what would be restored (json: one JSON array).  Knobs someone else changed
+ * newest change first, and archive the journal.  Knobs someone else changed
  * since kpilot wrote them keep their value.  Returns 0 or -errno.
  */
-int kp_safety_rollback(const char *state_dir, bool list, bool json, FILE *out,
-		       char *why, size_t len);
+int kp_safety_rollback(const char *state_dir, char *why, size_t len);
+
+/* One knob rollback would restore, and what it would do with it. */
+struct kp_rollback_item {
+	char knob[KP_NAME_MAX];
+	char netns[256];
+	char root[256];
+	char now[KP_VALUE_MAX];		/* "" or "?" when it cannot be read */
+	char orig[KP_VALUE_MAX];
+	const char *action;		/* "restore", "keep (changed by someone else)", ... */
+};
+
+/*
+ * What kp_safety_rollback() would do, newest change first, changing nothing:
+ * *items (free() it) holds *n entries.  0 or -errno with the reason.
+ */
+int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **items, int *n,
+			    char *why, size_t len);
 
 /*
  * A session config runs commands as root: accept it only as a regular file
