@@ -79,10 +79,18 @@ int kp_cg_file(const struct kp_target *t, const char *path, const char *attr,
 	return -EINVAL;
 }
 
+/* v1 cpu.max lives in two files: the quota's and the period's (buffers of 4096). */
+static int v1_cpu_files(const struct kp_target *t, const char *path, char *fq, char *fp)
+{
+	int err = cg_path(t, "cpu", path, "cpu.cfs_quota_us", fq, 4096);
+
+	return err ?: cg_path(t, "cpu", path, "cpu.cfs_period_us", fp, 4096);
+}
+
 int kp_cg_read(const struct kp_target *t, const char *path, const char *attr,
 	       char *text, char *raw, size_t len)
 {
-	char f[4096];
+	char f[4096], fp[4096];
 	long long q, p;
 	int err;
 
@@ -106,11 +114,9 @@ int kp_cg_read(const struct kp_target *t, const char *path, const char *attr,
 		return 0;
 	}
 	/* cpu.max */
-	err = read_ll(f, &q);
-	if (!err)
-		err = cg_path(t, "cpu", path, "cpu.cfs_period_us", f, sizeof(f));
-	if (!err)
-		err = read_ll(f, &p);
+	err = v1_cpu_files(t, path, f, fp);
+	err = err ?: read_ll(f, &q);
+	err = err ?: read_ll(fp, &p);
 	if (err)
 		return err;
 	if (q < 0)
@@ -133,11 +139,8 @@ static int v1_cpu_max(const struct kp_target *t, const char *path, const char *t
 		q = -1;
 	else if (sscanf(text, "%lld %lld", &q, &p) != 2)
 		return -EINVAL;
-	err = cg_path(t, "cpu", path, "cpu.cfs_quota_us", fq, sizeof(fq));
-	if (!err)
-		err = cg_path(t, "cpu", path, "cpu.cfs_period_us", fp, sizeof(fp));
-	if (!err)
-		err = read_ll(fp, &cur_p);
+	err = v1_cpu_files(t, path, fq, fp);
+	err = err ?: read_ll(fp, &cur_p);
 	if (err)
 		return err;
 	if (p != cur_p) {
