@@ -161,12 +161,15 @@ static int validate_one(struct kp_session *s, struct pending *p, char *why, size
 	return 0;
 }
 
-static int write_one(struct kp_session *s, struct pending *p, const char *reason,
-		     char *why, size_t len)
+/*
+ * Journal (the original the first time, then the intent, both synced), write,
+ * read back.  A failed write is journaled too: the value is unknown then.
+ */
+int sess_write_journaled(struct kp_session *s, struct kstate *k, const char *old,
+			 const char *new, const char *why_text, char *why, size_t len)
 {
-	struct kstate *k = &s->k[p->ki];
-	struct kp_jrec *r;
 	char cur_raw[KP_VALUE_MAX], cur[KP_VALUE_MAX];
+	struct kp_jrec *r;
 	int err;
 
 	r = sess_rec_new();
@@ -188,19 +191,18 @@ static int write_one(struct kp_session *s, struct pending *p, const char *reason
 			goto jfail;
 		memset(r, 0, sizeof(*r));
 	}
-	snprintf(r->old, sizeof(r->old), "%s", p->c->old);
-	snprintf(r->new, sizeof(r->new), "%s", p->c->applied);
-	snprintf(r->why, sizeof(r->why), "%s%s", reason ? reason : "",
-		 p->clamped ? " (step clamped)" : "");
+	snprintf(r->old, sizeof(r->old), "%s", old);
+	snprintf(r->new, sizeof(r->new), "%s", new);
+	snprintf(r->why, sizeof(r->why), "%s", why_text);
 	err = sess_jlog(s, KP_J_CHANGE, k, r, true);	/* durable before the write */
 	if (err)
 		goto jfail;
 	if (!k->touched) {
 		k->touched = true;
-		snprintf(k->start, sizeof(k->start), "%s", p->c->old);
+		snprintf(k->start, sizeof(k->start), "%s", old);
 	}
 	k->sess_seq = k->last_seq;
-	err = sess_write_verify(&s->t, k->name, p->c->applied, false, why, len);
+	err = sess_write_verify(&s->t, k->name, new, false, why, len);
 	if (err) {
 		memset(r, 0, sizeof(*r));
 		snprintf(r->why, sizeof(r->why), "%s", why);
@@ -209,16 +211,31 @@ static int write_one(struct kp_session *s, struct pending *p, const char *reason
 		return err;
 	}
 	k->last_t = s->clock();
-	p->c->status = p->clamped ? KP_CH_CLAMPED : KP_CH_APPLIED;
-	kp_info("%s%s%s: %s -> %s (%s%s)", k->name, k->netns[0] ? " in netns " : "", k->netns,
-		p->c->old, p->c->applied, reason ? reason : "no reason given",
-		p->clamped ? ", step clamped" : "");
 	free(r);
 	return 0;
 jfail:
 	snprintf(why, len, "journal %s: cannot write: %s", kp_journal_path(s->j), strerror(-err));
 	free(r);
 	return err;
+}
+
+static int write_one(struct kp_session *s, struct pending *p, const char *reason,
+		     char *why, size_t len)
+{
+	struct kstate *k = &s->k[p->ki];
+	char why_text[512];
+	int err;
+
+	snprintf(why_text, sizeof(why_text), "%s%s", reason ? reason : "",
+		 p->clamped ? " (step clamped)" : "");
+	err = sess_write_journaled(s, k, p->c->old, p->c->applied, why_text, why, len);
+	if (err)
+		return err;
+	p->c->status = p->clamped ? KP_CH_CLAMPED : KP_CH_APPLIED;
+	kp_info("%s%s%s: %s -> %s (%s%s)", k->name, k->netns[0] ? " in netns " : "", k->netns,
+		p->c->old, p->c->applied, reason ? reason : "no reason given",
+		p->clamped ? ", step clamped" : "");
+	return 0;
 }
 
 /* Decreases of CPU quota first, so the sum stays within budget at every instant. */

@@ -13,7 +13,7 @@
 int sess_abort(struct kp_session *s, const char *why)
 {
 	kp_err("aborting: %s; restoring every knob this session changed", why);
-	kp_session_restore(s);
+	kp_session_restore_knobs(s);	/* a run's cgroups stay until it closes */
 	s->aborted = true;
 	return -ECANCELED;
 }
@@ -45,7 +45,7 @@ static int revert_to_good(struct kp_session *s, const char *why_text)
 		struct kp_jrec *r;
 		int e;
 
-		if (!k->touched || k->dropped)
+		if (!k->touched || k->dropped || k->setup)
 			continue;
 		/* untouched when the snapshot was taken: it held its start value */
 		target = k->has_good ? k->good : k->start;

@@ -47,6 +47,21 @@ static struct jsess *jsfind(struct kp_session *s, const char *sid)
 	return NULL;
 }
 
+/*
+ * A knob kpilot may write, or a run's own cgroup (setup.c), which may be the
+ * root cgroup's subtree_control: "cgroup::cgroup.subtree_control.cpu".
+ */
+static bool journal_name_ok(const char *name)
+{
+	char tmp[KP_NAME_MAX + 8];
+
+	if (!strncmp(name, "cgroup::cgroup.subtree_control.", 31)) {
+		snprintf(tmp, sizeof(tmp), "cgroup:root:%s", name + 8);
+		return !kp_knob_name_check(tmp, NULL, 0);
+	}
+	return !kp_knob_name_check(name, NULL, 0) && !kp_knob_denied(name);
+}
+
 static int replay_begin(struct kp_session *s, const struct kp_jrec *r)
 {
 	struct jsess *js = realloc(s->js, (s->njs + 1) * sizeof(*js));
@@ -101,8 +116,7 @@ int sess_replay_one(const struct kp_jrec *r, void *ctx)
 
 	if (r->knob[0]) {
 		/* the journal names files we will write: trust no name in it */
-		if (kp_knob_name_check(r->knob, NULL, 0) || kp_knob_denied(r->knob) ||
-		    r->root[0] != '/' || strstr(r->root, "..")) {
+		if (!journal_name_ok(r->knob) || r->root[0] != '/' || strstr(r->root, "..")) {
 			kp_warn("journal: record %lld names a knob kpilot would never write "
 				"('%.64s'): ignored", r->seq, r->knob);
 			return 0;

@@ -178,7 +178,7 @@ int kp_session_set_netns(struct kp_session *s, const char *netns, char *why, siz
 	return 0;
 }
 
-int kp_session_restore(struct kp_session *s)
+static int restore(struct kp_session *s, bool setup_too)
 {
 	int *idx, i, m = 0, err = 0;
 
@@ -186,7 +186,7 @@ int kp_session_restore(struct kp_session *s)
 	if (!idx)
 		return -ENOMEM;
 	for (i = 0; i < s->nk; i++)
-		if (s->k[i].touched)
+		if (s->k[i].touched && (setup_too || !s->k[i].setup))
 			idx[m++] = i;
 	/* newest change first: invariants held at every step forward hold backward */
 	for (i = 1; i < m; i++) {
@@ -209,6 +209,16 @@ int kp_session_restore(struct kp_session *s)
 	}
 	free(idx);
 	return err;
+}
+
+int kp_session_restore(struct kp_session *s)
+{
+	return restore(s, true);
+}
+
+int kp_session_restore_knobs(struct kp_session *s)
+{
+	return restore(s, false);
 }
 
 int kp_session_close(struct kp_session *s)

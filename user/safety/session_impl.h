@@ -32,6 +32,7 @@ struct kstate {
 	long long sess_seq;
 	bool has_good;
 	char good[KP_VALUE_MAX];
+	bool setup;			/* a run's own cgroup (setup.c), not a knob */
 };
 
 struct touch {
@@ -126,6 +127,8 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 const struct kp_knob *sess_def_for(struct kp_session *s, const char *name);
 
 /* apply.c, invariants.c, guardrails.c */
+int sess_write_journaled(struct kp_session *s, struct kstate *k, const char *old,
+			 const char *new, const char *why_text, char *why, size_t len);
 int sess_env_err(int err, const char *name, char *why, size_t len);
 int sess_check_invariants(struct kp_session *s, struct pending *p, int n, char *why,
 			  size_t len);
