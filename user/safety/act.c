@@ -12,7 +12,7 @@
 #include "safety/session_impl.h"
 
 int sess_act_read(const struct kp_target *t, const char *name, char *text, char *raw,
-		    size_t len)
+		  size_t len)
 {
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 	int err;
@@ -52,7 +52,7 @@ void sess_act_file(const struct kp_target *t, const char *name, char *buf, size_
 
 /* Write, then read back: the value must be what we asked for. */
 int sess_write_verify(const struct kp_target *t, const char *name, const char *text,
-			bool raw, char *why, size_t len)
+		      bool raw, char *why, size_t len)
 {
 	char got[KP_VALUE_MAX], gotraw[KP_VALUE_MAX];
 	int err;
@@ -78,7 +78,8 @@ int sess_write_verify(const struct kp_target *t, const char *name, const char *t
 
 
 /* The target a journaled knob lives in; *fd gets a netns fd to close. */
-int sess_target_for(struct kp_session *s, const struct kstate *k, struct kp_target *t, int *fd)
+int sess_target_for(struct kp_session *s, const struct kstate *k, struct kp_target *t,
+		    int *fd)
 {
 	struct stat st;
 

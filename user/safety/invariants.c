@@ -40,7 +40,8 @@ static int check_below(struct kp_session *s, struct pending *p, int n,
 	return kp_check_dirty(h->name, a.v[0], h->below, b.v[0], why, len) ? -EINVAL : 0;
 }
 
-int sess_check_invariants(struct kp_session *s, struct pending *p, int n, char *why, size_t len)
+int sess_check_invariants(struct kp_session *s, struct pending *p, int n, char *why,
+			  size_t len)
 {
 	long long sum = 0;
 	bool any = false;

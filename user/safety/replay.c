@@ -13,7 +13,7 @@
 #include "safety/session_impl.h"
 
 struct kstate *sess_kfind(struct kp_session *s, const char *root, const char *netns,
-			    const char *name, bool create)
+			  const char *name, bool create)
 {
 	struct kstate *k;
 	int i;
@@ -179,7 +179,7 @@ bool sess_ours(const struct kstate *k, const char *cur)
 /* ---- journal helpers -------------------------------------------------- */
 
 int sess_jlog(struct kp_session *s, enum kp_jop op, const struct kstate *k,
-		struct kp_jrec *r, bool sync)
+	      struct kp_jrec *r, bool sync)
 {
 	struct kp_jrec b;
 	int err;
@@ -261,7 +261,7 @@ static void gone(struct kp_session *s, struct kstate *k, int err)
  * Leaves it alone when someone else changed it since kpilot's last write.
  */
 int sess_undo_knob(struct kp_session *s, struct kstate *k, const char *target,
-		     const char *why_text)
+		   const char *why_text)
 {
 	char cur[KP_VALUE_MAX], why[512];
 	struct kp_target t;
