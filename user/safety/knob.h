@@ -2,7 +2,8 @@
 /*
  * The knob table: every knob kpilot may change, with its value type, safe
  * range, largest step and minimum interval between writes, and the text
- * form of its values.  Pure data and parsing; nothing here touches the system.
+ * form of its values.  Pure data and parsing; nothing here touches the system
+ * but the per-knob hooks (knob_hooks.c), which may read it.
  */
 #ifndef KPILOT_KNOB_H
 #define KPILOT_KNOB_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Inside a safety session: the state shared by session.c, apply.c,
+ * Inside a safety session: the state shared by session.c, apply.c, setup.c,
  * replay.c, invariants.c, guardrails.c, rollback.c and act.c.  Not for use
  * outside user/safety/.
  */
