@@ -430,3 +430,36 @@ Test(pipeline_env, ctrl_c_restores_stops_and_removes)
 	cr_expect(json_is_true(json_object_get(r, "interrupted")));
 	json_decref(r);
 }
+
+/*
+ * kpilot killed mid-run cannot clean up: its journal holds every cgroup it
+ * made, and `kpilot rollback` removes them (moving out the pipeline's
+ * processes still in them).
+ */
+Test(pipeline_env, rollback_removes_the_cgroups_of_a_killed_run)
+{
+	char trials[] = "30", out[PATH_MAX + 16], cmd[2 * PATH_MAX];
+	pid_t pid;
+	int st;
+
+	snprintf(out, sizeof(out), "%s/out-killed", tmp);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char *argv[] = { KPILOT, "tune", "--pipeline", descpath, "--algo", "static",
+				 "--trials", trials, "--state-dir", tmp, "--out", out, "-q", NULL };
+
+		freopen("/dev/null", "w", stdout);
+		execv(KPILOT, argv);
+		_exit(127);
+	}
+	usleep(3000000);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(exists(V1_CPU "/%s", tag), "the run made no cgroup " V1_CPU "/%s", tag);
+	snprintf(cmd, sizeof(cmd), KPILOT " rollback --state-dir %s 2>/dev/null", tmp);
+	cr_expect_eq(tu_system(cmd), 0, "%s", cmd);
+	cr_expect(!exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
+	cr_expect(!exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
+	our_procs(true);
+}

@@ -232,7 +232,7 @@ Test(safety_journal, torn_last_record_restores_everything_before, .init = setup1
 	read_all(orig);
 	/* power lost while writing the commit record */
 	committed_set_then_tear(1, 10);
-	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
 	expect_all_original(orig, "torn commit");
 }
 
@@ -254,7 +254,7 @@ Test(safety_journal, torn_change_record_means_the_write_never_happened, .init = 
 		n++;
 	fclose(f);
 	cr_assert_eq(n, 7, "6 whole records and a torn one");
-	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
 	expect_all_original(orig, "torn change");
 }
 
@@ -443,7 +443,7 @@ Test(safety_journal, hostile_journal_names_are_ignored, .init = setup1, .fini = 
 		   "{\"seq\":6,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"vm.swappiness\",\"old\":\"70\",\"new\":\"60\"}\n",
 		root, root, root, root, root);
 	fclose(f);
-	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(fake_get(root, "/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/kernel/panic"), "0\n");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "70");
@@ -501,7 +501,7 @@ Test(safety_journal, kept_value_changed_by_someone_else_becomes_the_original, .i
 	cr_assert_eq(kp_session_apply(s, &c, 1, "set 2", why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(c.old, "6000");
 	kp_session_close(s);
-	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "6000",
 			 "the admin's value is the one to go back to");
 }
@@ -539,7 +539,7 @@ Test(safety_journal, corrupt_middle_line_is_skipped_and_the_rest_used, .init = s
 		   "{\"seq\":6,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"net.core.somaxconn\",\"old\":\"4096\",\"new\":\"8192\"}\n"
 		   "{\"seq\":7,\"op\":\"commit\",\"sid\":\"x\"}\n", root, root, root, root);
 	fclose(f);
-	cr_assert_eq(kp_safety_rollback(state, false, false, stdout, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "60");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "4096");
 }
@@ -574,4 +574,94 @@ Test(safety_journal, record_round_trip)
 	cr_expect_eq(kp_jrec_parse("{\"op\":\"change\"}", &b), -EINVAL, "a change names its knob");
 	cr_expect_eq(kp_jrec_parse("{\"op\":\"explode\",\"knob\":\"x\"}", &b), -EINVAL);
 	cr_expect_eq(kp_jrec_parse("[1,2]", &b), -EINVAL);
+}
+
+static bool is_dir(const char *rel)
+{
+	char p[4200];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", root, rel);
+	return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/* In a child: a run's cgroups through the session, then SIGKILL before closing. */
+static void crash_after_cgroups(const char *ctrl)
+{
+	struct kp_session_opts o = { .root = root, .state_dir = state, .cmd = "tune" };
+	struct kp_session *s;
+	char why[512];
+	char cpus[256];
+	pid_t pid;
+	int st;
+
+	/* the kernel gives a new cgroup its files: the fake has to be told */
+	snprintf(cpus, sizeof(cpus), "/sys/fs/cgroup%s/run/op1/cpuset.cpus",
+		 strcmp(ctrl, "cpuset") ? "" : "/cpuset");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (kp_session_open(&o, &s, why, sizeof(why)) ||
+		    kp_session_cg_mkdir(s, "run", ctrl, "test", why, sizeof(why)) ||
+		    kp_session_cg_mkdir(s, "run/op1", ctrl, "test", why, sizeof(why)) ||
+		    (fake_put(root, cpus, "\n"), 0) ||
+		    /* inside a directory the session made: goes with it, not journaled */
+		    kp_session_cg_write(s, "run/op1", "cpuset.cpus", "0-1", "test", why,
+					sizeof(why)) ||
+		    /* in one it did not make: journaled with its old value */
+		    kp_session_cg_write(s, "kp/op1", "cpuset.cpus", "2", "test", why, sizeof(why))) {
+			fprintf(stderr, "child: %s\n", why);
+			_exit(1);
+		}
+		raise(SIGKILL);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the child failed: %d", st);
+}
+
+Test(safety_journal, rollback_removes_the_cgroups_a_killed_run_made, .init = setup2,
+     .fini = teardown)
+{
+	struct kp_rollback_item *it;
+	char why[512];
+	int n, i, dirs = 0;
+
+	crash_after_cgroups("cpu");
+	cr_assert(is_dir("/sys/fs/cgroup/run/op1"));
+	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/run/op1/cpuset.cpus"), "0-1");
+	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "2");
+	cr_assert_eq(kp_safety_rollback_list(state, &it, &n, why, sizeof(why)), 0, "%s", why);
+	cr_expect_eq(n, 3, "two directories and one value");
+	for (i = 0; i < n; i++) {
+		cr_expect_str_eq(it[i].action, "restore", "%s", it[i].knob);
+		dirs += strstr(it[i].knob, ":cgroup.dir") != NULL;
+	}
+	cr_expect_eq(dirs, 2);
+	cr_expect_str_eq(it[n - 1].knob, "cgroup:run:cgroup.dir", "the parent goes last");
+	free(it);
+	/* a real cgroup's files go with it; the fake's would keep rmdir from working */
+	unlink(strcat(strcpy(why, root), "/sys/fs/cgroup/run/op1/cpuset.cpus"));
+	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_expect(!is_dir("/sys/fs/cgroup/run/op1") && !is_dir("/sys/fs/cgroup/run"),
+		  "the run's cgroups are left behind");
+	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "\n");
+	cr_assert_eq(kp_safety_rollback_list(state, &it, &n, why, sizeof(why)), 0, "%s", why);
+	cr_expect_eq(n, 0, "the journal was archived");
+	free(it);
+}
+
+Test(safety_journal, the_next_session_removes_the_v1_cgroups_a_killed_run_made,
+     .init = setup1, .fini = teardown)
+{
+	struct kp_session_opts o = { .root = root, .state_dir = state, .cmd = "set" };
+	struct kp_session *s;
+	char why[512];
+
+	crash_after_cgroups("cpuset");
+	cr_assert(is_dir("/sys/fs/cgroup/cpuset/run/op1"));
+	unlink(strcat(strcpy(why, root), "/sys/fs/cgroup/cpuset/run/op1/cpuset.cpus"));
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	cr_expect(!is_dir("/sys/fs/cgroup/cpuset/run"), "crash recovery left the cgroups");
+	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpuset/kp/op1/cpuset.cpus"), "0-3");
+	kp_session_close(s);
 }

@@ -4,7 +4,14 @@
  * cpuset.cpus) and values use the v2 text; on a v1 host they map to
  *   cpu.max     -> <root>/sys/fs/cgroup/cpu/<path>/cpu.cfs_quota_us + cpu.cfs_period_us
  *   cpu.weight  -> <root>/sys/fs/cgroup/cpu/<path>/cpu.shares (kernel conversion)
- *   cpuset.cpus -> <root>/sys/fs/cgroup/cpuset/<path>/cpuset.cpus
+ *   cpuset.cpus -> <root>/sys/fs/cgroup/cpuset/<path>/cpuset.cpus (cpuset.mems alike)
+ * A run's own cgroups are set up through two pseudo-attributes, so the safety
+ * journal can undo them like any value:
+ *   X.dir                      "present" / "absent": the directory (v1: in
+ *                              X's hierarchy); absent moves the tasks still
+ *                              in it to its parent, then removes it
+ *   cgroup.subtree_control.X   "enabled" / "disabled": controller X for the
+ *                              children (v2)
  */
 #ifndef KPILOT_CGROUP_H
 #define KPILOT_CGROUP_H

@@ -60,15 +60,21 @@ static void netns_leave(int saved)
 	close(saved);
 }
 
+/* The file of a sysctl, with the thread in t's namespace until netns_leave(*saved). */
+static int sysctl_enter(const struct kp_target *t, const char *name, char *path, size_t len,
+			int *saved)
+{
+	int err = kp_sysctl_path(t->root, name, path, len);
+
+	return err ?: netns_enter(t->netns_fd, saved);
+}
+
 int kp_sysctl_read(const struct kp_target *t, const char *name, char *buf, size_t len)
 {
 	char path[4096];
 	int err, saved;
 
-	err = kp_sysctl_path(t->root, name, path, sizeof(path));
-	if (err)
-		return err;
-	err = netns_enter(t->netns_fd, &saved);
+	err = sysctl_enter(t, name, path, sizeof(path), &saved);
 	if (err)
 		return err;
 	err = kp_fs_read(path, buf, len);
@@ -84,10 +90,7 @@ int kp_sysctl_write(const struct kp_target *t, const char *name, const char *tex
 	char path[4096];
 	int err, saved;
 
-	err = kp_sysctl_path(t->root, name, path, sizeof(path));
-	if (err)
-		return err;
-	err = netns_enter(t->netns_fd, &saved);
+	err = sysctl_enter(t, name, path, sizeof(path), &saved);
 	if (err)
 		return err;
 	err = kp_fs_write(path, text);

@@ -2,7 +2,9 @@
 /* kpilot rollback: put back every original value kpilot's journal holds. */
 #include <argp.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "cli/commands.h"
 #include "lib/log.h"
 #include "safety/session.h"
@@ -51,6 +53,51 @@ static error_t rb_parse(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
+static void print_table(const struct kp_rollback_item *it, int n, FILE *out)
+{
+	int i;
+
+	if (!n) {
+		fprintf(out, "nothing to restore\n");
+		return;
+	}
+	fprintf(out, "%-40s %-12s %-24s %-24s %s\n", "KNOB", "NETNS", "NOW", "ORIGINAL",
+		"ACTION");
+	for (i = 0; i < n; i++)
+		fprintf(out, "%-40s %-12s %-24s %-24s %s\n", it[i].knob,
+			it[i].netns[0] ? it[i].netns : "-", it[i].now, it[i].orig, it[i].action);
+}
+
+static void print_json(const struct kp_rollback_item *it, int n, FILE *out)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
+			"knob", it[i].knob, "netns", it[i].netns, "root", it[i].root,
+			"now", it[i].now, "original", it[i].orig, "action", it[i].action));
+	json_dumpf(arr, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	json_decref(arr);
+}
+
+static int list(const struct rb_args *a, char *why, size_t len)
+{
+	struct kp_rollback_item *it;
+	int n, err;
+
+	err = kp_safety_rollback_list(a->state_dir, &it, &n, why, len);
+	if (err)
+		return err;
+	if (a->json)
+		print_json(it, n, stdout);
+	else
+		print_table(it, n, stdout);
+	free(it);
+	return 0;
+}
+
 int cmd_rollback(int argc, char **argv)
 {
 	static const struct argp argp = { rb_options, rb_parse, NULL, rb_doc };
@@ -66,7 +113,10 @@ int cmd_rollback(int argc, char **argv)
 		kp_err("--json goes with --list");
 		return KP_EXIT_USAGE;
 	}
-	err = kp_safety_rollback(a.state_dir, a.list, a.json, stdout, why, sizeof(why));
+	if (a.list)
+		err = list(&a, why, sizeof(why));
+	else
+		err = kp_safety_rollback(a.state_dir, why, sizeof(why));
 	if (err) {
 		kp_err("rollback: %s", why[0] ? why : "failed");
 		return KP_EXIT_USAGE;

@@ -125,7 +125,7 @@ static void list_knobs(bool json)
 		const struct kp_knob *k = &kp_builtin_knobs[i];
 		char name[KP_NAME_MAX + 16];
 
-		snprintf(name, sizeof(name), "%s%s", k->kind == KP_KIND_CGROUP ? "cgroup:*:" : "",
+		snprintf(name, sizeof(name), "%s%s", k->kind == KP_KNOB_CGROUP ? "cgroup:*:" : "",
 			 k->name);
 		if (k->type == KP_VT_ENUM)
 			snprintf(range, sizeof(range), "%s", k->enums);

@@ -73,32 +73,32 @@ static int repair_tail(int fd)
  * The journal says what to write as root on the next start: a state dir that
  * someone else owns or can write to would let them choose.
  */
-static int check_dir(const char *dir, char *err, size_t errlen)
+static int check_dir(const char *dir, char *why, size_t len)
 {
 	struct stat st;
 
 	if (lstat(dir, &st)) {
-		snprintf(err, errlen, "state dir %s: %s", dir, strerror(errno));
+		snprintf(why, len, "state dir %s: %s", dir, strerror(errno));
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "state dir %s is not a directory", dir);
+		snprintf(why, len, "state dir %s is not a directory", dir);
 		return -ENOTDIR;
 	}
 	if (st.st_uid != geteuid()) {
-		snprintf(err, errlen, "state dir %s is owned by uid %u, not by us", dir,
+		snprintf(why, len, "state dir %s is owned by uid %u, not by us", dir,
 			 (unsigned)st.st_uid);
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "state dir %s is writable by others (mode %04o)", dir,
+		snprintf(why, len, "state dir %s is writable by others (mode %04o)", dir,
 			 (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
 }
 
-int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t errlen)
+int kp_journal_open(const char *dir, struct kp_journal **out, char *why, size_t len)
 {
 	struct kp_journal *j;
 	char lock[4200], pid[32];
@@ -113,16 +113,16 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t 
 	snprintf(lock, sizeof(lock), "%s/lock", dir);
 	r = kp_mkdir_p(dir, 0700);
 	if (r) {
-		snprintf(err, errlen, "cannot create state dir %s: %s", dir, strerror(-r));
+		snprintf(why, len, "cannot create state dir %s: %s", dir, strerror(-r));
 		goto fail;
 	}
-	r = check_dir(dir, err, errlen);
+	r = check_dir(dir, why, len);
 	if (r)
 		goto fail;
 	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (j->lock_fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", lock, strerror(-r));
+		snprintf(why, len, "cannot open %s: %s", lock, strerror(-r));
 		goto fail;
 	}
 	if (flock(j->lock_fd, LOCK_EX | LOCK_NB)) {
@@ -131,7 +131,7 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t 
 		if (pread(j->lock_fd, pid, sizeof(pid) - 1, 0) < 0)
 			pid[0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		snprintf(err, errlen, "state dir %s is in use by kpilot pid %s", dir,
+		snprintf(why, len, "state dir %s is in use by kpilot pid %s", dir,
 			 pid[0] ? pid : "?");
 		close(j->lock_fd);
 		goto fail;
@@ -143,13 +143,13 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t 
 	if (j->fd >= 0) {
 		r = repair_tail(j->fd);
 		if (r) {
-			snprintf(err, errlen, "cannot repair %s: %s", j->path, strerror(-r));
+			snprintf(why, len, "cannot repair %s: %s", j->path, strerror(-r));
 			kp_journal_close(j);
 			return r;
 		}
 	} else if (errno != ENOENT) {
 		r = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", j->path, strerror(-r));
+		snprintf(why, len, "cannot open %s: %s", j->path, strerror(-r));
 		kp_journal_close(j);
 		return r;
 	}

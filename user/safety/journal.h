@@ -55,9 +55,9 @@ struct kp_journal;
 
 /*
  * Lock <dir> (created 0700 when missing) and open its journal for appending.
- * -EBUSY when another kpilot holds the lock (err names its pid).
+ * -EBUSY when another kpilot holds the lock (why names its pid).
  */
-int kp_journal_open(const char *dir, struct kp_journal **out, char *err, size_t errlen);
+int kp_journal_open(const char *dir, struct kp_journal **out, char *why, size_t len);
 void kp_journal_close(struct kp_journal *j);
 
 const char *kp_journal_path(const struct kp_journal *j);

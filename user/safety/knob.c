@@ -12,13 +12,13 @@
 #include "safety/knob.h"
 
 #define SYSCTL(n, t, ar, lo, hi, sa, sp, sc, iv, ns, ord, en) \
-	{ .name = n, .kind = KP_KIND_SYSCTL, .type = t, .arity = ar, .min = lo, \
+	{ .name = n, .kind = KP_KNOB_SYSCTL, .type = t, .arity = ar, .min = lo, \
 	  .max = hi, .step_abs = sa, .step_pct = sp, .scale = sc, \
 	  .min_interval_ms = iv, .per_netns = ns, .ordered = ord, .enums = en }
 #define INT(n, lo, hi, sa, sp, sc, ns) \
 	SYSCTL(n, KP_VT_INT, 1, lo, hi, sa, sp, sc, 1000, ns, false, "")
 #define CGROUP(a, t, lo, hi, sa, sp, sc) \
-	{ .name = a, .kind = KP_KIND_CGROUP, .type = t, .arity = 1, .min = lo, \
+	{ .name = a, .kind = KP_KNOB_CGROUP, .type = t, .arity = 1, .min = lo, \
 	  .max = hi, .step_abs = sa, .step_pct = sp, .scale = sc, \
 	  .min_interval_ms = 200 }
 
@@ -86,17 +86,17 @@ const char *const kp_denylist[] = {
 	NULL,
 };
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
+static void seterr(char *why, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void seterr(char *err, size_t len, const char *fmt, ...)
+static void seterr(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err || !len)
+	if (!why || !len)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
+	vsnprintf(why, len, fmt, ap);
 	va_end(ap);
 }
 
@@ -155,18 +155,18 @@ static int check_words(const char *s, size_t n, char sep, const char **bad)
 	return 0;
 }
 
-int kp_knob_name_check(const char *name, char *err, size_t errlen)
+int kp_knob_name_check(const char *name, char *why, size_t len)
 {
 	const char *bad = NULL, *p, *q, *c, *e;
 	char show[96];
 	size_t n = strlen(name);
 
 	if (!n) {
-		seterr(err, errlen, "bad knob name '': empty");
+		seterr(why, len, "bad knob name '': empty");
 		return -EINVAL;
 	}
 	if (n >= KP_NAME_MAX) {
-		seterr(err, errlen, "bad knob name '%s': longer than %d characters",
+		seterr(why, len, "bad knob name '%s': longer than %d characters",
 		       shown(name, show, sizeof(show)), KP_NAME_MAX - 1);
 		return -EINVAL;
 	}
@@ -209,7 +209,7 @@ int kp_knob_name_check(const char *name, char *err, size_t errlen)
 		goto bad;
 	return 0;
 bad:
-	seterr(err, errlen, "bad knob name '%s': %s", shown(name, show, sizeof(show)), bad);
+	seterr(why, len, "bad knob name '%s': %s", shown(name, show, sizeof(show)), bad);
 	return -EINVAL;
 }
 
@@ -251,13 +251,13 @@ const struct kp_knob *kp_knob_builtin(const char *name)
 			return NULL;
 		name = attr;
 		for (i = 0; i < kp_builtin_nknobs; i++)
-			if (kp_builtin_knobs[i].kind == KP_KIND_CGROUP &&
+			if (kp_builtin_knobs[i].kind == KP_KNOB_CGROUP &&
 			    !strcmp(kp_builtin_knobs[i].name, name))
 				return &kp_builtin_knobs[i];
 		return NULL;
 	}
 	for (i = 0; i < kp_builtin_nknobs; i++)
-		if (kp_builtin_knobs[i].kind == KP_KIND_SYSCTL &&
+		if (kp_builtin_knobs[i].kind == KP_KNOB_SYSCTL &&
 		    !strcmp(kp_builtin_knobs[i].name, name))
 			return &kp_builtin_knobs[i];
 	return NULL;
@@ -316,83 +316,6 @@ static int tokens(char *buf, char **tok, int max)
 	return n;
 }
 
-int kp_cpulist_parse(const char *text, unsigned long long *bits, char *err, size_t errlen)
-{
-	const char *p = text;
-	char *end;
-	long a, b;
-
-	memset(bits, 0, KP_CPUS_MAX / 8);
-	if (!*p) {
-		seterr(err, errlen, "empty CPU list");
-		return -EINVAL;
-	}
-	for (;;) {
-		if (!isdigit((unsigned char)*p))
-			goto bad;
-		errno = 0;
-		a = strtol(p, &end, 10);
-		b = a;
-		p = end;
-		if (*p == '-') {
-			if (!isdigit((unsigned char)p[1]))
-				goto bad;
-			b = strtol(p + 1, &end, 10);
-			p = end;
-		}
-		if (errno || a > b || b >= KP_CPUS_MAX) {
-			seterr(err, errlen, "bad CPU range in '%.64s' (CPUs 0-%d, low-high)",
-			       text, KP_CPUS_MAX - 1);
-			return -EINVAL;
-		}
-		for (long c = a; c <= b; c++)
-			bits[c / 64] |= 1ULL << (c % 64);
-		if (!*p)
-			return 0;
-		if (*p++ != ',')
-			goto bad;
-	}
-bad:
-	seterr(err, errlen, "'%.64s' is not a CPU list (like 0-3,6)", text);
-	return -EINVAL;
-}
-
-static void cpulist_format(const unsigned long long *bits, char *buf, size_t len)
-{
-	size_t o = 0;
-	int c = 0;
-
-	buf[0] = '\0';
-	while (c < KP_CPUS_MAX) {
-		int s;
-
-		if (!(bits[c / 64] & (1ULL << (c % 64)))) {
-			c++;
-			continue;
-		}
-		s = c;
-		while (c + 1 < KP_CPUS_MAX && (bits[(c + 1) / 64] & (1ULL << ((c + 1) % 64))))
-			c++;
-		if (o < len)
-			o += snprintf(buf + o, len - o, s == c ? "%s%d" : "%s%d-%d",
-				      o ? "," : "", s, c);
-		c++;
-	}
-}
-
-bool kp_cpulist_subset(const char *sub, const char *super)
-{
-	unsigned long long a[KP_CPUS_MAX / 64], b[KP_CPUS_MAX / 64];
-	int i;
-
-	if (kp_cpulist_parse(sub, a, NULL, 0) || kp_cpulist_parse(super, b, NULL, 0))
-		return false;
-	for (i = 0; i < KP_CPUS_MAX / 64; i++)
-		if (a[i] & ~b[i])
-			return false;
-	return true;
-}
-
 static bool enum_has(const char *list, const char *word)
 {
 	size_t n = strlen(word);
@@ -406,112 +329,145 @@ static bool enum_has(const char *list, const char *word)
 	return false;
 }
 
-int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *out,
-		   char *err, size_t errlen)
+static int parse_ints(const struct kp_knob *k, char *buf, const char *show,
+		      struct kp_value *out, char *why, size_t len)
 {
-	char buf[KP_VALUE_MAX], show[96], *tok[KP_TUPLE_MAX + 1];
+	int want = k->type == KP_VT_INT ? 1 : k->arity;
+	char *tok[KP_TUPLE_MAX + 1];
+	int n, i, r;
+
+	n = tokens(buf, tok, KP_TUPLE_MAX);
+	if (n != want) {
+		if (want == 1)
+			seterr(why, len, "'%s' is not an integer", show);
+		else
+			seterr(why, len, "'%s': expected %d integers separated by spaces",
+			       show, want);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		r = parse_ll(tok[i], &out->v[i]);
+		if (r == -ERANGE) {
+			seterr(why, len, "'%s' overflows a 64-bit integer", tok[i]);
+			return -EINVAL;
+		}
+		if (r) {
+			seterr(why, len, "'%s' is not an integer", want == 1 ? show : tok[i]);
+			return -EINVAL;
+		}
+	}
+	out->n = n;
+	return 0;
+}
+
+static int parse_enum(const struct kp_knob *k, char *buf, const char *show,
+		      struct kp_value *out, char *why, size_t len)
+{
+	char *tok[2];
+	int n, i;
+
+	n = tokens(buf, tok, 1);
+	for (i = 0; n == 1 && tok[0][i] && word_char(tok[0][i]); i++)
+		;
+	if (n != 1 || tok[0][i]) {
+		seterr(why, len, "'%s' is not a single word", show);
+		return -EINVAL;
+	}
+	if (k->enums[0] && !enum_has(k->enums, tok[0])) {
+		seterr(why, len, "'%s' is not one of: %s", show, k->enums);
+		return -EINVAL;
+	}
+	snprintf(out->s, sizeof(out->s), "%s", tok[0]);
+	out->n = 0;
+	return 0;
+}
+
+static int parse_cpumax(char *buf, const char *show, struct kp_value *out,
+			char *why, size_t len)
+{
+	char *tok[3];
+	int n;
+
+	n = tokens(buf, tok, 2);
+	if (n < 1 || n > 2) {
+		seterr(why, len, "'%s': expected QUOTA [PERIOD] in microseconds, or max [PERIOD]",
+		       show);
+		return -EINVAL;
+	}
+	if (!strcmp(tok[0], "max")) {
+		out->v[0] = KP_CPU_QUOTA_MAX;
+	} else if (parse_ll(tok[0], &out->v[0]) || out->v[0] <= 0) {
+		seterr(why, len, "'%s': quota must be a positive integer (us) or max", show);
+		return -EINVAL;
+	}
+	out->v[1] = 0;
+	if (n == 2 && (parse_ll(tok[1], &out->v[1]) || out->v[1] < 1000 ||
+		       out->v[1] > 1000000)) {
+		seterr(why, len, "'%s': period must be 1000..1000000 us", show);
+		return -EINVAL;
+	}
+	if (out->v[0] > 0 && (out->v[0] < 1000 || out->v[0] > 1000000LL * KP_CPUS_MAX)) {
+		seterr(why, len, "'%s': quota must be at least 1000 us", show);
+		return -EINVAL;
+	}
+	out->n = 2;
+	return 0;
+}
+
+static int parse_cpulist(const char *buf, const char *show, struct kp_value *out,
+			 char *why, size_t len)
+{
 	unsigned long long bits[KP_CPUS_MAX / 64];
-	int n, i, want, r;
+
+	/* an empty cgroup v2 cpuset means "the parent's": a state, not a choice */
+	if (!buf[0])
+		return 0;
+	if (strchr(buf, ' ')) {
+		seterr(why, len, "'%s' is not a CPU list (like 0-3,6)", show);
+		return -EINVAL;
+	}
+	if (kp_cpulist_parse(buf, bits, why, len))
+		return -EINVAL;
+	kp_cpulist_format(bits, out->s, sizeof(out->s));
+	if (!out->s[0]) {
+		seterr(why, len, "empty CPU list");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *out,
+		   char *why, size_t len)
+{
+	char buf[KP_VALUE_MAX], show[96];
+	int i;
 
 	memset(out, 0, sizeof(*out));
 	out->type = k->type;
 	if (strlen(text) >= sizeof(buf)) {
-		seterr(err, errlen, "value '%s' is too long", shown(text, show, sizeof(show)));
+		seterr(why, len, "value '%s' is too long", shown(text, show, sizeof(show)));
 		return -EINVAL;
 	}
 	strcpy(buf, text);
 	kp_text_canon(buf);
 	for (i = 0; buf[i]; i++) {
 		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f) {
-			seterr(err, errlen, "value '%s' has non-printable characters",
+			seterr(why, len, "value '%s' has non-printable characters",
 			       shown(text, show, sizeof(show)));
 			return -EINVAL;
 		}
 	}
 	shown(buf, show, sizeof(show));
-
 	switch (k->type) {
 	case KP_VT_INT:
 	case KP_VT_TUPLE:
-		want = k->type == KP_VT_INT ? 1 : k->arity;
-		n = tokens(buf, tok, KP_TUPLE_MAX);
-		if (n != want) {
-			if (want == 1)
-				seterr(err, errlen, "'%s' is not an integer", show);
-			else
-				seterr(err, errlen, "'%s': expected %d integers separated by spaces",
-				       show, want);
-			return -EINVAL;
-		}
-		for (i = 0; i < n; i++) {
-			r = parse_ll(tok[i], &out->v[i]);
-			if (r == -ERANGE) {
-				seterr(err, errlen, "'%s' overflows a 64-bit integer", tok[i]);
-				return -EINVAL;
-			}
-			if (r) {
-				seterr(err, errlen, "'%s' is not an integer", want == 1 ? show : tok[i]);
-				return -EINVAL;
-			}
-		}
-		out->n = n;
-		return 0;
+		return parse_ints(k, buf, show, out, why, len);
 	case KP_VT_ENUM:
-		n = tokens(buf, tok, 1);
-		for (i = 0; n == 1 && tok[0][i] && word_char(tok[0][i]); i++)
-			;
-		if (n != 1 || tok[0][i]) {
-			seterr(err, errlen, "'%s' is not a single word", show);
-			return -EINVAL;
-		}
-		if (k->enums[0] && !enum_has(k->enums, tok[0])) {
-			seterr(err, errlen, "'%s' is not one of: %s", show, k->enums);
-			return -EINVAL;
-		}
-		snprintf(out->s, sizeof(out->s), "%s", tok[0]);
-		out->n = 0;
-		return 0;
+		return parse_enum(k, buf, show, out, why, len);
 	case KP_VT_CPUMAX:
-		n = tokens(buf, tok, 2);
-		if (n < 1 || n > 2) {
-			seterr(err, errlen, "'%s': expected QUOTA [PERIOD] in microseconds, or max [PERIOD]",
-			       show);
-			return -EINVAL;
-		}
-		if (!strcmp(tok[0], "max")) {
-			out->v[0] = KP_CPU_QUOTA_MAX;
-		} else if (parse_ll(tok[0], &out->v[0]) || out->v[0] <= 0) {
-			seterr(err, errlen, "'%s': quota must be a positive integer (us) or max", show);
-			return -EINVAL;
-		}
-		out->v[1] = 0;
-		if (n == 2 && (parse_ll(tok[1], &out->v[1]) || out->v[1] < 1000 ||
-			       out->v[1] > 1000000)) {
-			seterr(err, errlen, "'%s': period must be 1000..1000000 us", show);
-			return -EINVAL;
-		}
-		if (out->v[0] > 0 && (out->v[0] < 1000 || out->v[0] > 1000000LL * KP_CPUS_MAX)) {
-			seterr(err, errlen, "'%s': quota must be at least 1000 us", show);
-			return -EINVAL;
-		}
-		out->n = 2;
-		return 0;
+		return parse_cpumax(buf, show, out, why, len);
 	case KP_VT_CPULIST:
-		/* an empty cgroup v2 cpuset means "the parent's": a state, not a choice */
-		if (!buf[0])
-			return 0;
-		if (strchr(buf, ' ')) {
-			seterr(err, errlen, "'%s' is not a CPU list (like 0-3,6)", show);
-			return -EINVAL;
-		}
-		if (kp_cpulist_parse(buf, bits, err, errlen))
-			return -EINVAL;
-		cpulist_format(bits, out->s, sizeof(out->s));
-		if (!out->s[0]) {
-			seterr(err, errlen, "empty CPU list");
-			return -EINVAL;
-		}
-		return 0;
+		return parse_cpulist(buf, show, out, why, len);
 	}
 	return -EINVAL;
 }

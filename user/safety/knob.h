@@ -2,7 +2,8 @@
 /*
  * The knob table: every knob kpilot may change, with its value type, safe
  * range, largest step and minimum interval between writes, and the text
- * form of its values.  Pure data and parsing; nothing here touches the system.
+ * form of its values.  Pure data and parsing; nothing here touches the system
+ * but the per-knob hooks (knob_hooks.c), which may read it.
  */
 #ifndef KPILOT_KNOB_H
 #define KPILOT_KNOB_H
@@ -16,8 +17,8 @@
 #define KP_CPUS_MAX	1024	/* CPUs a cpuset value can name */
 
 enum kp_knob_kind {
-	KP_KIND_SYSCTL,		/* dotted name under /proc/sys */
-	KP_KIND_CGROUP,		/* "cgroup:<path>:<attr>" */
+	KP_KNOB_SYSCTL,		/* dotted name under /proc/sys */
+	KP_KNOB_CGROUP,		/* "cgroup:<path>:<attr>" */
 };
 
 enum kp_vtype {
@@ -71,12 +72,12 @@ extern const size_t kp_builtin_nknobs;
 extern const char *const kp_denylist[];
 
 /*
- * Name syntax: returns 0, or -EINVAL with a one-line reason in err.  Sysctl
+ * Name syntax: returns 0, or -EINVAL with a one-line reason in why.  Sysctl
  * names are dot-separated words of [A-Za-z0-9_-]; cgroup names are
  * "cgroup:<path>:<attr>" with a relative path of such words separated by '/'
  * (no empty, "." or ".." component).
  */
-int kp_knob_name_check(const char *name, char *err, size_t errlen);
+int kp_knob_name_check(const char *name, char *why, size_t len);
 
 /* Split a cgroup knob name into path and attribute (buffers of KP_NAME_MAX). */
 int kp_knob_cgroup_split(const char *name, char *path, char *attr);
@@ -93,7 +94,7 @@ const struct kp_knob *kp_knob_builtin(const char *name);
  * "keep the current period".  Returns 0 or -EINVAL with a reason.
  */
 int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *out,
-		   char *err, size_t errlen);
+		   char *why, size_t len);
 
 /* Canonical text: integers separated by one space, "max 100000", "0-3,6". */
 int kp_value_format(const struct kp_value *v, char *buf, size_t len);
@@ -106,11 +107,39 @@ void kp_text_canon(char *s);
 /* cpu.max in millicores, counting "max" as every CPU (ncpus * 1000). */
 long long kp_cpumax_millicores(const struct kp_value *v, int ncpus);
 
-/* CPU lists: parse into a bitmap of KP_CPUS_MAX bits; subset test. */
-int kp_cpulist_parse(const char *text, unsigned long long *bits, char *err, size_t errlen);
+/* CPU lists (cpulist.c): parse into a bitmap of KP_CPUS_MAX bits, canonical text, subset test. */
+int kp_cpulist_parse(const char *text, unsigned long long *bits, char *why, size_t len);
+void kp_cpulist_format(const unsigned long long *bits, char *buf, size_t len);
 bool kp_cpulist_subset(const char *sub, const char *super);
 
 int kp_ncpus(void);
+
+/*
+ * What the table's ranges and steps cannot say about a knob, looked up by
+ * name (cgroup knobs by attribute), for table knobs and config-added ones
+ * alike.  Every field is optional.
+ */
+struct kp_target;
+struct kp_knob_hooks {
+	const char *name;		/* cgroup knobs: the attribute */
+	enum kp_knob_kind kind;
+	/* complete a proposed value from the current one (cpu.max: keep the period) */
+	void (*complete)(struct kp_value *nv, const struct kp_value *old);
+	/*
+	 * Refuse a value this system cannot take; may read the system through t.
+	 * 0, -EINVAL with the reason, or another -errno (the environment).
+	 */
+	int (*check)(const char *name, const struct kp_value *nv, const struct kp_target *t,
+		     char *why, size_t len);
+	/* invariant: this knob's value stays below that knob's (dirty ratios) */
+	const char *below;
+};
+
+extern const struct kp_knob_hooks kp_knob_hooks_table[];
+extern const size_t kp_knob_nhooks;
+
+/* The hooks of a knob, or NULL. */
+const struct kp_knob_hooks *kp_knob_hooks(const char *name);
 
 /*
  * An agent's action u in [-1, 1] to a knob's range and back, linear or

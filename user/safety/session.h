@@ -131,17 +131,55 @@ int kp_session_restore(struct kp_session *s);
 
 bool kp_session_aborted(const struct kp_session *s);
 
+/*
+ * A run's own cgroups (the stream pipeline's operators), journaled like
+ * knobs, so a crash leaves nothing `kpilot rollback` cannot undo.  They are
+ * not knobs: no allowlist or validator applies, the guardrails leave them
+ * alone, close undoes them (after everything changed since).  path is
+ * relative to the cgroup root; ctrl names the v1 hierarchy ("cpu",
+ * "cpuset"), v2 has one.  Undoing a directory moves the tasks still in it to
+ * its parent (the root when the parent refuses them) and removes it.  Values
+ * written inside a directory this session created are not journaled:
+ * removing the directory undoes them, so enable a controller in a parent
+ * before creating its children.  0 or -errno with the reason.
+ */
+int kp_session_cg_mkdir(struct kp_session *s, const char *path, const char *ctrl,
+			const char *reason, char *why, size_t len);
+int kp_session_cg_write(struct kp_session *s, const char *path, const char *attr,
+			const char *value, const char *reason, char *why, size_t len);
+/* v2: enable a controller ("cpu") in path's cgroup.subtree_control. */
+int kp_session_cg_enable(struct kp_session *s, const char *path, const char *ctrl,
+			 const char *reason, char *why, size_t len);
+
+/* Undo the session's knob changes, newest first, but not its cgroups.  0 or -errno. */
+int kp_session_restore_knobs(struct kp_session *s);
+
 /* Restore (or, with opts.keep, commit) and unlock.  0 or -errno. */
 int kp_session_close(struct kp_session *s);
 
 /*
  * kpilot rollback: restore every original in the journal under state_dir,
- * newest change first, and archive the journal.  With list, only print
- * what would be restored (json: one JSON array).  Knobs someone else changed
+ * newest change first, and archive the journal.  Knobs someone else changed
  * since kpilot wrote them keep their value.  Returns 0 or -errno.
  */
-int kp_safety_rollback(const char *state_dir, bool list, bool json, FILE *out,
-		       char *why, size_t len);
+int kp_safety_rollback(const char *state_dir, char *why, size_t len);
+
+/* One knob rollback would restore, and what it would do with it. */
+struct kp_rollback_item {
+	char knob[KP_NAME_MAX];
+	char netns[256];
+	char root[256];
+	char now[KP_VALUE_MAX];		/* "" or "?" when it cannot be read */
+	char orig[KP_VALUE_MAX];
+	const char *action;		/* "restore", "keep (changed by someone else)", ... */
+};
+
+/*
+ * What kp_safety_rollback() would do, newest change first, changing nothing:
+ * *items (free() it) holds *n entries.  0 or -errno with the reason.
+ */
+int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **items, int *n,
+			    char *why, size_t len);
 
 /*
  * A session config runs commands as root: accept it only as a regular file

@@ -2,7 +2,7 @@
 /*
  * The validator: pure decisions about a proposed change, each refusal with a
  * one-line reason that names the knob.  It reads nothing and writes nothing;
- * safety.c feeds it the current values and acts on its verdict.
+ * the session (apply.c) feeds it the current values and acts on its verdict.
  */
 #ifndef KPILOT_VALIDATOR_H
 #define KPILOT_VALIDATOR_H

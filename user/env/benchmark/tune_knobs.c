@@ -120,7 +120,7 @@ int tune_add_knobs(struct tune *t, char *why, size_t len)
 		} else {
 			memset(&k, 0, sizeof(k));
 			snprintf(k.name, sizeof(k.name), "%s", a->knob);
-			k.kind = KP_KIND_SYSCTL;
+			k.kind = KP_KNOB_SYSCTL;
 			k.type = KP_VT_INT;
 			k.arity = 1;
 			k.min = llround(a->min);

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The stream pipeline as an environment: the launcher's protocol (start and
+ * interval lines, the control FIFO), open / step / apply / close.  Its
+ * cgroups are in pipeline_cgroup.c.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,46 +25,10 @@
 #include "lib/log.h"
 #include "observe/observer.h"
 #include "env/pipeline/pipectl.h"
-#include "env/pipeline/pipeline.h"
-#include "safety/session.h"
+#include "env/pipeline/pipeline_impl.h"
 #include "lib/clock.h"
 
 #define CFS_PERIOD_US	100000
-#define MAX_CREATED	(4 * KP_PIPE_MAX_OPS + 8)
-#define LINE_MAX_BYTES	65536
-
-struct cpustat {
-	unsigned long long periods, throttled, throttled_ns;
-};
-
-struct kp_pipe {
-	const struct kp_pipe_desc *d;
-	char root[1024];		/* "" for the real system */
-	struct kp_child child;
-	bool started;
-	pid_t launcher;
-	pid_t pid[KP_PIPE_MAX_OPS];
-	char fifo[PATH_MAX];
-	int cgv;
-	char cpudir[KP_PIPE_MAX_OPS][PATH_MAX];	/* cpu controller (v1) or the cgroup (v2) */
-	char setdir[KP_PIPE_MAX_OPS][PATH_MAX];	/* v1 cpuset; "" on v2 */
-	char created[MAX_CREATED][PATH_MAX];	/* directories we made, parents first */
-	int ncreated;
-	bool enabled_root_cpu;		/* v2: we wrote +cpu to the root's subtree_control */
-	struct kp_session *s;
-	char knob[KP_PIPE_MAX_OPS][KP_NAME_MAX];
-	struct kp_observer *obs;
-	int opid[KP_PIPE_MAX_OPS];
-	double quota[KP_PIPE_MAX_OPS];
-	bool have_quota;
-	int workers[KP_PIPE_MAX_OPS];
-	struct cpustat cs[KP_PIPE_MAX_OPS];
-	double t_obs;			/* when the observer's interval began */
-	int errors;
-	char buf[LINE_MAX_BYTES];
-	size_t blen;
-	size_t consumed;		/* bytes of buf the last line used */
-};
 
 /* ---- the launcher's output ------------------------------------------- */
 
@@ -189,247 +158,6 @@ static int set_workers(struct kp_pipe *e, int i, int n)
 	return err;
 }
 
-/* ---- cgroups ---------------------------------------------------------- */
-
-static int make_dir(struct kp_pipe *e, const char *path)
-{
-	if (!mkdir(path, 0755)) {
-		if (e->ncreated == MAX_CREATED)
-			return -ENOSPC;
-		snprintf(e->created[e->ncreated++], PATH_MAX, "%s", path);
-		return 0;
-	}
-	return errno == EEXIST ? 0 : -errno;
-}
-
-/* v1 cpuset: a new group has no CPUs or memory nodes; give it its parent's. */
-static int cpuset_inherit(const char *dir)
-{
-	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
-	char parent[PATH_MAX], p[PATH_MAX + 32], val[4096];
-	size_t k;
-	int err;
-
-	snprintf(parent, sizeof(parent), "%s", dir);
-	*strrchr(parent, '/') = '\0';
-	for (k = 0; k < 2; k++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, files[k]);
-		err = kp_fs_read(p, val, sizeof(val));
-		if (err < 0)
-			return err;
-		kp_text_canon(val);
-		if (val[0])
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", parent, files[k]);
-		err = kp_fs_read(p, val, sizeof(val));
-		if (err < 0)
-			return err;
-		kp_text_canon(val);
-		snprintf(p, sizeof(p), "%s/%s", dir, files[k]);
-		err = kp_fs_write(p, val);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* mkdir -p under a hierarchy's mount, remembering what we made. */
-static int make_path(struct kp_pipe *e, const char *mount, const char *rel, bool cpuset,
-		     char *leaf, size_t len)
-{
-	char p[PATH_MAX], part[PATH_MAX];
-	char *tok, *save = NULL;
-	int err;
-
-	snprintf(part, sizeof(part), "%s", rel);
-	snprintf(p, sizeof(p), "%s", mount);
-	for (tok = strtok_r(part, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		if (strlen(p) + strlen(tok) + 2 >= sizeof(p))
-			return -ENAMETOOLONG;
-		strcat(p, "/");
-		strcat(p, tok);
-		err = make_dir(e, p);
-		if (!err && cpuset)
-			err = cpuset_inherit(p);
-		if (err)
-			return err;
-	}
-	snprintf(leaf, len, "%s", p);
-	return 0;
-}
-
-static bool has_word(const char *list, const char *w)
-{
-	size_t n = strlen(w);
-	const char *p;
-
-	for (p = strstr(list, w); p; p = strstr(p + 1, w))
-		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' ' || p[n] == '\n'))
-			return true;
-	return false;
-}
-
-/* v2: the cpu controller must be enabled in every ancestor of the leaves. */
-static int v2_enable_cpu(struct kp_pipe *e, const char *mount, const char *rel)
-{
-	char p[PATH_MAX + 1200], f[PATH_MAX + 1300], val[512], part[PATH_MAX];
-	char *slash;
-	int err;
-
-	snprintf(part, sizeof(part), "%s", rel);
-	slash = part;
-	snprintf(p, sizeof(p), "%s", mount);
-	for (;;) {
-		snprintf(f, sizeof(f), "%s/cgroup.subtree_control", p);
-		err = kp_fs_read(f, val, sizeof(val));
-		if (err < 0)
-			return err;
-		if (!has_word(val, "cpu")) {
-			if (!strcmp(p, mount))
-				e->enabled_root_cpu = true;
-			err = kp_fs_write(f, "+cpu");
-			if (err)
-				return err;
-		}
-		slash = strchr(slash, '/');
-		if (!slash)
-			return 0;	/* the leaf's parent is done */
-		*slash = '\0';
-		snprintf(p, sizeof(p), "%s/%s", mount, part);
-		*slash++ = '/';
-	}
-}
-
-static int move_pid(const char *dir, pid_t pid)
-{
-	char p[PATH_MAX + 32], v[32];
-
-	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-	snprintf(v, sizeof(v), "%d", (int)pid);
-	return kp_fs_write(p, v);
-}
-
-static int place(struct kp_pipe *e, char *why, size_t len)
-{
-	char cg[1100], mount[1200];
-	int i, err = 0;
-
-	e->cgv = kp_cg_detect(e->root[0] ? e->root : "/");
-	if (e->cgv < 0) {
-		snprintf(why, len, "no cgroup hierarchy with a cpu controller under %s/sys/fs/cgroup",
-			 e->root);
-		return -ENOENT;
-	}
-	snprintf(cg, sizeof(cg), "%s/sys/fs/cgroup", e->root);
-	for (i = 0; i < e->d->nops && !err; i++) {
-		const struct kp_pipe_op *op = &e->d->ops[i];
-
-		if (e->cgv == 2) {
-			err = make_path(e, cg, op->cgroup, false, e->cpudir[i], PATH_MAX);
-			err = err ?: v2_enable_cpu(e, cg, op->cgroup);
-			err = err ?: move_pid(e->cpudir[i], e->pid[i]);
-		} else {
-			snprintf(mount, sizeof(mount), "%s/cpu", cg);
-			err = make_path(e, mount, op->cgroup, false, e->cpudir[i], PATH_MAX);
-			snprintf(mount, sizeof(mount), "%s/cpuset", cg);
-			if (!err && kp_fs_exists(mount))
-				err = make_path(e, mount, op->cgroup, true, e->setdir[i], PATH_MAX);
-			err = err ?: move_pid(e->cpudir[i], e->pid[i]);
-			if (!err && e->setdir[i][0])
-				err = move_pid(e->setdir[i], e->pid[i]);
-		}
-		if (err)
-			snprintf(why, len, "cgroup of operator %s (%s, v%d): %s", op->name, op->cgroup,
-				 e->cgv, strerror(-err));
-	}
-	return err;
-}
-
-/* Move whatever is still in dir to the hierarchy's root, then rmdir it. */
-static int remove_dir(const char *dir, const char *mount)
-{
-	char p[PATH_MAX + 32], procs[8192], *tok, *save = NULL;
-	int tries, err = 0;
-
-	for (tries = 0; tries < 100; tries++) {
-		if (!rmdir(dir) || errno == ENOENT)
-			return 0;
-		err = -errno;
-		if (err != -EBUSY)
-			break;
-		/* exiting tasks leave within a few ms; stragglers are moved out after 1 s */
-		if (tries == 50 && mount) {
-			snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-			if (kp_fs_read(p, procs, sizeof(procs)) > 0)
-				for (tok = strtok_r(procs, "\n", &save); tok;
-				     tok = strtok_r(NULL, "\n", &save)) {
-					kp_warn("pid %s still in %s: moved to the root cgroup", tok, dir);
-					move_pid(mount, atoi(tok));
-				}
-		}
-		usleep(20000);
-	}
-	kp_warn("cannot remove cgroup %s: %s", dir, strerror(-err));
-	return err;
-}
-
-static int unplace(struct kp_pipe *e)
-{
-	char cg[1100], mount[1200], f[1200];
-	int i, err = 0, r;
-
-	snprintf(cg, sizeof(cg), "%s/sys/fs/cgroup", e->root);
-	for (i = e->ncreated - 1; i >= 0; i--) {
-		const char *c = e->created[i];
-
-		if (e->cgv == 2)
-			snprintf(mount, sizeof(mount), "%s", cg);
-		else if (!strncmp(c + strlen(cg), "/cpuset/", 8))
-			snprintf(mount, sizeof(mount), "%s/cpuset", cg);
-		else
-			snprintf(mount, sizeof(mount), "%s/cpu", cg);
-		r = remove_dir(c, mount);
-		err = err ?: r;
-	}
-	e->ncreated = 0;
-	if (e->enabled_root_cpu) {
-		snprintf(f, sizeof(f), "%s/cgroup.subtree_control", cg);
-		if (kp_fs_write(f, "-cpu"))
-			kp_warn("cannot disable the cpu controller again in %s", f);
-		e->enabled_root_cpu = false;
-	}
-	return err;
-}
-
-static int read_cpustat(const struct kp_pipe *e, int i, struct cpustat *cs)
-{
-	char p[PATH_MAX + 16], buf[1024], *line, *save = NULL;
-	int err;
-
-	memset(cs, 0, sizeof(*cs));
-	snprintf(p, sizeof(p), "%s/cpu.stat", e->cpudir[i]);
-	err = kp_fs_read(p, buf, sizeof(buf));
-	if (err < 0)
-		return err;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long v;
-		char key[64];
-
-		if (sscanf(line, "%63s %llu", key, &v) != 2)
-			continue;
-		if (!strcmp(key, "nr_periods"))
-			cs->periods = v;
-		else if (!strcmp(key, "nr_throttled"))
-			cs->throttled = v;
-		else if (!strcmp(key, "throttled_time"))	/* v1: ns */
-			cs->throttled_ns = v;
-		else if (!strcmp(key, "throttled_usec"))	/* v2 */
-			cs->throttled_ns = v * 1000;
-	}
-	return 0;
-}
-
-/* ---- open / step / apply / close --------------------------------------- */
 
 static int start(struct kp_pipe *e, const struct kp_pipe_opts *o, char *why, size_t len)
 {
@@ -502,7 +230,7 @@ static int open_session(struct kp_pipe *e, const struct kp_pipe_opts *o, char *w
 	for (i = 0; i < e->d->nops && !err; i++) {
 		/* one step may move a quota anywhere inside the budget */
 		struct kp_knob k = {
-			.kind = KP_KIND_CGROUP, .type = KP_VT_CPUMAX, .arity = 1,
+			.kind = KP_KNOB_CGROUP, .type = KP_VT_CPUMAX, .arity = 1,
 			.min = (long long)(KP_QUOTA_STEP * 1000 + 0.5),
 			.max = (long long)(e->d->cpu_budget * 1000 + 0.5),
 			.step_abs = (long long)(e->d->cpu_budget * 1000 + 0.5),
@@ -518,17 +246,17 @@ static int open_session(struct kp_pipe *e, const struct kp_pipe_opts *o, char *w
 static void open_observer(struct kp_pipe *e)
 {
 	struct kp_observer_opts oo = { .interval_ms = 250, .filter = true };
-	char err[512];
+	char why[512];
 	int i;
 
-	if (kp_observer_open(&e->obs, &oo, err, sizeof(err)))
+	if (kp_observer_open(&e->obs, &oo, why, sizeof(why)))
 		goto fail;
 	for (i = 0; i < e->d->nops; i++) {
 		struct kp_opspec spec = { .type = KP_OP_PIDS, .npids = 1 };
 
 		snprintf(spec.name, sizeof(spec.name), "%s", e->d->ops[i].name);
 		spec.pids[0] = e->pid[i];
-		e->opid[i] = kp_observer_add_operator(e->obs, &spec, err, sizeof(err));
+		e->opid[i] = kp_observer_add_operator(e->obs, &spec, why, sizeof(why));
 		if (e->opid[i] < 0)
 			goto fail;
 	}
@@ -536,7 +264,7 @@ static void open_observer(struct kp_pipe *e)
 	return;
 fail:
 	kp_warn("%s: no eBPF figures (%s); on-CPU time from the pipeline's report", e->d->name,
-		err);
+		why);
 	kp_observer_close(e->obs);
 	e->obs = NULL;
 }
@@ -558,7 +286,7 @@ int kp_pipe_open(struct kp_pipe **out, const struct kp_pipe_desc *d,
 	/* the session first: a busy state dir is refused before anything starts */
 	err = open_session(e, o, why, len);
 	err = err ?: start(e, o, why, len);
-	err = err ?: place(e, why, len);
+	err = err ?: kp_pipe_place(e, why, len);
 	if (err)
 		goto fail;
 	if (o->rate > 0 && (err = kp_pipe_set_rate(e, o->rate))) {
@@ -571,7 +299,7 @@ int kp_pipe_open(struct kp_pipe **out, const struct kp_pipe_desc *d,
 	if (!o->no_observer)
 		open_observer(e);
 	for (i = 0; i < d->nops; i++)
-		read_cpustat(e, i, &e->cs[i]);
+		kp_pipe_read_cpustat(e, i, &e->cs[i]);
 	*out = e;
 	return 0;
 fail:
@@ -653,7 +381,7 @@ int kp_pipe_step(struct kp_pipe *e, struct kp_pipe_state *st, char *why, size_t 
 	for (i = 0; i < d->nops; i++) {
 		struct cpustat cs;
 
-		if (read_cpustat(e, i, &cs))
+		if (kp_pipe_read_cpustat(e, i, &cs))
 			continue;
 		if (cs.periods > e->cs[i].periods)
 			st->op[i].throttled_frac = (double)(cs.throttled - e->cs[i].throttled) /
@@ -728,10 +456,9 @@ int kp_pipe_close(struct kp_pipe *e)
 	if (!e)
 		return 0;
 	if (e->s) {
-		err = kp_session_close(e->s);	/* quotas back to what they were */
+		err = kp_session_restore_knobs(e->s);	/* quotas back to what they were */
 		if (err)
 			kp_warn("%s: restoring the CPU quotas: %s", e->d->name, strerror(-err));
-		e->s = NULL;
 	}
 	if (e->started) {
 		double left = e->d->stop_timeout_s;
@@ -747,8 +474,11 @@ int kp_pipe_close(struct kp_pipe *e)
 	}
 	kp_observer_close(e->obs);
 	e->obs = NULL;
-	r = unplace(e);
-	err = err ?: r;
+	if (e->s) {
+		r = kp_session_close(e->s);	/* the cgroups go, newest first */
+		err = err ?: r;
+		e->s = NULL;
+	}
 	free(e);
 	return err;
 }

@@ -94,9 +94,11 @@ int kp_pipe_op_pid(const struct kp_pipe *e, int i);
 const char *kp_pipe_op_dir(const struct kp_pipe *e, int i);
 
 /*
- * Restore the quotas (safety session close), stop the pipeline (drain, then
- * SIGKILL after the description's timeout), close the observer, remove the
- * cgroups this environment created. Safe on a partly opened environment.
+ * Restore the quotas, stop the pipeline (drain, then SIGKILL after the
+ * description's timeout), close the observer, remove the cgroups this
+ * environment created (closing the safety session, whose journal holds them:
+ * after a crash, `kpilot rollback` removes them). Safe on a partly opened
+ * environment.
  * 0, or the first -errno met (everything is attempted).
  */
 int kp_pipe_close(struct kp_pipe *e);

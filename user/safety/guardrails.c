@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guardrails: revert to the last known-good values after K regressions in a
+ * row, abort after too many failed steps, drop knobs someone else changed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/log.h"
+#include "safety/session_impl.h"
+
+int sess_abort(struct kp_session *s, const char *why)
+{
+	kp_err("aborting: %s; restoring every knob this session changed", why);
+	kp_session_restore_knobs(s);	/* a run's cgroups stay until it closes */
+	s->aborted = true;
+	return -ECANCELED;
+}
+
+/* ---- guardrails ------------------------------------------------------- */
+
+static void snapshot_good(struct kp_session *s)
+{
+	int i;
+
+	for (i = 0; i < s->nk; i++) {
+		struct kstate *k = &s->k[i];
+
+		if (!k->touched)
+			continue;
+		k->has_good = true;
+		snprintf(k->good, sizeof(k->good), "%s", k->expected);
+	}
+}
+
+static int revert_to_good(struct kp_session *s, const char *why_text)
+{
+	char why[512], cur[KP_VALUE_MAX];
+	int i, err = 0;
+
+	for (i = 0; i < s->nk; i++) {
+		struct kstate *k = &s->k[i];
+		const char *target;
+		struct kp_jrec *r;
+		int e;
+
+		if (!k->touched || k->dropped || k->setup)
+			continue;
+		/* untouched when the snapshot was taken: it held its start value */
+		target = k->has_good ? k->good : k->start;
+		if (!strcmp(target, k->expected))
+			continue;
+		if (!sess_act_read(&s->t, k->name, cur, NULL, sizeof(cur)) && !sess_ours(k, cur)) {
+			sess_foreign(s, k, cur);
+			continue;
+		}
+		r = sess_rec_new();
+		if (!r)
+			return -ENOMEM;
+		snprintf(r->old, sizeof(r->old), "%s", k->expected);
+		snprintf(r->new, sizeof(r->new), "%s", target);
+		snprintf(r->why, sizeof(r->why), "%s", why_text);
+		e = sess_jlog(s, KP_J_CHANGE, k, r, true);
+		if (!e)
+			e = sess_write_verify(&s->t, k->name, target, false, why, sizeof(why));
+		if (e) {
+			kp_err("guardrail revert of %s failed: %s", k->name, e == -EIO ? why : strerror(-e));
+			if (!err)
+				err = e;
+		} else {
+			k->last_t = s->clock();
+			kp_info("%s: %s -> %s (%s)", k->name, r->old, target, why_text);
+		}
+		free(r);
+	}
+	return err;
+}
+
+int kp_session_report(struct kp_session *s, double reward)
+{
+	char why[256];
+
+	if (s->aborted)
+		return -ECANCELED;
+	s->failed = 0;
+	if (reward != reward)	/* NaN: a broken measurement is a failed step */
+		return kp_session_step_failed(s, "reward is NaN");
+	if (!s->have_ref || reward >= s->ref - s->thr * (s->ref < 0 ? -s->ref : s->ref)) {
+		s->have_ref = true;
+		s->ref = reward;
+		s->bad = 0;
+		snapshot_good(s);
+		return 0;
+	}
+	if (++s->bad < s->regress_steps)
+		return 0;
+	snprintf(why, sizeof(why),
+		 "guardrail: reward below %.6g (last known-good) by more than %.0f%% for %d steps",
+		 s->ref, s->thr * 100, s->bad);
+	kp_warn("%s; reverting to the last known-good configuration", why);
+	s->bad = 0;
+	if (revert_to_good(s, why) && ++s->failed >= s->max_failed)
+		return sess_abort(s, "the revert to known-good failed");
+	return 1;
+}
+
+int kp_session_step_failed(struct kp_session *s, const char *reason)
+{
+	char why[512];
+
+	if (s->aborted)
+		return -ECANCELED;
+	if (++s->failed < s->max_failed) {
+		kp_warn("step failed (%d of %d in a row): %s", s->failed, s->max_failed,
+			reason ? reason : "?");
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%d failed steps in a row (last: %s)", s->failed,
+		 reason ? reason : "?");
+	return sess_abort(s, why);
+}
+
+int kp_session_check(struct kp_session *s)
+{
+	char cur[KP_VALUE_MAX];
+	int i, n = 0;
+
+	for (i = 0; i < s->nk; i++) {
+		struct kstate *k = &s->k[i];
+
+		if (!k->touched || k->dropped || strcmp(k->root, s->root) ||
+		    strcmp(k->netns, s->netns))
+			continue;
+		if (sess_act_read(&s->t, k->name, cur, NULL, sizeof(cur)))
+			continue;
+		if (!sess_ours(k, cur)) {
+			sess_foreign(s, k, cur);
+			n++;
+		}
+	}
+	return n;
+}
+
