@@ -86,8 +86,10 @@ $(OUTPUT)/user/%.o: user/%.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
 
-# The observer is the one user of the observer's skeletons.
-$(OUTPUT)/user/observe/observer.o: $(OUTPUT)/sched.skel.h $(OUTPUT)/block.skel.h $(OUTPUT)/tcp.skel.h
+# An object that includes a skeleton depends on that skeleton (read from its
+# #include lines: no .d file exists before the first build to say so).
+skels_of = $(patsubst %,$(OUTPUT)/%,$(shell sed -n 's/^\#include "\(.*\.skel\.h\)".*/\1/p' $(1)))
+$(foreach src,$(USER_SRCS),$(eval $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(src)): $(call skels_of,$(src))))
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)/bpf
 	$(call msg,BPF,$@)
@@ -116,7 +118,7 @@ $(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
-$(OUTPUT)/tools/bench/observer_overhead: $(OUTPUT)/bench.skel.h
+$(foreach src,$(TOOL_SRCS),$(eval $(patsubst %.c,$(OUTPUT)/%,$(src)): $(call skels_of,$(src))))
 
 $(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
 	$(call msg,CC,$@)

@@ -1,34 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Journal and rollback against a fake root: crashes (SIGKILL mid-batch,
- * before and after a write), torn records, foreign writes, guardrails, the
- * cgroup v1/v2 file mapping, hostile journals.
+ * before and after a write), torn records, foreign writes, guardrails,
+ * hostile journals. The cgroup mapping and a run's own cgroups are in
+ * test_safety_cgroup.c.
  */
 #include <signal.h>
 #include <sys/wait.h>
 #include "../lib/safety_fake.h"
 
-static char root[256], state[256];
-
-static void setup1(void)
-{
-	fake_root_make(root, sizeof(root), 1);
-	fake_state_dir(state, sizeof(state));
-	/* a shares value no weight maps to: restoring it needs the raw form */
-	fake_put(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.shares", "1000\n");
-}
-
-static void setup2(void)
-{
-	fake_root_make(root, sizeof(root), 2);
-	fake_state_dir(state, sizeof(state));
-}
-
-static void teardown(void)
-{
-	fake_rm(root);
-	fake_rm(state);
-}
+#include "../lib/safety_fixture.h"
 
 /* The knobs every crash test changes, with their values before. */
 static const char *const crash_knobs[] = {
@@ -119,17 +100,6 @@ static void crash_child(bool keep, int stop_at, bool one_batch)
 	waitpid(pid, &st, 0);
 	cr_assert(WIFSIGNALED(st));
 	close(p[0]);
-}
-
-static void kpilot_bin(char *buf, size_t len)
-{
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	cr_assert_gt(n, 0);
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	snprintf(buf, len, "%s/../../kpilot", self);	/* build/selftests/.. /.. */
 }
 
 static void expect_all_original(char orig[][KP_VALUE_MAX], const char *when)
@@ -355,66 +325,6 @@ Test(safety_journal, failed_writes_undo_the_batch_and_abort_after_three, .init =
 	kp_session_close(s);
 }
 
-Test(safety_journal, cgroup_v1_mapping, .init = setup1, .fini = teardown)
-{
-	struct kp_session_opts o = { .root = root, .state_dir = state, .clock = fake_clock };
-	struct kp_change ch[3] = {
-		{ "cgroup:kp/op1:cpu.max", "25000 50000" }, { "cgroup:kp/op1:cpu.weight", "150" },
-		{ "cgroup:kp/op1:cpuset.cpus", "1,0" },
-	};
-	struct kp_session *s;
-	char why[512], v[KP_VALUE_MAX];
-
-	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(kp_session_apply(s, ch, 3, "t", why, sizeof(why)), 0, "%s", why);
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.cfs_quota_us"), "25000");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.cfs_period_us"), "50000");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.shares"), "1536");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpuset/kp/op1/cpuset.cpus"), "0-1");
-	cr_assert_eq(kp_session_read(s, "cgroup:kp/op1:cpu.max", v, sizeof(v)), 0);
-	cr_expect_str_eq(v, "25000 50000");
-	kp_session_close(s);
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.cfs_quota_us"), "-1");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.cfs_period_us"), "100000");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpu/kp/op1/cpu.shares"), "1000");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpuset/kp/op1/cpuset.cpus"), "0-3");
-}
-
-Test(safety_journal, cgroup_v2_mapping, .init = setup2, .fini = teardown)
-{
-	struct kp_session_opts o = { .root = root, .state_dir = state, .clock = fake_clock };
-	struct kp_change ch[3] = {
-		{ "cgroup:kp/op1:cpu.max", "25000" }, { "cgroup:kp/op1:cpu.weight", "200" },
-		{ "cgroup:kp/op1:cpuset.cpus", "2-3" },
-	};
-	struct kp_session *s;
-	char why[512];
-
-	cr_assert_eq(kp_cg_detect(root), 2);
-	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(kp_session_apply(s, ch, 3, "t", why, sizeof(why)), 0, "%s", why);
-	cr_expect_str_eq(ch[0].applied, "25000 100000", "period kept");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpu.max"), "25000 100000");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpu.weight"), "200");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "2-3");
-	kp_session_close(s);
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpu.max"), "max 100000");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpu.weight"), "100");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "\n");
-}
-
-Test(safety_journal, weight_shares_conversion_is_the_kernels)
-{
-	cr_expect_eq(kp_cg_weight_to_shares(100), 1024);
-	cr_expect_eq(kp_cg_weight_to_shares(1), 10);
-	cr_expect_eq(kp_cg_weight_to_shares(10000), 102400);
-	cr_expect_eq(kp_cg_shares_to_weight(1024), 100);
-	cr_expect_eq(kp_cg_shares_to_weight(2), 1);
-	cr_expect_eq(kp_cg_shares_to_weight(262144), 10000);
-	for (long long w = 1; w <= 10000; w++)
-		cr_assert_eq(kp_cg_shares_to_weight(kp_cg_weight_to_shares(w)), w, "w=%lld", w);
-}
-
 Test(safety_journal, one_kpilot_at_a_time, .init = setup1, .fini = teardown)
 {
 	struct kp_session_opts o = { .root = root, .state_dir = state };
@@ -574,94 +484,4 @@ Test(safety_journal, record_round_trip)
 	cr_expect_eq(kp_jrec_parse("{\"op\":\"change\"}", &b), -EINVAL, "a change names its knob");
 	cr_expect_eq(kp_jrec_parse("{\"op\":\"explode\",\"knob\":\"x\"}", &b), -EINVAL);
 	cr_expect_eq(kp_jrec_parse("[1,2]", &b), -EINVAL);
-}
-
-static bool is_dir(const char *rel)
-{
-	char p[4200];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s%s", root, rel);
-	return !stat(p, &st) && S_ISDIR(st.st_mode);
-}
-
-/* In a child: a run's cgroups through the session, then SIGKILL before closing. */
-static void crash_after_cgroups(const char *ctrl)
-{
-	struct kp_session_opts o = { .root = root, .state_dir = state, .cmd = "tune" };
-	struct kp_session *s;
-	char why[512];
-	char cpus[256];
-	pid_t pid;
-	int st;
-
-	/* the kernel gives a new cgroup its files: the fake has to be told */
-	snprintf(cpus, sizeof(cpus), "/sys/fs/cgroup%s/run/op1/cpuset.cpus",
-		 strcmp(ctrl, "cpuset") ? "" : "/cpuset");
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		if (kp_session_open(&o, &s, why, sizeof(why)) ||
-		    kp_session_cg_mkdir(s, "run", ctrl, "test", why, sizeof(why)) ||
-		    kp_session_cg_mkdir(s, "run/op1", ctrl, "test", why, sizeof(why)) ||
-		    (fake_put(root, cpus, "\n"), 0) ||
-		    /* inside a directory the session made: goes with it, not journaled */
-		    kp_session_cg_write(s, "run/op1", "cpuset.cpus", "0-1", "test", why,
-					sizeof(why)) ||
-		    /* in one it did not make: journaled with its old value */
-		    kp_session_cg_write(s, "kp/op1", "cpuset.cpus", "2", "test", why, sizeof(why))) {
-			fprintf(stderr, "child: %s\n", why);
-			_exit(1);
-		}
-		raise(SIGKILL);
-	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the child failed: %d", st);
-}
-
-Test(safety_journal, rollback_removes_the_cgroups_a_killed_run_made, .init = setup2,
-     .fini = teardown)
-{
-	struct kp_rollback_item *it;
-	char why[512];
-	int n, i, dirs = 0;
-
-	crash_after_cgroups("cpu");
-	cr_assert(is_dir("/sys/fs/cgroup/run/op1"));
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/run/op1/cpuset.cpus"), "0-1");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "2");
-	cr_assert_eq(kp_safety_rollback_list(state, &it, &n, why, sizeof(why)), 0, "%s", why);
-	cr_expect_eq(n, 3, "two directories and one value");
-	for (i = 0; i < n; i++) {
-		cr_expect_str_eq(it[i].action, "restore", "%s", it[i].knob);
-		dirs += strstr(it[i].knob, ":cgroup.dir") != NULL;
-	}
-	cr_expect_eq(dirs, 2);
-	cr_expect_str_eq(it[n - 1].knob, "cgroup:run:cgroup.dir", "the parent goes last");
-	free(it);
-	/* a real cgroup's files go with it; the fake's would keep rmdir from working */
-	unlink(strcat(strcpy(why, root), "/sys/fs/cgroup/run/op1/cpuset.cpus"));
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
-	cr_expect(!is_dir("/sys/fs/cgroup/run/op1") && !is_dir("/sys/fs/cgroup/run"),
-		  "the run's cgroups are left behind");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "\n");
-	cr_assert_eq(kp_safety_rollback_list(state, &it, &n, why, sizeof(why)), 0, "%s", why);
-	cr_expect_eq(n, 0, "the journal was archived");
-	free(it);
-}
-
-Test(safety_journal, the_next_session_removes_the_v1_cgroups_a_killed_run_made,
-     .init = setup1, .fini = teardown)
-{
-	struct kp_session_opts o = { .root = root, .state_dir = state, .cmd = "set" };
-	struct kp_session *s;
-	char why[512];
-
-	crash_after_cgroups("cpuset");
-	cr_assert(is_dir("/sys/fs/cgroup/cpuset/run/op1"));
-	unlink(strcat(strcpy(why, root), "/sys/fs/cgroup/cpuset/run/op1/cpuset.cpus"));
-	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
-	cr_expect(!is_dir("/sys/fs/cgroup/cpuset/run"), "crash recovery left the cgroups");
-	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/cpuset/kp/op1/cpuset.cpus"), "0-3");
-	kp_session_close(s);
 }
