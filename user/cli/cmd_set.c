@@ -14,8 +14,8 @@
 
 struct set_args {
 	struct kp_session_opts o;
-	const char **allow;
-	int nallow;
+	const char **allow, **risky;
+	int nallow, nrisky;
 	struct kp_change *ch;
 	int n;
 	const char *why;
@@ -38,19 +38,22 @@ static const char set_doc[] =
 "  kpilot set --netns blue net.ipv4.ip_local_port_range='20000 60000'\n"
 "  kpilot set cgroup:kpilot/op1:cpu.max='50000 100000'   half a CPU\n"
 "  kpilot set --allow 'net.ipv4.tcp_*' net.ipv4.tcp_fin_timeout=30\n"
+"  kpilot set --allow-risky vm.dirty_expire_centisecs vm.dirty_expire_centisecs=4500\n"
 "  kpilot set --list-knobs                          the knob table\n"
 "  kpilot rollback                                  restore every original\n"
 "\n"
 "Exit status: 0 applied (or already set), 1 refused (nothing written),\n"
 "2 usage or environment error.  Documentation/safety.md has the rules.";
 
-enum { OPT_STATE_DIR = 256, OPT_ROOT, OPT_WHY, OPT_LIST, OPT_CLAMP };
+enum { OPT_STATE_DIR = 256, OPT_ROOT, OPT_WHY, OPT_LIST, OPT_CLAMP, OPT_RISKY };
 
 static const struct argp_option set_options[] = {
 	{ "dry-run", 'n', NULL, 0, "Validate and show what would change; write nothing", 0 },
 	{ "netns", 'N', "NS", 0, "Apply inside network namespace NS (ip netns name or path)", 0 },
 	{ "allow", 'a', "PATTERN", 0,
 	  "Only knobs matching PATTERN (fnmatch, repeatable) may change", 0 },
+	{ "allow-risky", OPT_RISKY, "KNOB", 0,
+	  "KNOB may cross its safe floor or ceiling (repeatable; safety.md)", 0 },
 	{ "clamp", OPT_CLAMP, NULL, 0, "Cut too-large steps to the maximum instead of refusing", 0 },
 	{ "why", OPT_WHY, "TEXT", 0, "Reason recorded in the journal", 0 },
 	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "Journal directory (default /var/lib/kpilot)", 0 },
@@ -76,6 +79,14 @@ static error_t set_parse(int key, char *arg, struct argp_state *st)
 		a->allow[a->nallow++] = arg;
 		a->allow[a->nallow] = NULL;
 		a->o.allow = a->allow;
+		break;
+	case OPT_RISKY:
+		a->risky = realloc(a->risky, (a->nrisky + 2) * sizeof(*a->risky));
+		if (!a->risky)
+			argp_failure(st, KP_EXIT_USAGE, ENOMEM, "allow-risky");
+		a->risky[a->nrisky++] = arg;
+		a->risky[a->nrisky] = NULL;
+		a->o.allow_risky = a->risky;
 		break;
 	case OPT_CLAMP: a->o.step_policy = KP_STEP_CLAMP; break;
 	case OPT_WHY: a->why = arg; break;
@@ -112,6 +123,18 @@ static const char *const type_names[] = {
 	[KP_VT_CPUMAX] = "cpu.max", [KP_VT_CPULIST] = "cpus",
 };
 
+/* The risky side: "<32768" (the floor; the system may say another), ">3000", or "-". */
+static const char *risky_text(const struct kp_knob *k)
+{
+	static char buf[32];
+
+	if (k->risk == KP_RISK_NONE)
+		return "-";
+	snprintf(buf, sizeof(buf), "%s%lld%s", k->risk == KP_RISK_BELOW ? "<" : ">", k->risk_at,
+		 kp_knob_hooks(k->name) && kp_knob_hooks(k->name)->risk_at ? "*" : "");
+	return buf;
+}
+
 static void list_knobs(bool json)
 {
 	json_t *arr = json_array();
@@ -119,8 +142,8 @@ static void list_knobs(bool json)
 	size_t i;
 
 	if (!json)
-		printf("%-36s %-7s %-26s %-18s %-8s %s\n", "KNOB", "TYPE", "SAFE RANGE",
-		       "MAX STEP", "INTERVAL", "NETNS");
+		printf("%-36s %-7s %-26s %-18s %-8s %-5s %s\n", "KNOB", "TYPE", "SAFE RANGE",
+		       "MAX STEP", "INTERVAL", "NETNS", "RISKY");
 	for (i = 0; i < kp_builtin_nknobs; i++) {
 		const struct kp_knob *k = &kp_builtin_knobs[i];
 		char name[KP_NAME_MAX + 16];
@@ -156,16 +179,22 @@ static void list_knobs(bool json)
 				"step_pct", k->step_pct,
 				"scale", k->scale == KP_SCALE_LOG ? "log" : "linear",
 				"min_interval_ms", k->min_interval_ms, "per_netns", k->per_netns));
+			if (k->risk != KP_RISK_NONE)
+				json_object_set_new(json_array_get(arr, json_array_size(arr) - 1),
+						    k->risk == KP_RISK_BELOW ? "safe_floor" : "safe_ceiling",
+						    json_integer(k->risk_at));
 			continue;
 		}
-		printf("%-36s %-7s %-26s %-18s %-8.1f %s\n", name, type_names[k->type], range, step,
-		       k->min_interval_ms / 1000.0, k->per_netns ? "yes" : "-");
+		printf("%-36s %-7s %-26s %-18s %-8.1f %-5s %s\n", name, type_names[k->type], range,
+		       step, k->min_interval_ms / 1000.0, k->per_netns ? "yes" : "-", risky_text(k));
 	}
 	if (json) {
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 	} else {
-		printf("\nStep: |new - old| <= max(absolute, percent of old).\nDenied always:");
+		printf("\nStep: |new - old| <= max(absolute, percent of old).\n"
+		       "Risky: values on that side need --allow-risky KNOB (* the kernel's default\n"
+		       "where it says: tcp_max_tw_buckets = tcp_ehash_entries / 2).\nDenied always:");
 		for (i = 0; kp_denylist[i]; i++)
 			printf("%s%s", i % 6 ? " " : "\n  ", kp_denylist[i]);
 		putchar('\n');
@@ -276,6 +305,7 @@ int cmd_set(int argc, char **argv)
 		ret = KP_EXIT_USAGE;
 out:
 	free(a.allow);
+	free(a.risky);
 	free(a.ch);
 	return ret;
 }

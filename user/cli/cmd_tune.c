@@ -23,7 +23,7 @@ static const char doc[] =
 "\n"
 "USAGE: kpilot tune (--config FILE | --profile NAME) [--trials N] [--seed N]\n"
 "                   [--algo ppo|random] [--out DIR] [--apply-best] [--dry-run]\n"
-"                   [--json]\n"
+"                   [--confirm N] [--allow-risky KNOB]... [--json]\n"
 "       kpilot tune --profile wordcount [--algo ppo|ds2|static] [--trials N]\n"
 "                   [--rate R] [--step-at N --step-rate R] [--pipeline FILE]\n"
 "\n"
@@ -32,6 +32,8 @@ static const char doc[] =
 "    kpilot tune --profile tcp-churn --algo random --trials 20 --seed 3\n"
 "    kpilot tune --config tools/profiles/pgbench.json --apply-best\n"
 "    kpilot tune --config my.json --dry-run       # validate, change nothing\n"
+"    kpilot tune --profile tcp-churn --trials 10 --confirm 0   # no confirmation\n"
+"    kpilot tune --config my.json --allow-risky net.ipv4.tcp_max_tw_buckets\n"
 "    kpilot tune --profile wordcount --algo ds2   # size a pipeline's operators\n"
 "    kpilot tune --profile wordcount --rate 800 --step-at 21 --step-rate 1600\n"
 "\n"
@@ -39,9 +41,13 @@ static const char doc[] =
 "fio and wrk; tools/profiles/*.pipeline.json describe stream pipelines\n"
 "(Documentation/pipeline.md): one trial per control interval, metric =\n"
 "throughput attainment. Results go to --out (default ./kpilot-results/<workload>-<time>/):\n"
-"results.json, history.csv, plot.svg. The config schema is in\n"
-"Documentation/tuning.md. Exit status: 0 done, 2 bad config or environment,\n"
-"3 aborted by the guardrails, 130 interrupted (restored; partial results).\n";
+"results.json, history.csv, plot.svg. At the end the baseline and the best\n"
+"are measured alternately --confirm times each (default 5) for a 95%\n"
+"confidence interval of the improvement; --apply-best keeps the best only when\n"
+"that interval is above 0. The config schema is in Documentation/tuning.md.\n"
+"Exit status: 0 done, 2 bad config or environment, 3 aborted by the\n"
+"guardrails, 4 --apply-best refused: the improvement is not significant\n"
+"(restored; results written), 130 interrupted (restored; partial results).\n";
 
 static const struct argp_option options[] = {
 	{ "config", 'c', "FILE", 0, "Run config (JSON; root-owned, not group/world-writable)" },
@@ -51,6 +57,8 @@ static const struct argp_option options[] = {
 	{ "algo", 'a', "ALGO", 0, "ppo or random (overrides the config); pipelines: ppo, ds2 or static" },
 	{ "out", 'o', "DIR", 0, "Where results go" },
 	{ "apply-best", OPT_APPLY_BEST, NULL, 0, "Keep the best configuration (kpilot rollback undoes it)" },
+	{ "confirm", OPT_CONFIRM, "N", 0, "Confirmation runs of the baseline and of the best, each (default 5; 0: none)" },
+	{ "allow-risky", OPT_RISKY, "KNOB", 0, "KNOB may cross its safe floor or ceiling (repeatable; safety.md)" },
 	{ "dry-run", 'n', NULL, 0, "Validate the config and its first proposal; change and run nothing" },
 	{ "json", 'j', NULL, 0, "Print results.json on stdout at the end" },
 	{ "quiet", 'q', NULL, 0, "No progress line or summary" },
@@ -117,6 +125,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_STATE_DIR:
 		tune_args.state_dir = arg;
 		break;
+	case OPT_CONFIRM:
+		/* one run per side has no spread, so no interval */
+		if (!cli_parse_ll(arg, 0, KP_CONFIRM_MAX, &v) || v == 1)
+			argp_error(state, "--confirm: '%s' is not 0 or a number of runs in 2-%d", arg,
+				   KP_CONFIRM_MAX);
+		tune_args.confirm = v;
+		break;
+	case OPT_RISKY:
+		if (tune_args.nrisky == KP_TUNE_RISKY_MAX)
+			argp_error(state, "--allow-risky: at most %d knobs", KP_TUNE_RISKY_MAX);
+		tune_args.risky[tune_args.nrisky++] = arg;
+		break;
 	case OPT_CHURN_SECONDS:
 		tune_args.churn_seconds = strtod(arg, &end);
 		if (*end || tune_args.churn_seconds <= 0 || tune_args.churn_seconds > 600)
@@ -180,6 +200,7 @@ int cmd_tune(int argc, char **argv)
 	tune_args.algo = -1;
 	tune_args.seed = -1;
 	tune_args.trials = -1;
+	tune_args.confirm = 5;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return KP_EXIT_USAGE;
 	if (tune_args.pipeline)
@@ -224,12 +245,15 @@ int cmd_tune(int argc, char **argv)
 	o.quiet = tune_args.quiet;
 	o.progress = !tune_args.quiet && isatty(STDERR_FILENO);
 	o.churn_seconds = tune_args.churn_seconds;
+	o.confirm = tune_args.confirm;
+	o.allow_risky = tune_args.risky;
 	/* One line per trial is the log; every knob write only with -v. */
 	if (kp_verbosity < KP_DEBUG && !tune_args.dry_run)
 		kp_verbosity = KP_WARN;
-	ret = cli_run_status(kp_tune_run(&o, out, sizeof(out), err, sizeof(err)));
+	ret = kp_tune_run(&o, out, sizeof(out), err, sizeof(err));
+	ret = ret == -EDOM ? KP_EXIT_NOT_SIGNIFICANT : cli_run_status(ret);
 	kp_verbosity = saved;
-	if (ret == KP_EXIT_USAGE)
+	if (ret == KP_EXIT_USAGE || ret == KP_EXIT_NOT_SIGNIFICANT)
 		fprintf(stderr, "kpilot tune: %s\n", err);
 	else if (tune_args.dry_run)
 		fprintf(stderr, "kpilot tune: dry run: the config is valid and its first proposal passes the validator\n");

@@ -8,6 +8,7 @@
 #define KP_EXIT_REJECT	1	/* the request was understood and refused */
 #define KP_EXIT_USAGE	2	/* bad usage or an unusable environment */
 #define KP_EXIT_ABORTED	3	/* tune: the guardrails aborted the run (everything restored) */
+#define KP_EXIT_NOT_SIGNIFICANT	4	/* tune --apply-best: the improvement is not significant */
 #define KP_EXIT_INTERRUPTED	130	/* Ctrl-C: restored, partial results written */
 
 int cmd_observe(int argc, char **argv);

@@ -72,17 +72,24 @@ static int check_value(struct kp_session *s, struct pending *p, char *why, size_
 	const struct kp_knob_hooks *h = kp_knob_hooks(p->c->knob);
 	struct kstate *k = &s->k[p->ki];
 	double last = k->dropped ? 0 : k->last_t;
-	bool clamped2 = false;
+	enum kp_step_policy policy = s->own_ns ? KP_STEP_NONE : s->policy;
+	bool clamped2 = false, allowed;
+	enum kp_risk side;
+	long long at;
 
-	if (kp_validate_value(p->def, p->c->knob, &p->old, &p->nv, s->policy, s->ncpus,
+	if (kp_validate_value(p->def, p->c->knob, &p->old, &p->nv, policy, s->ncpus,
 			      s->clock(), last, &p->clamped, why, len))
 		return -EINVAL;
 	if (builtin && builtin != p->def) {
-		if (kp_validate_value(builtin, p->c->knob, &p->old, &p->nv, s->policy, s->ncpus,
+		if (kp_validate_value(builtin, p->c->knob, &p->old, &p->nv, policy, s->ncpus,
 				      s->clock(), last, &clamped2, why, len))
 			return -EINVAL;
 		p->clamped |= clamped2;
 	}
+	/* after clamping: what would be written */
+	kp_session_risk(s, p->c->knob, &side, &at, &allowed);
+	if (kp_validate_risk(builtin ?: p->def, p->c->knob, &p->nv, at, allowed, why, len))
+		return -EINVAL;
 	return h && h->check ? h->check(p->c->knob, &p->nv, &s->t, why, len) : 0;
 }
 

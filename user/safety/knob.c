@@ -17,6 +17,11 @@
 	  .min_interval_ms = iv, .per_netns = ns, .ordered = ord, .enums = en }
 #define INT(n, lo, hi, sa, sp, sc, ns) \
 	SYSCTL(n, KP_VT_INT, 1, lo, hi, sa, sp, sc, 1000, ns, false, "")
+/* An INT knob with a risky side: see struct kp_knob. */
+#define RISKY(n, lo, hi, sa, sp, sc, ns, side, at, cost) \
+	{ .name = n, .kind = KP_KNOB_SYSCTL, .type = KP_VT_INT, .arity = 1, .min = lo, \
+	  .max = hi, .step_abs = sa, .step_pct = sp, .scale = sc, .min_interval_ms = 1000, \
+	  .per_netns = ns, .risk = side, .risk_at = at, .risk_why = cost }
 #define CGROUP(a, t, lo, hi, sa, sp, sc) \
 	{ .name = a, .kind = KP_KNOB_CGROUP, .type = t, .arity = 1, .min = lo, \
 	  .max = hi, .step_abs = sa, .step_pct = sp, .scale = sc, \
@@ -48,15 +53,25 @@ const struct kp_knob kp_builtin_knobs[] = {
 	INT("net.ipv4.tcp_notsent_lowat", 16384, 4294967295LL, 0, 100, KP_SCALE_LOG, true),
 	INT("net.ipv4.tcp_fin_timeout", 5, 120, 30, 0, KP_SCALE_LINEAR, true),
 	INT("net.ipv4.tcp_max_syn_backlog", 128, 65536, 4096, 100, KP_SCALE_LOG, true),
-	INT("net.ipv4.tcp_max_tw_buckets", 1024, 4194304, 0, 100, KP_SCALE_LOG, true),
+	/*
+	 * The kernel's documentation: "you must not lower the limit artificially".
+	 * The floor is its default, half the TCP hash table (knob_hooks.c reads it);
+	 * 32768 (an 8 GiB machine's) where the kernel does not show it (< 6.1).
+	 */
+	RISKY("net.ipv4.tcp_max_tw_buckets", 1024, 4194304, 0, 100, KP_SCALE_LOG, true,
+	      KP_RISK_BELOW, 32768,
+	      "TIME_WAIT sockets would be destroyed instead of kept"),
 	INT("net.ipv4.tcp_tw_reuse", 0, 2, 2, 0, KP_SCALE_LINEAR, true),
 	INT("net.ipv4.tcp_fastopen", 0, 3, 3, 0, KP_SCALE_LINEAR, true),
 	INT("net.ipv4.tcp_mtu_probing", 0, 2, 2, 0, KP_SCALE_LINEAR, true),
 	INT("vm.swappiness", 0, 200, 20, 0, KP_SCALE_LINEAR, false),
 	INT("vm.dirty_ratio", 1, 90, 10, 0, KP_SCALE_LINEAR, false),
 	INT("vm.dirty_background_ratio", 1, 50, 5, 0, KP_SCALE_LINEAR, false),
-	INT("vm.dirty_expire_centisecs", 100, 30000, 500, 100, KP_SCALE_LOG, false),
-	INT("vm.dirty_writeback_centisecs", 100, 30000, 500, 100, KP_SCALE_LOG, false),
+	/* Longer than the kernel's defaults (30 s, 5 s): more written data lost on a crash. */
+	RISKY("vm.dirty_expire_centisecs", 100, 30000, 500, 100, KP_SCALE_LOG, false,
+	      KP_RISK_ABOVE, 3000, "written data would stay longer only in memory (lost on a crash)"),
+	RISKY("vm.dirty_writeback_centisecs", 100, 30000, 500, 100, KP_SCALE_LOG, false,
+	      KP_RISK_ABOVE, 500, "written data would stay longer only in memory (lost on a crash)"),
 	INT("vm.vfs_cache_pressure", 10, 1000, 50, 50, KP_SCALE_LOG, false),
 	INT("vm.watermark_scale_factor", 10, 1000, 50, 50, KP_SCALE_LOG, false),
 	INT("kernel.sched_autogroup_enabled", 0, 1, 1, 0, KP_SCALE_LINEAR, false),

@@ -31,6 +31,9 @@ enum kp_vtype {
 
 enum kp_scale { KP_SCALE_LINEAR, KP_SCALE_LOG };
 
+/* Which side of risk_at trades correctness for speed (Documentation/safety.md). */
+enum kp_risk { KP_RISK_NONE, KP_RISK_BELOW, KP_RISK_ABOVE };
+
 /*
  * One knob definition.  For sysctls, name is the dotted name; for cgroup
  * knobs in the table it is the attribute ("cpu.max") and applies to every
@@ -52,6 +55,15 @@ struct kp_knob {
 	bool per_netns;
 	bool ordered;		/* tuple elements must not decrease */
 	char enums[KP_VALUE_MAX];	/* ENUM: allowed words, space separated */
+	/*
+	 * Values below the safe floor (RISK_BELOW) or above the safe ceiling
+	 * (RISK_ABOVE) risk_at are in the safe range but trade correctness for
+	 * speed: only a session that allows this knob's risk may set them.  A
+	 * hook (risk_at below) may put the bound where this system has it.
+	 */
+	enum kp_risk risk;
+	long long risk_at;
+	const char *risk_why;		/* what crossing it costs */
 };
 
 /* A parsed value.  For CPUMAX v[0] is the quota in us (-1 = max), v[1] the period. */
@@ -133,6 +145,8 @@ struct kp_knob_hooks {
 		     char *why, size_t len);
 	/* invariant: this knob's value stays below that knob's (dirty ratios) */
 	const char *below;
+	/* the safe floor or ceiling on this system; table_at when it cannot say */
+	long long (*risk_at)(const struct kp_target *t, long long table_at);
 };
 
 extern const struct kp_knob_hooks kp_knob_hooks_table[];

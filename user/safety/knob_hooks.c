@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "actuate/cgroup.h"
 #include "actuate/sysctl.h"
@@ -50,7 +51,25 @@ static int cpuset_in_parent(const char *name, const struct kp_value *nv,
 	return kp_check_cpuset(name, nv->s, parent, why, len) ? -EINVAL : 0;
 }
 
+/*
+ * The kernel's default tcp_max_tw_buckets: half the namespace's TCP hash
+ * table (negative when the namespace shares the initial one).
+ */
+static long long tw_default(const struct kp_target *t, long long table_at)
+{
+	char buf[64], *end;
+	long long n;
+
+	if (kp_sysctl_read(t, "net.ipv4.tcp_ehash_entries", buf, sizeof(buf)))
+		return table_at;
+	n = strtoll(buf, &end, 10);
+	if (end == buf || !n)
+		return table_at;
+	return (n < 0 ? -n : n) / 2;
+}
+
 const struct kp_knob_hooks kp_knob_hooks_table[] = {
+	{ .name = "net.ipv4.tcp_max_tw_buckets", .risk_at = tw_default },
 	{ .name = "net.ipv4.tcp_congestion_control", .check = cc_available },
 	{ .name = "cpu.max", .kind = KP_KNOB_CGROUP, .complete = keep_period },
 	{ .name = "cpuset.cpus", .kind = KP_KNOB_CGROUP, .check = cpuset_in_parent },

@@ -17,17 +17,23 @@
 
 static int session_seq;
 
+static void free_list(char **l)
+{
+	int i;
+
+	for (i = 0; l && l[i]; i++)
+		free(l[i]);
+	free(l);
+}
+
 static void session_free(struct kp_session *s)
 {
 	int i;
 
 	if (!s)
 		return;
-	if (s->allow) {
-		for (i = 0; s->allow[i]; i++)
-			free(s->allow[i]);
-		free(s->allow);
-	}
+	free_list(s->allow);
+	free_list(s->allow_risky);
 	for (i = 0; i < s->njs; i++)
 		free(s->js[i].t);
 	free(s->js);
@@ -39,19 +45,19 @@ static void session_free(struct kp_session *s)
 	free(s);
 }
 
-static int copy_allow(struct kp_session *s, const char *const *allow)
+static int copy_list(char ***out, const char *const *in)
 {
 	int i, n;
 
-	if (!allow)
+	if (!in)
 		return 0;
-	for (n = 0; allow[n]; n++)
+	for (n = 0; in[n]; n++)
 		;
-	s->allow = calloc(n + 1, sizeof(*s->allow));
-	if (!s->allow)
+	*out = calloc(n + 1, sizeof(**out));
+	if (!*out)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		if (!(s->allow[i] = strdup(allow[i])))
+		if (!((*out)[i] = strdup(in[i])))
 			return -ENOMEM;
 	return 0;
 }
@@ -113,7 +119,8 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	if (s->t.cg_version < 0)
 		s->t.cg_version = 0;
 
-	err = copy_allow(s, o->allow);
+	err = copy_list(&s->allow, o->allow);
+	err = err ?: copy_list(&s->allow_risky, o->allow_risky);
 	err = err ?: open_netns(s, o->netns, why, len);
 	if (err)
 		goto fail;
@@ -175,7 +182,16 @@ int kp_session_set_netns(struct kp_session *s, const char *netns, char *why, siz
 	s->t.netns_fd = fd;
 	snprintf(s->netns, sizeof(s->netns), "%s", fd >= 0 ? netns : "");
 	s->nsino = fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
+	s->own_ns = false;
 	return 0;
+}
+
+int kp_session_set_own_netns(struct kp_session *s, const char *netns, char *why, size_t len)
+{
+	int err = kp_session_set_netns(s, netns, why, len);
+
+	s->own_ns = !err && s->t.netns_fd >= 0;
+	return err;
 }
 
 static int restore(struct kp_session *s, bool setup_too)
@@ -268,6 +284,23 @@ const struct kp_knob *kp_session_knob(struct kp_session *s, const char *name)
 	if (kp_validate_name(name, (const char *const *)s->allow, why, sizeof(why)))
 		return NULL;
 	return sess_def_for(s, name);
+}
+
+void kp_session_risk(struct kp_session *s, const char *name, enum kp_risk *side,
+		     long long *at, bool *allowed)
+{
+	const struct kp_knob *k = kp_knob_builtin(name) ?: sess_def_for(s, name);
+	const struct kp_knob_hooks *h = kp_knob_hooks(name);
+	int i;
+
+	*side = k ? k->risk : KP_RISK_NONE;
+	*at = k ? k->risk_at : 0;
+	*allowed = false;
+	if (*side != KP_RISK_NONE && h && h->risk_at)
+		*at = h->risk_at(&s->t, k->risk_at);
+	for (i = 0; s->allow_risky && s->allow_risky[i]; i++)
+		if (!strcmp(s->allow_risky[i], name))
+			*allowed = true;
 }
 
 int kp_session_add_knob(struct kp_session *s, const struct kp_knob *in, char *why, size_t len)

@@ -40,6 +40,7 @@ struct kp_session_opts {
 	const char *state_dir;		/* NULL: /var/lib/kpilot */
 	const char *netns;		/* NULL: ours; NAME (/run/netns/NAME) or a path */
 	const char *const *allow;	/* fnmatch patterns, NULL-terminated; NULL: any defined knob */
+	const char *const *allow_risky;	/* knob names, NULL-terminated: may cross their safe floor/ceiling */
 	const char *cmd;		/* who, for the journal: "set", "tune" */
 	bool dry_run;			/* validate and report; write nothing */
 	bool keep;			/* leave values in place at close (kpilot set) */
@@ -108,6 +109,23 @@ int kp_session_apply(struct kp_session *s, struct kp_change *ch, int n, const ch
  * before deleting the namespaces. 0 or -errno with the reason.
  */
 int kp_session_set_netns(struct kp_session *s, const char *netns, char *why, size_t len);
+
+/*
+ * The same for a namespace the caller made for this session alone and
+ * deletes after restoring it (kpilot tune's netns mode): no traffic but the
+ * caller's own to protect, so no step limit applies there, only the range
+ * (and the risk, order, invariant and hook rules). Never for a namespace
+ * someone else made or uses. A later kp_session_set_netns() ends it.
+ */
+int kp_session_set_own_netns(struct kp_session *s, const char *netns, char *why, size_t len);
+
+/*
+ * A knob's safe floor or ceiling on this system (knob.h: risk, risk_at; the
+ * knob's hook reads it in the session's current target), and whether this
+ * session may cross it (opts.allow_risky). *side KP_RISK_NONE: no risky side.
+ */
+void kp_session_risk(struct kp_session *s, const char *name, enum kp_risk *side,
+		     long long *at, bool *allowed);
 
 /* A knob's current value, canonical text. */
 int kp_session_read(struct kp_session *s, const char *knob, char *buf, size_t len);

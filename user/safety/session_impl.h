@@ -55,6 +55,8 @@ struct kp_session {
 	char state_dir[4096];
 	char netns[256];
 	char **allow;
+	char **allow_risky;
+	bool own_ns;			/* the netns is the caller's own: no step limit */
 	struct kp_target t;
 	unsigned long long nsino;
 	bool dry_run, keep;

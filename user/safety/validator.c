@@ -92,7 +92,7 @@ static int check_ints(const struct kp_knob *k, const char *name, const struct kp
 		}
 	}
 	kp_value_format(old, ob, sizeof(ob));
-	for (i = 0; i < nv->n && i < old->n; i++) {
+	for (i = 0; policy != KP_STEP_NONE && i < nv->n && i < old->n; i++) {
 		long long allow = step_allowance(k, old->v[i]);
 		long long d = diff_sat(nv->v[i], old->v[i]);
 
@@ -139,7 +139,7 @@ static int check_cpumax(const struct kp_knob *k, const char *name, const struct 
 		return -EINVAL;
 	}
 	/* leaving "max" only ever lowers the limit to a finite one: no step bound */
-	if (old->v[0] == KP_CPU_QUOTA_MAX)
+	if (old->v[0] == KP_CPU_QUOTA_MAX || policy == KP_STEP_NONE)
 		return 0;
 	allow = step_allowance(k, om);
 	if (allow < 0 || diff_sat(nm, om) <= allow)
@@ -181,6 +181,26 @@ int kp_validate_value(const struct kp_knob *k, const char *name, const struct kp
 	if (last > 0 && k->min_interval_ms > 0 && now - last < k->min_interval_ms / 1000.0) {
 		snprintf(why, len, "%s: last written %.2f s ago; the minimum interval is %.2f s",
 			 name, now - last < 0 ? 0 : now - last, k->min_interval_ms / 1000.0);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int kp_validate_risk(const struct kp_knob *k, const char *name, const struct kp_value *nv,
+		     long long at, bool allowed, char *why, size_t len)
+{
+	bool below = k->risk == KP_RISK_BELOW;
+	int i;
+
+	if (k->risk == KP_RISK_NONE || allowed ||
+	    (k->type != KP_VT_INT && k->type != KP_VT_TUPLE))
+		return 0;
+	for (i = 0; i < nv->n; i++) {
+		if (below ? nv->v[i] >= at : nv->v[i] <= at)
+			continue;
+		snprintf(why, len, "%s: %lld is %s the safe %s %lld: %s (--allow-risky %s allows it)",
+			 name, nv->v[i], below ? "below" : "above", below ? "floor" : "ceiling", at,
+			 k->risk_why, name);
 		return -EINVAL;
 	}
 	return 0;

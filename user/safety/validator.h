@@ -14,6 +14,7 @@
 enum kp_step_policy {
 	KP_STEP_REJECT,		/* a step over the maximum is refused */
 	KP_STEP_CLAMP,		/* ... or cut down to the maximum */
+	KP_STEP_NONE,		/* no step limit: a namespace the session made for itself */
 };
 
 /*
@@ -34,6 +35,13 @@ int kp_validate_netns(const struct kp_knob *k, const char *name, const char *net
 int kp_validate_value(const struct kp_knob *k, const char *name, const struct kp_value *old,
 		      struct kp_value *nv, enum kp_step_policy policy, int ncpus,
 		      double now, double last, bool *clamped, char *why, size_t len);
+
+/*
+ * The risky side of a knob (knob.h): a value below its safe floor (or above
+ * its safe ceiling) at, refused unless allowed.  0 or -EINVAL with the reason.
+ */
+int kp_validate_risk(const struct kp_knob *k, const char *name, const struct kp_value *nv,
+		     long long at, bool allowed, char *why, size_t len);
 
 /* Cross-knob invariants. */
 int kp_check_dirty(const char *bg_name, long long bg, const char *fg_name, long long fg,

@@ -33,6 +33,100 @@ static json_t *num_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+double kp_t975(double df)
+{
+	/* df 1..30, then 40, 60, 120 */
+	static const double t[] = { 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+				    2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+				    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+				    2.060, 2.056, 2.052, 2.048, 2.045, 2.042 };
+
+	if (!(df >= 1))
+		return t[0];
+	if (df < 31)
+		return t[(int)df - 1];
+	return df < 40 ? 2.042 : df < 60 ? 2.021 : df < 120 ? 2.000 : df < INFINITY ? 1.980 : 1.960;
+}
+
+static void mean_sd(const double *x, int n, double *mean, double *sd)
+{
+	double m = 0, v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		m += x[i] / n;
+	for (i = 0; i < n; i++)
+		v += (x[i] - m) * (x[i] - m) / (n - 1);
+	*mean = m;
+	*sd = sqrt(v);
+}
+
+void kp_confirm_stats(struct kp_confirm *c, bool minimize)
+{
+	double va, vb, se, h;
+	int n = c->n;
+
+	mean_sd(c->base, n, &c->base_mean, &c->base_sd);
+	mean_sd(c->best, n, &c->best_mean, &c->best_sd);
+	c->diff = minimize ? c->base_mean - c->best_mean : c->best_mean - c->base_mean;
+	va = c->base_sd * c->base_sd / n;
+	vb = c->best_sd * c->best_sd / n;
+	se = sqrt(va + vb);
+	c->df = se > 0 ? (va + vb) * (va + vb) / (va * va / (n - 1) + vb * vb / (n - 1)) : INFINITY;
+	h = se > 0 ? kp_t975(c->df) * se : 0;
+	c->lo = c->diff - h;
+	c->hi = c->diff + h;
+	c->significant = c->lo > 0;
+	if (c->base_mean) {
+		c->pct = c->diff / fabs(c->base_mean) * 100;
+		c->pct_lo = c->lo / fabs(c->base_mean) * 100;
+		c->pct_hi = c->hi / fabs(c->base_mean) * 100;
+	} else {
+		c->pct = c->pct_lo = c->pct_hi = NAN;
+	}
+}
+
+static json_t *samples(const double *x, int n)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, num_or_null(x[i]));
+	return a;
+}
+
+/* null when no confirmation was asked for */
+static json_t *confirm_json(const struct kp_results *r)
+{
+	const struct kp_confirm *c = &r->conf;
+	json_t *o;
+
+	if (!r->confirm_on)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "runs", json_integer(c->n));
+	if (!c->n) {
+		json_object_set_new(o, "skipped", json_string(c->skipped ? c->skipped : ""));
+		json_object_set_new(o, "significant", json_false());
+		return o;
+	}
+	json_object_set_new(o, "baseline", samples(c->base, c->n));
+	json_object_set_new(o, "best", samples(c->best, c->n));
+	json_object_set_new(o, "baseline_mean", num_or_null(c->base_mean));
+	json_object_set_new(o, "baseline_sd", num_or_null(c->base_sd));
+	json_object_set_new(o, "best_mean", num_or_null(c->best_mean));
+	json_object_set_new(o, "best_sd", num_or_null(c->best_sd));
+	json_object_set_new(o, "difference", num_or_null(c->diff));
+	json_object_set_new(o, "ci95", json_pack("[oo]", num_or_null(c->lo), num_or_null(c->hi)));
+	json_object_set_new(o, "improvement_pct", num_or_null(c->pct));
+	json_object_set_new(o, "ci95_pct", json_pack("[oo]", num_or_null(c->pct_lo),
+						     num_or_null(c->pct_hi)));
+	json_object_set_new(o, "df", num_or_null(c->df));
+	json_object_set_new(o, "significant", json_boolean(c->significant));
+	return o;
+}
+
 static json_t *config_obj(const struct kp_results *r, char vals[][64])
 {
 	json_t *o = json_object();
@@ -68,6 +162,7 @@ json_t *kp_results_json(const struct kp_results *r)
 	json_object_set_new(o, "aborted", json_boolean(r->aborted));
 	json_object_set_new(o, "applied_best", json_boolean(r->applied_best));
 	json_object_set_new(o, "elapsed_s", json_real(r->elapsed_s));
+	json_object_set_new(o, "confirmation", confirm_json(r));
 	for (i = 0; i < r->ntrials; i++) {
 		const struct kp_trial *t = &r->trials[i];
 		json_t *e = json_object(), *st = json_object();

@@ -35,6 +35,29 @@ struct kp_trial {
 	char error[160];		/* why it failed */
 };
 
+#define KP_CONFIRM_MAX		100
+
+/*
+ * The confirmation phase: baseline and best measured alternately n times
+ * each; Welch's t interval (95%) on the difference of the means, oriented so
+ * that positive is better (goal-aware).
+ */
+struct kp_confirm {
+	int n;				/* runs per side; 0: none (see skipped) */
+	double base[KP_CONFIRM_MAX], best[KP_CONFIRM_MAX];
+	double base_mean, base_sd, best_mean, best_sd;
+	double diff, lo, hi;		/* metric units */
+	double pct, pct_lo, pct_hi;	/* % of the baseline mean; NaN when it is 0 */
+	double df;			/* Welch-Satterthwaite; inf when both sides are constant */
+	bool significant;		/* lo > 0 */
+	const char *skipped;		/* why there was no confirmation (static text), or NULL */
+};
+
+/* Fill in the means, the interval and the flag from c->base[], c->best[] (c->n >= 2). */
+void kp_confirm_stats(struct kp_confirm *c, bool minimize);
+/* The two-sided 95% quantile of Student's t with df degrees of freedom (floor(df), conservative). */
+double kp_t975(double df);
+
 struct kp_results {
 	const struct kp_results_desc *d;
 	const char *algo;
@@ -48,6 +71,8 @@ struct kp_results {
 	bool interrupted;		/* Ctrl-C */
 	bool aborted;			/* guardrails */
 	bool applied_best;		/* --apply-best kept the best values */
+	bool confirm_on;		/* a confirmation phase was asked for */
+	struct kp_confirm conf;
 	double elapsed_s;
 };
 

@@ -122,14 +122,14 @@ static int run_once(struct tune *t, char values[][64], char applied[][64], const
 	if (err)
 		return err;
 	for (i = 0; i < t->nns && values; i++) {
-		err = kp_session_set_netns(t->s, t->ns[i], why, len);
+		err = kp_session_set_own_netns(t->s, t->ns[i], why, len);
 		err = err ?: tune_apply(t, values, reason, i ? NULL : applied, why, len);
 		if (err)
 			goto out;
 	}
 	if (!values && applied)
 		for (i = 0; i < t->c->nactions; i++) {
-			kp_session_set_netns(t->s, t->ns[0], why, len);
+			kp_session_set_own_netns(t->s, t->ns[0], why, len);
 			kp_session_read(t->s, t->c->actions[i].knob, applied[i], 64);
 		}
 	err = t->c->builtin[0] ? run_churn(t, metric, why, len) : run_command(t, metric, why, len);

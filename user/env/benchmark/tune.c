@@ -179,11 +179,12 @@ static void describe(struct tune *t)
 }
 
 /* The safety session every write goes through, with the config's knobs. */
-static int open_session(struct tune *t, const char **allow, char *why, size_t len)
+static int open_session(struct tune *t, struct kp_tune_config *eff, const char **allow,
+			char *why, size_t len)
 {
 	struct kp_session_opts so = { .state_dir = t->o->state_dir, .cmd = "tune",
 				      .step_policy = KP_STEP_CLAMP, .dry_run = t->o->dry_run,
-				      .allow = allow };
+				      .allow = allow, .allow_risky = t->o->allow_risky };
 	int i, err;
 
 	for (i = 0; i < t->c->nactions; i++)
@@ -191,7 +192,7 @@ static int open_session(struct tune *t, const char **allow, char *why, size_t le
 	allow[i] = NULL;
 	kp_safety_catch_signals();
 	err = kp_session_open(&so, &t->s, why, len);
-	return err ?: tune_add_knobs(t, why, len);
+	return err ?: tune_add_knobs(t, eff, why, len);
 }
 
 /* The plan: the box's centre, validated against this machine. */
@@ -203,7 +204,7 @@ static int dry_run(struct tune *t, char *why, size_t len)
 	if (t->c->netns && (err = tune_ns_setup(t, why, len)))
 		return err;
 	if (t->c->netns)
-		kp_session_set_netns(t->s, t->ns[0], why, len);
+		kp_session_set_own_netns(t->s, t->ns[0], why, len);
 	for (i = 0, err = 0; i < t->c->nactions && !err; i++)
 		err = tune_action_value(t, i, 0.0, vals[i], sizeof(vals[i]));
 	err = err ?: tune_apply(t, vals, "tune --dry-run", NULL, why, len);
@@ -299,11 +300,16 @@ static int trials(struct tune *t, char *why, size_t len)
 	return t->r.interrupted ? -EINTR : t->r.aborted ? -ECANCELED : err;
 }
 
-/* Keep the best configuration, when asked and when there is one on this host. */
-static void keep_best(struct tune *t)
+/*
+ * Keep the best configuration, when asked, confirmed (unless the
+ * confirmation was turned off) and when there is one on this host.
+ */
+static int keep_best(struct tune *t, char *why, size_t len)
 {
 	char msg[512];
 
+	if (tune_confirm_gate(&t->r, why, len))
+		return -EDOM;
 	if (!kp_results_improvement(&t->r)) {
 		kp_warn("--apply-best: no trial beat the baseline; keeping the original values");
 	} else if (t->r.best >= 0 && !t->c->netns) {
@@ -315,6 +321,7 @@ static void keep_best(struct tune *t)
 		kp_warn("--apply-best: %s runs in private namespaces; nothing on this host to keep",
 			t->c->workload_name);
 	}
+	return 0;
 }
 
 static void summary(const struct tune *t, const char *out_dir)
@@ -338,6 +345,7 @@ static void summary(const struct tune *t, const char *out_dir)
 			printf("  %-32s %-16s (baseline %s)\n", c->actions[i].knob,
 			       r->trials[r->best].values[i], r->baseline_values[i]);
 	}
+	tune_confirm_line(r, stdout);
 	printf("every knob is back to its original value%s\n",
 	       r->applied_best ? ", except the best configuration kept by --apply-best "
 				 "(kpilot rollback undoes it)" : "");
@@ -349,8 +357,9 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		char *why, size_t len)
 {
 	const char *allow[KP_TUNE_MAX_ACTIONS + 1];
-	struct tune t = { .o = o, .c = o->cfg };
-	int err, ret;
+	struct kp_tune_config eff = *o->cfg;	/* ranges as the session narrows them */
+	struct tune t = { .o = o, .c = &eff };
+	int err, ret, kept = 0;
 
 	describe(&t);
 	t.r.trials = calloc(t.c->trials + 1, sizeof(*t.r.trials));
@@ -358,7 +367,7 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = open_session(&t, allow, why, len);
+	ret = open_session(&t, &eff, allow, why, len);
 	if (!ret && o->dry_run)
 		ret = dry_run(&t, why, len);
 	if (ret || o->dry_run) {
@@ -367,6 +376,8 @@ int kp_tune_run(const struct kp_tune_opts *o, char *out_dir, size_t out_len,
 	}
 	ret = open_agent(&t, why, len);
 	ret = ret ?: trials(&t, why, len);
+	if (!ret && o->confirm > 0)
+		ret = tune_confirm(&t, o->confirm, why, len);
 out:
 	t.r.elapsed_s = t.t0 ? kp_mono_s() - t.t0 : 0;
 	if (t.nns)
@@ -377,7 +388,7 @@ out:
 			kp_warn("restoring the original values: %s", strerror(-err));
 	}
 	if (!ret && o->apply_best)
-		keep_best(&t);
+		kept = keep_best(&t, why, len);
 	kp_observer_close(t.obs);
 	kp_ppo_destroy(t.ppo);
 	if (!o->dry_run && t.t0 && (!kp_run_failed(ret) || t.r.ntrials)) {
@@ -386,5 +397,5 @@ out:
 			summary(&t, out_dir);
 	}
 	free(t.r.trials);
-	return ret;
+	return ret ?: kept;
 }

@@ -23,11 +23,15 @@ struct kp_tune_opts {
 	bool progress;			/* a live progress line on stderr */
 	bool quiet;			/* no summary on stdout */
 	double churn_seconds;		/* tcp-churn client run time (0: 4 s) */
+	int confirm;			/* confirmation runs per side at the end; 0: none */
+	const char *const *allow_risky;	/* knobs that may cross their safe floor/ceiling */
 };
 
 /*
  * Run it. 0 done, -ECANCELED when the guardrails aborted it, -EINTR on
- * Ctrl-C (both: everything restored, partial results written), another
+ * Ctrl-C (both: everything restored, partial results written), -EDOM when
+ * --apply-best was refused because the confirmed improvement is not
+ * significant (everything restored, results written), another
  * -errno for a setup or environment error (why says it). out_dir receives
  * where results went.
  */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "env/benchmark/results.h"
 #include "env/benchmark/tune.h"
 #include "agent/rng.h"
@@ -57,8 +58,13 @@ void tune_env(struct tune *t, struct kp_env *e);
 int tune_ns_setup(struct tune *t, char *why, size_t len);
 void tune_ns_teardown(struct tune *t);
 
-/* tune_knobs.c */
-int tune_add_knobs(struct tune *t, char *why, size_t len);
+/*
+ * tune_knobs.c. tune_add_knobs(): the config's knobs into the session, and
+ * into eff (t->c) the ranges a proposal can use: the config's, narrowed by
+ * the knob table's safe range and safe floor or ceiling, each narrowing said
+ * once.
+ */
+int tune_add_knobs(struct tune *t, struct kp_tune_config *eff, char *why, size_t len);
 /* The value an action in [-1, 1] stands for, as text for the validator. */
 int tune_action_value(struct tune *t, int i, double u, char *out, size_t len);
 void tune_wait_interval(struct tune *t);
@@ -66,6 +72,14 @@ void tune_wait_interval(struct tune *t);
 int tune_apply(struct tune *t, char values[][64], const char *reason, char applied[][64],
 	       char *why, size_t len);
 int tune_apply_best(struct tune *t, char *why, size_t len);
+/* Apply vals[] in session s, stepwise within the step limits (host mode). */
+int tune_apply_stepwise(struct tune *t, struct kp_session *s, char vals[][64], const char *reason,
+			char *why, size_t len);
+
+/* confirm.c: n runs of the baseline and of the best each, alternately, into t->r.conf. */
+int tune_confirm(struct tune *t, int n, char *why, size_t len);
+void tune_confirm_line(const struct kp_results *r, FILE *f);
+int tune_confirm_gate(const struct kp_results *r, char *why, size_t len);
 
 /* trial.c */
 int tune_measure(struct tune *t, char values[][64], char applied[][64], const char *reason,
