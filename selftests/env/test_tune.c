@@ -143,7 +143,7 @@ Test(tune, tcp_churn_session_restores_and_writes_results, .fini = rmtmp)
 	mktmp();
 	read_knobs(before);
 	snprintf(cmd, sizeof(cmd), KPILOT " tune --profile tcp-churn --trials 8 --churn-seconds 1"
-		 " --seed 3 --out %s/out --state-dir %s/state -q", tmp, tmp);
+		 " --confirm 2 --seed 3 --out %s/out --state-dir %s/state -q", tmp, tmp);
 	cr_assert_eq(tu_system(cmd), 0);
 	read_knobs(after);
 	for (i = 0; i < 6; i++)
@@ -167,6 +167,11 @@ Test(tune, tcp_churn_session_restores_and_writes_results, .fini = rmtmp)
 	cr_assert_not_null(json_object_get(json_array_get(h, 0), "config"));
 	cr_assert_not_null(json_object_get(r, "best_config"));
 	cr_assert_not_null(json_object_get(r, "improvement_pct"));
+	h = json_object_get(r, "confirmation");
+	cr_assert(json_is_object(h), "a confirmation");
+	cr_assert(json_is_boolean(json_object_get(h, "significant")));
+	cr_assert(json_integer_value(json_object_get(h, "runs")) == 2 ||
+		  json_object_get(h, "skipped"));
 	json_decref(r);
 	/* Nothing left to roll back: every change was restored and journaled. */
 	snprintf(cmd, sizeof(cmd), KPILOT " rollback --list --state-dir %s/state 2>&1 | "
@@ -297,6 +302,8 @@ Test(tune, host_mode_apply_best_then_rollback, .fini = rmtmp)
 				  "13: not restored");
 	r = results(strcat(strcpy(cfg, tmp), "/out"));
 	cr_assert(json_is_true(json_object_get(r, "applied_best")));
+	cr_assert(json_is_true(json_object_get(json_object_get(r, "confirmation"), "significant")),
+		  "the metric is the knob: the default confirmation must say so");
 	best = atol(json_string_value(json_object_get(json_object_get(r, "best_config"),
 						      "net.core.somaxconn")));
 	cr_assert_float_eq(json_real_value(json_object_get(r, "best_metric")), best, 1e-9,

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "../lib/safety_fake.h"
+#include "../lib/testutil.h"
 
 static const char *const net_knobs[] = {
 	"net.core.somaxconn", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_rmem",
@@ -413,5 +414,54 @@ Test(safety_real, cgroup_v2_cpu_quota_throttles, .init = need_root, .timeout = 3
 		umount(dir);
 		fake_rm(root);
 	}
+	fake_rm(state);
+}
+
+/*
+ * `kpilot set` and a risky value, in a namespace of our own: refused (exit 1,
+ * the validator's message) without --allow-risky, then as `kpilot set --help`
+ * shows it, then rolled back.
+ */
+Test(safety_real, kpilot_set_allow_risky_in_a_namespace, .init = need_root)
+{
+	char bin[4300], cmd[16384], ns[64], state[256], *v;
+	char path[300];
+	FILE *p;
+	char out[1024] = "";
+
+	kpilot_bin(bin, sizeof(bin));
+	fake_state_dir(state, sizeof(state));
+	snprintf(ns, sizeof(ns), "kpilot-test-risky-%d", getpid());
+	snprintf(cmd, sizeof(cmd), "ip netns add %s", ns);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /proc/sys/net/ipv4/tcp_max_tw_buckets "
+		 "> %s/before; %s set --netns %s --state-dir %s net.ipv4.tcp_max_tw_buckets=65536 "
+		 "2>&1; echo status=$?", ns, state, bin, ns, state);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_gt(fread(out, 1, sizeof(out) - 1, p), 0);
+	pclose(p);
+	snprintf(path, sizeof(path), "%s/before", state);
+	v = tu_slurp(path);
+	cr_assert_not_null(v);
+	if (atol(v) <= 65536) {
+		snprintf(cmd, sizeof(cmd), "ip netns delete %s", ns);
+		tu_system(cmd);
+		cr_skip_test("the namespace's default %ld is too small for the test", atol(v));
+	}
+	snprintf(cmd, sizeof(cmd), "kpilot: error: refused: net.ipv4.tcp_max_tw_buckets: 65536 is "
+		 "below the safe floor %ld: TIME_WAIT sockets would be destroyed instead of kept "
+		 "(--allow-risky net.ipv4.tcp_max_tw_buckets allows it)\nstatus=1\n", atol(v));
+	cr_expect_str_eq(out, cmd);
+	snprintf(cmd, sizeof(cmd), "%s set --netns %s --allow-risky net.ipv4.tcp_max_tw_buckets "
+		 "net.ipv4.tcp_max_tw_buckets=65536 --state-dir %s >/dev/null 2>&1 && "
+		 "[ $(ip netns exec %s cat /proc/sys/net/ipv4/tcp_max_tw_buckets) = 65536 ] && "
+		 "%s rollback --state-dir %s >/dev/null 2>&1 && "
+		 "[ $(ip netns exec %s cat /proc/sys/net/ipv4/tcp_max_tw_buckets) = %ld ]",
+		 bin, ns, state, ns, bin, state, ns, atol(v));
+	cr_expect_eq(WEXITSTATUS(system(cmd)), 0, "%s", cmd);
+	free(v);
+	snprintf(cmd, sizeof(cmd), "ip netns delete %s", ns);
+	cr_expect_eq(tu_system(cmd), 0);
 	fake_rm(state);
 }

@@ -371,3 +371,95 @@ Test(safety_validator, agent_actions_map_onto_the_range)
 		cr_expect(fabs(kp_knob_to_unit(som, kp_knob_from_unit(som, u)) - u) < 1e-3,
 			  "u=%f", u);
 }
+
+/*
+ * Risky sides: below tcp_max_tw_buckets' floor (the kernel's default, half
+ * of tcp_ehash_entries; 32768 when the kernel does not show it), above the
+ * dirty-data ceilings; only a session allowing that knob crosses them.
+ */
+Test(safety_validator, risky_values_need_allow_risky)
+{
+	static const struct refusal r[] = {
+		{ "net.ipv4.tcp_max_tw_buckets", "4096",
+		  "net.ipv4.tcp_max_tw_buckets: 4096 is below the safe floor 131072: TIME_WAIT "
+		  "sockets would be destroyed instead of kept (--allow-risky "
+		  "net.ipv4.tcp_max_tw_buckets allows it)" },
+		{ "vm.dirty_expire_centisecs", "4500",
+		  "vm.dirty_expire_centisecs: 4500 is above the safe ceiling 3000: written data "
+		  "would stay longer only in memory (lost on a crash) (--allow-risky "
+		  "vm.dirty_expire_centisecs allows it)" },
+		{ "vm.dirty_writeback_centisecs", "800",
+		  "vm.dirty_writeback_centisecs: 800 is above the safe ceiling 500: written data "
+		  "would stay longer only in memory (lost on a crash) (--allow-risky "
+		  "vm.dirty_writeback_centisecs allows it)" },
+	};
+	static const struct refusal fallback[] = {
+		{ "net.ipv4.tcp_max_tw_buckets", "20000",
+		  "net.ipv4.tcp_max_tw_buckets: 20000 is below the safe floor 32768: TIME_WAIT "
+		  "sockets would be destroyed instead of kept (--allow-risky "
+		  "net.ipv4.tcp_max_tw_buckets allows it)" },
+	};
+	static const char *const allow[] = { "vm.dirty_expire_centisecs",
+					     "net.ipv4.tcp_max_tw_buckets", NULL };
+	struct kp_session_opts o = { .step_policy = KP_STEP_CLAMP };
+	struct kp_change c[2] = { { "vm.dirty_expire_centisecs", "4500" },
+				  { "net.ipv4.tcp_max_tw_buckets", "65536" } };
+	struct kp_change w = { "vm.dirty_writeback_centisecs", "800" };
+	struct kp_session *s;
+	char why[512];
+
+	fake_put(root, "/proc/sys/net/ipv4/tcp_max_tw_buckets", "131072\n");
+	fake_put(root, "/proc/sys/net/ipv4/tcp_ehash_entries", "262144\n");
+	fake_put(root, "/proc/sys/vm/dirty_expire_centisecs", "3000\n");
+	fake_put(root, "/proc/sys/vm/dirty_writeback_centisecs", "500\n");
+	expect_refusals(&o, r, 3);
+	/* the safe side needs nothing (within the step limits) */
+	o.root = root;
+	o.state_dir = state;
+	o.clock = fake_clock;
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	c[0].value = "2000";
+	c[1].value = "262144";
+	cr_assert_eq(kp_session_apply(s, c, 2, "t", why, sizeof(why)), 0, "%s", why);
+	kp_session_close(s);
+	fake_clock_now += 10;
+	/* allowed: the named knobs only, and the step limit still holds */
+	o.allow_risky = allow;
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	c[0].value = "4500";
+	c[1].value = "65536";
+	cr_assert_eq(kp_session_apply(s, c, 2, "t", why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/dirty_expire_centisecs"), "4500");
+	cr_expect_str_eq(fake_get(root, "/proc/sys/net/ipv4/tcp_max_tw_buckets"), "65536");
+	cr_assert_eq(kp_session_apply(s, &w, 1, "t", why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, r[2].why);
+	kp_session_close(s);
+	cr_expect_str_eq(fake_get(root, "/proc/sys/net/ipv4/tcp_max_tw_buckets"), "131072");
+	o.allow_risky = NULL;
+	fake_clock_now += 10;
+	unlink(strcat(strcpy(why, root), "/proc/sys/net/ipv4/tcp_ehash_entries"));
+	expect_refusals(&o, fallback, 1);
+}
+
+/* The step rule off: what a namespace the session made for itself gets. */
+Test(safety_validator, no_step_limit_in_own_namespace)
+{
+	const struct kp_knob *k = kp_knob_builtin("net.ipv4.tcp_max_syn_backlog");
+	struct kp_value old = { .type = KP_VT_INT, .n = 1, .v = { 2048 } };
+	struct kp_value nv = { .type = KP_VT_INT, .n = 1, .v = { 65000 } };
+	bool clamped;
+	char why[256];
+
+	cr_assert_eq(kp_validate_value(k, k->name, &old, &nv, KP_STEP_REJECT, 2, 10, 0, &clamped,
+				       why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "net.ipv4.tcp_max_syn_backlog: step 2048 -> 65000 exceeds the "
+			 "maximum step 4096");
+	cr_assert_eq(kp_validate_value(k, k->name, &old, &nv, KP_STEP_NONE, 2, 10, 0, &clamped,
+				       why, sizeof(why)), 0, "%s", why);
+	cr_expect_not(clamped);
+	nv.v[0] = 70000;
+	cr_assert_eq(kp_validate_value(k, k->name, &old, &nv, KP_STEP_NONE, 2, 10, 0, &clamped,
+				       why, sizeof(why)), -EINVAL, "the range still holds");
+	cr_expect_str_eq(why, "net.ipv4.tcp_max_syn_backlog: 70000 is outside the safe range "
+			 "[128, 65536]");
+}
