@@ -1,7 +1,9 @@
 #!/bin/sh
 # `make demo`: a real tuning session on the built-in tcp-churn benchmark, in
 # private network namespaces (the host's knobs are never touched), about
-# 3 minutes: baseline, 30 trials of the PPO agent, the best configuration.
+# 4 minutes: baseline, 30 trials of the PPO agent, the best configuration,
+# then 5 alternating runs each of the baseline and the best: the confirmed
+# improvement with its 95% confidence interval.
 # Then a 5-second look at the built-in workload with `kpilot observe`.
 set -eu
 cd "$(dirname "$0")/.."
@@ -10,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 	exit 2
 fi
 trials=${DEMO_TRIALS:-30}
-echo "kpilot demo: tuning tcp-churn (${trials} trials, about 3 minutes; Ctrl-C stops and restores)"
+echo "kpilot demo: tuning tcp-churn (${trials} trials and 10 confirmation runs, about 4 minutes;"
+echo "            Ctrl-C stops and restores)"
 ./kpilot tune --profile tcp-churn --trials "$trials"
 echo
 echo "kpilot demo: what kpilot observe sees of the built-in workload (CPU, disk, TCP), 5 s"

@@ -202,7 +202,8 @@ Test(tune_confirm, noise_is_not_significant_and_apply_best_refuses)
 	snprintf(bench, sizeof(bench), "n=$(cat %s/n 2>/dev/null || echo 0); echo $((n+1)) > %s/n;"
 		 " echo tps = $((1000 + n * 37 %% 50))", tmp, tmp);
 	config("noise", false, bench,
-	       "{\"knob\": \"net.core.somaxconn\", \"min\": 1024, \"max\": 8192}", 5);
+	       "{\"knob\": \"net.core.somaxconn\", \"min\": 1024, \"max\": 8192,"
+	       " \"max_step\": 100000}", 5);
 	snprintf(cmd, sizeof(cmd), "unshare --net sh -c 'orig=$(cat /proc/sys/net/core/somaxconn);"
 		 KPILOT " tune --config %s/noise.json --apply-best --out %s/noise --state-dir %s/state"
 		 " -q 2>%s/noise.err; st=$?;"
@@ -212,6 +213,9 @@ Test(tune_confirm, noise_is_not_significant_and_apply_best_refuses)
 	cr_assert_eq(lines_with("noise.err", "kpilot tune: --apply-best refused: the improvement "
 				"-1.3% (95% CI -3.2% to +0.7%, 5 runs each) is not significant; every "
 				"knob keeps its original value\n"), 1);
+	cr_assert_eq(lines_with("noise.err", "kpilot: warning: net.core.somaxconn: max_step 100000 "
+				"narrowed to max(4096, 100% of the current value) by the knob "
+				"table\n"), 1);
 	r = results("noise");
 	c = json_object_get(r, "confirmation");
 	cr_assert(json_is_false(json_object_get(c, "significant")));
