@@ -230,9 +230,13 @@ Test(tune_confirm, noise_is_not_significant_and_apply_best_refuses)
 	cr_assert_eq(tu_system(cmd), 0, "a change left to roll back");
 }
 
-Test(tune_confirm, one_confirmation_run_is_refused)
+Test(tune_confirm, usage_errors)
 {
 	cr_assert_eq(tu_system(KPILOT " tune --profile tcp-churn --confirm 1 --dry-run "
+			       ">/dev/null 2>&1"), 2, "one run has no spread");
+	cr_assert_eq(tu_system(KPILOT " tune --profile tcp-churn --allow-risky vm.swappiness "
+			       "--dry-run >/dev/null 2>&1"), 2, "no risky side to allow");
+	cr_assert_eq(tu_system(KPILOT " set --allow-risky vm.swappiness vm.swappiness=1 "
 			       ">/dev/null 2>&1"), 2);
 }
 

@@ -82,6 +82,9 @@ static error_t set_parse(int key, char *arg, struct argp_state *st)
 		a->o.allow = a->allow;
 		break;
 	case OPT_RISKY:
+		if (!kp_knob_builtin(arg) || kp_knob_builtin(arg)->risk == KP_RISK_NONE)
+			argp_error(st, "--allow-risky: %s has no safe floor or ceiling to cross "
+				   "(--list-knobs shows them)", arg);
 		a->risky = realloc(a->risky, (a->nrisky + 2) * sizeof(*a->risky));
 		if (!a->risky)
 			argp_failure(st, KP_EXIT_USAGE, ENOMEM, "allow-risky");

@@ -133,6 +133,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		tune_args.confirm = v;
 		break;
 	case OPT_RISKY:
+		if (!kp_knob_builtin(arg) || kp_knob_builtin(arg)->risk == KP_RISK_NONE)
+			argp_error(state, "--allow-risky: %s has no safe floor or ceiling to cross "
+				   "(kpilot set --list-knobs shows them)", arg);
 		if (tune_args.nrisky == KP_TUNE_RISKY_MAX)
 			argp_error(state, "--allow-risky: at most %d knobs", KP_TUNE_RISKY_MAX);
 		tune_args.risky[tune_args.nrisky++] = arg;

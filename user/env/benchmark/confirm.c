@@ -48,10 +48,12 @@ int tune_confirm(struct tune *t, int n, char *why, size_t len)
 	}
 	if (err == -EINTR || tune_stop_requested()) {
 		t->r.interrupted = true;
+		c->skipped = "interrupted";
 		return -EINTR;
 	}
 	if (err == -ECANCELED) {
 		t->r.aborted = true;
+		c->skipped = "aborted";
 		snprintf(why, len, "the confirmation was aborted by the guardrails: %s", msg);
 		return -ECANCELED;
 	}
