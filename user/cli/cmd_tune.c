@@ -32,7 +32,7 @@ static const char doc[] =
 "    kpilot tune --profile tcp-churn --algo random --trials 20 --seed 3\n"
 "    kpilot tune --config tools/profiles/pgbench.json --apply-best\n"
 "    kpilot tune --config my.json --dry-run       # validate, change nothing\n"
-"    kpilot tune --profile tcp-churn --trials 10 --confirm 0   # no confirmation\n"
+"    kpilot tune --profile tcp-churn --trials 10 --confirm 0  # quick look\n"
 "    kpilot tune --config my.json --allow-risky net.ipv4.tcp_max_tw_buckets\n"
 "    kpilot tune --profile wordcount --algo ds2   # size a pipeline's operators\n"
 "    kpilot tune --profile wordcount --rate 800 --step-at 21 --step-rate 1600\n"
