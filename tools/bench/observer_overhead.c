@@ -257,6 +257,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv))
 		return 2;
+	/* Line by line: in a guest the console log is all that shows a hang. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	handler_ratio = handler_cost();
 	if (handler_ratio < 0)
 		return 2;

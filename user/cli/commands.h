@@ -16,5 +16,6 @@ int cmd_tune(int argc, char **argv);
 int cmd_tcpchurn(int argc, char **argv);	/* hidden: the tcp-churn benchmark */
 int cmd_set(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif

@@ -271,13 +271,25 @@ int kp_obs_load(struct kp_observer *obs, bool legacy, char *why, size_t len)
 		kp_warn("cannot read kernel BTF: tracepoints are probed by attaching");
 	if (!legacy) {
 		ret = load_all(obs, btf, true, why, len);
-		if (ret)
+		if (ret) {
 			kp_warn("%s; falling back to raw_tp", why);
-		else
+			snprintf(obs->fallback_why, sizeof(obs->fallback_why), "%s", why);
+		} else
 			obs->btf_mode = true;
 	}
 	if (ret)
 		ret = load_all(obs, btf, false, why, len);
 	btf__free(btf);
 	return ret;
+}
+
+/* kpilot probe (probe.c) asks the same questions the loader does. */
+bool kp_obs_tp_in_btf(const struct btf *btf, const char *tp, int *nargs)
+{
+	return tp_in_btf(btf, tp, nargs);
+}
+
+bool kp_obs_btf_has_member(const struct btf *btf, const char *type, const char *member)
+{
+	return btf_has_member(btf, type, member);
 }

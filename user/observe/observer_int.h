@@ -22,6 +22,7 @@ struct kp_observer {
 	struct tcp_bpf *tcp;
 	bool btf_mode;			/* tp_btf family loaded (else raw_tp) */
 	bool runq_timed;		/* run-queue wait from wakeups, not run_delay */
+	char fallback_why[256];		/* why tp_btf failed, when it did (kpilot probe) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[64];	/* tracepoint attachments */
 	int nlinks;
@@ -45,6 +46,11 @@ void kp_obs_destroy(struct kp_observer *obs);
 
 /* Rescan operator `op`'s cgroup into members under id. */
 int kp_obs_scan_cgroup(struct kp_observer *obs, struct kp_operator *op, __u32 id);
+
+/* The loader's tests, for kpilot probe: tracepoint in BTF (and its arg count), struct member. */
+struct btf;
+bool kp_obs_tp_in_btf(const struct btf *btf, const char *tp, int *nargs);
+bool kp_obs_btf_has_member(const struct btf *btf, const char *type, const char *member);
 
 int kp_obs_pin_maps(struct kp_observer *obs, char *why, size_t len);
 void kp_obs_unpin_maps(struct kp_observer *obs);
