@@ -30,11 +30,12 @@ esac
 
 apt=$cache/apt
 key=/usr/share/keyrings/debian-archive-keyring.gpg
-set -- -o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=$apt/sources.list.d" \
+set -- -o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=$apt/parts" \
 	-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" \
 	-o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1
 apt_update() {
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/sources.list.d"
+	# Not sources.list.d: the Makefile includes every *.d under build/.
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts"
 	{
 		echo "deb [signed-by=$key] http://deb.debian.org/debian bookworm main"
 		echo "deb [signed-by=$key] http://deb.debian.org/debian-security bookworm-security main"
