@@ -8,8 +8,8 @@
 # Uses only apt-get download + dpkg -x (no install) with apt lists of its own
 # in CACHEDIR/apt (Dir::Etc::sourcelist=..., Dir::State::Lists=...), so the
 # host's apt configuration and lists are untouched; the suites are signed by
-# the keys debian-archive-keyring already has. busybox depmod writes
-# modules.dep, which the package leaves to its postinst.
+# the keys debian-archive-keyring already has. depmod (kmod's, else
+# busybox's) writes modules.dep, which the package leaves to its postinst.
 # VMTEST_KPKG=<package> pins a package of any of those suites; the default is
 # the newest ABI of the series. A cached kernel is reused as it is; offline,
 # the newest cached one of the series.
@@ -88,7 +88,13 @@ if [ ! -e "$dir/.done" ]; then
 	base=$dir.tmp/root
 	[ -d "$base/lib/modules" ] || base=$base/usr
 	ver=$(ls "$base/lib/modules")
-	"$busybox" depmod -b "$base" "$ver"
+	# kmod's depmod also writes the binary indexes that kmod's modprobe
+	# (virtme-ng's module resolver) needs; busybox's writes the text only.
+	if [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ]; then
+		PATH=$PATH:/usr/sbin:/sbin depmod -b "$base" "$ver"
+	else
+		"$busybox" depmod -b "$base" "$ver"
+	fi
 	mv "$dir.tmp" "$dir"
 	touch "$dir/.done"
 fi

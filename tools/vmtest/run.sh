@@ -61,6 +61,15 @@ case "$proj" in *[!A-Za-z0-9_./+-]*) die "project path '$proj' has characters th
 [ "$(id -u)" = 0 ] || die "run as root (the guest's root is the host's, and the project share writes as root)"
 mkdir -p "$out"
 
+# ---- a kernel series names a Debian kernel, fetched once.
+case "${KERNEL:-}" in
+''|5.10|6.1|6.12)
+	kv=$(BUSYBOX=$(command -v busybox || echo busybox) \
+		"$proj/tools/vmtest/kernel.sh" "$out/kernels" "${KERNEL:-6.1}") || exit 2
+	KERNEL=${kv% *} VMTEST_MODDIR=${VMTEST_MODDIR:-${kv#* }}
+	;;
+esac
+
 # ---- vng (virtme-ng) when present: it does all of the below itself.
 if [ "$runner" = auto ]; then
 	if command -v vng >/dev/null 2>&1; then runner=vng; else runner=qemu; fi
@@ -70,8 +79,9 @@ if [ "$runner" = vng ]; then
 	# vng mounts the host root read-only with its own overlays and returns
 	# the command's status; it picks KVM or TCG itself, so unless told TCG
 	# the emulation is unknown: say "maybe" (2).
-	set -- --run ${KERNEL:+"$KERNEL"} --rwdir "$proj" --cwd "$proj" \
-		--memory "$mem" --cpus "$cpus"
+	# --rwdir HOST=GUEST: vng 1.35 checks a bare path relative to the cwd.
+	set -- --run "$KERNEL" --force-initramfs --rwdir "$proj=$proj" --cwd "$proj" \
+		--memory "$mem" --cpus "$cpus" --append "softlockup_all_cpu_backtrace=1 ${VMTEST_APPEND:-}"
 	emulated=2
 	[ "$accel" = tcg ] && { set -- "$@" --disable-kvm; emulated=1; }
 	rc=0
@@ -93,25 +103,17 @@ for b in "$busybox" /bin/busybox /usr/sbin/busybox /usr/bin/busybox; do
 done
 [ -n "$busybox" ] || die "no static busybox: run tools/deps.sh --vm (busybox-static)"
 
-case "${KERNEL:-}" in
-''|5.10|6.1|6.12)
-	kv=$(BUSYBOX=$busybox "$proj/tools/vmtest/kernel.sh" "$out/kernels" "${KERNEL:-6.1}") || exit 2
-	vmlinuz=${kv% *} moddir=${kv#* }
-	;;
-*)
-	[ -r "$KERNEL" ] || die "KERNEL=$KERNEL: no such file"
-	vmlinuz=$(readlink -f "$KERNEL")
-	moddir=${VMTEST_MODDIR:-}
-	if [ -z "$moddir" ]; then
-		# Debian: X/boot/vmlinuz-V + X/lib/modules/V; Fedora: X/lib/modules/V/vmlinuz.
-		v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
-		[ "$v" = vmlinuz ] && v=$(basename "$(dirname "$vmlinuz")")
-		for d in "$(dirname "$vmlinuz")" "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
-			[ -e "$d/modules.dep" ] && { moddir=$(cd "$d" && pwd); break; }
-		done
-	fi
-	;;
-esac
+[ -r "$KERNEL" ] || die "KERNEL=$KERNEL: no such file"
+vmlinuz=$(readlink -f "$KERNEL")
+moddir=${VMTEST_MODDIR:-}
+if [ -z "$moddir" ]; then
+	# Debian: X/boot/vmlinuz-V + X/lib/modules/V; Fedora: X/lib/modules/V/vmlinuz.
+	v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
+	[ "$v" = vmlinuz ] && v=$(basename "$(dirname "$vmlinuz")")
+	for d in "$(dirname "$vmlinuz")" "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
+		[ -e "$d/modules.dep" ] && { moddir=$(cd "$d" && pwd); break; }
+	done
+fi
 [ -z "$moddir" ] && echo "vmtest: no modules for $vmlinuz: assuming 9p, virtio and overlay are built in" >&2
 
 # Under TCG the bzImage's own decompressor takes ~2 s of a ~5 s boot: boot
