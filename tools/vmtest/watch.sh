@@ -37,7 +37,7 @@ hang() { # hang REASON
 	exit 0
 }
 
-off=0 last=$(now) seen= beat=
+off=0 last=$(now) seen='' beat=''
 while [ ! -e "$run/done" ]; do
 	sleep 2
 	n=$(size "$log")
