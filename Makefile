@@ -6,7 +6,7 @@
 #   make demo       install missing deps, build, run the default demo
 #   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from the running kernel
 #   make vmtest     run the selftests on a second kernel in a throwaway VM
-#                   [KERNEL=vmlinuz] [VMTEST_TESTS="a b"] [VMTEST_CMD=...]
+#                   [KERNEL=5.10|6.1|6.12|vmlinuz] [VMTEST_TESTS="a b"] [VMTEST_CMD=...]
 #                   (Documentation/testing.md)
 #   make V=1 ...    show the commands
 
@@ -150,7 +150,8 @@ demo: deps
 	$(Q)tools/demo.sh
 
 # The selftests again, inside a VM booting another kernel (Debian's 6.1 by
-# default) over a read-only view of this machine: tools/vmtest/run.sh.
+# default; KERNEL=5.10 or 6.12 for bullseye's or trixie's) over a read-only
+# view of this machine: tools/vmtest/run.sh.
 # Dependencies and the build are done here on the host (same userland, native
 # speed), so the guest only runs the binaries: `make check` there would
 # redo both for nothing, ~4 s of exec-heavy work under emulation.

@@ -68,7 +68,9 @@ fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);
 # otherwise tools/vmtest/run.sh needs qemu, a static busybox for the guest's
-# insmod, and dpkg-deb/apt-get (Debian) to fetch the default kernel.
+# insmod, and dpkg-deb/apt-get (Debian) to fetch the kernels (KERNEL=5.10,
+# 6.1, 6.12). Its hang watch talks QMP with python3 (a default dependency:
+# no socat); kmod's depmod is used when present, busybox's otherwise.
 if [ "$vm" = 1 ] && ! have_cmd vng; then
 	check cmd qemu-system-x86_64 qemu-system-x86 qemu-system-x86-core
 	# Kernel images and modules come xz- or zstd-compressed.

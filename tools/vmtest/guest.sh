@@ -11,7 +11,18 @@ unset vmtest_proj vmtest_run
 # shellcheck disable=SC1091
 . "$run/env"
 bb=$VMTEST_BUSYBOX tty=${VMTEST_TTY:-0} verbose=${VMTEST_VERBOSE:-0}
-unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE
+level=${VMTEST_LOGLEVEL:-7}
+unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE VMTEST_LOGLEVEL
+
+# For the host's hang watch (watch.sh): the text symbols at their runtime
+# (KASLR) addresses, to name the words of a stack dump (Debian's System.map
+# is a stub; ~1 s of one vCPU at the lowest priority); and a heartbeat from
+# user space, which stops when the guest can no longer schedule.
+nice -n 19 "$bb" grep ' [tTwW] ' /proc/kallsyms >"$run/kallsyms" 2>/dev/null &
+(while :; do "$bb" cat /proc/uptime >"$run/alive"; "$bb" sleep 5; done) &
+# The boot was quiet (loglevel=4); the command's kernel messages are not:
+# lockup and hung-task reports print their stacks at KERN_DEFAULT/KERN_INFO.
+echo "$level" >/proc/sys/kernel/printk
 
 # A log, not a terminal, reads the console: plain \n line ends.
 [ "$tty" = 1 ] || "$bb" stty -onlcr 2>/dev/null

@@ -2,6 +2,7 @@
 # Boot a kernel in a throwaway VM over a read-only view of this machine and
 # run one command there as root; exit with that command's status.
 #   tools/vmtest/run.sh                 # `make check` on Debian's 6.1 kernel
+#   KERNEL=5.10 tools/vmtest/run.sh     # on Debian bullseye's 5.10 (or 6.12: trixie's)
 #   KERNEL=/boot/vmlinuz-6.12 VMTEST_CMD='make check TESTS=netem' tools/vmtest/run.sh
 #   VMTEST_CMD=sh tools/vmtest/run.sh   # an interactive root shell in the VM
 # The guest sees the host's / read-only under a tmpfs overlay (writes vanish
@@ -10,21 +11,30 @@
 # with -M microvm, KVM when it works and TCG otherwise.
 #
 # Environment:
-#   KERNEL          vmlinuz to boot (default: Debian's linux-image-6.1, fetched
-#                   once into build/vmtest/kernels); its modules come from
-#                   VMTEST_MODDIR or the tree it sits in (X/boot/vmlinuz-V ->
-#                   X/lib/modules/V, or /lib/modules/V)
+#   KERNEL          5.10 | 6.1 | 6.12: Debian's kernel of that series (bullseye-
+#                   security, bookworm, trixie), fetched once into
+#                   build/vmtest/kernels (default 6.1); or a vmlinuz to boot, its
+#                   modules from VMTEST_MODDIR or the tree it sits in
+#                   (X/boot/vmlinuz-V -> X/lib/modules/V, or /lib/modules/V)
 #   VMTEST_CMD      shell command run in the project directory (make check)
 #   VMTEST_TIMEOUT  seconds before the VM is killed (1800)
-#   VMTEST_MEM      guest memory (2G)        VMTEST_CPUS  vCPUs (nproc)
+#   VMTEST_MEM      guest memory (2G)
+#   VMTEST_CPUS     vCPUs (the host's online CPUs, not the affinity mask; >= 2)
+#   VMTEST_APPEND   extra kernel command-line words
+#   VMTEST_SILENCE  seconds without console output or guest heartbeat that
+#                   count as a hang (120 under TCG, 60 under KVM; 0: never)
+#   VMTEST_LOGLEVEL console log level while the command runs (7)
 #   VMTEST_ACCEL    auto | kvm | tcg (auto)  VMTEST_RUNNER auto | vng | qemu
 #   VMTEST_MODULES  extra modules to preload, by name
 #   VMTEST_VERBOSE=1  show the kernel's boot messages
 # The command sees KPILOT_VMTEST=1, KPILOT_EMULATED=1 under TCG (0 under
 # KVM), KPILOT_VMTEST_KERNEL=<release>, plus PATH, HOME, TERM, LANG, CI and
 # every KPILOT_* variable of the caller.
-# Exit status: the command's; 124 if the timeout hit; 125 if the guest
-# stopped without one (kernel panic, failed boot); 2 if the VM could not start.
+# Exit status: the command's; 123 if a hang was detected (a lockup report on
+# the console, or VMTEST_SILENCE): every vCPU's registers and stack are then
+# in the log and build/vmtest/hang.log; 124 if the timeout hit; 125 if the
+# guest stopped without one (kernel panic, failed boot); 2 if the VM could
+# not start.
 set -eu
 
 proj=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +42,10 @@ out=${VMTEST_OUT:-$proj/build/vmtest}
 cmd=${VMTEST_CMD:-make check}
 tmo=${VMTEST_TIMEOUT:-1800}
 mem=${VMTEST_MEM:-2G}
-cpus=${VMTEST_CPUS:-$(nproc)}
+# nproc follows the affinity mask: under taskset the guest would get one vCPU
+# and could not show an SMP bug.
+cpus=${VMTEST_CPUS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+[ -n "${VMTEST_CPUS:-}" ] || [ "$cpus" -ge 2 ] || cpus=2
 accel=${VMTEST_ACCEL:-auto}
 runner=${VMTEST_RUNNER:-auto}
 
@@ -48,6 +61,15 @@ case "$proj" in *[!A-Za-z0-9_./+-]*) die "project path '$proj' has characters th
 [ "$(id -u)" = 0 ] || die "run as root (the guest's root is the host's, and the project share writes as root)"
 mkdir -p "$out"
 
+# ---- a kernel series names a Debian kernel, fetched once.
+case "${KERNEL:-}" in
+''|5.10|6.1|6.12)
+	kv=$(BUSYBOX=$(command -v busybox || echo busybox) \
+		"$proj/tools/vmtest/kernel.sh" "$out/kernels" "${KERNEL:-6.1}") || exit 2
+	KERNEL=${kv% *} VMTEST_MODDIR=${VMTEST_MODDIR:-${kv#* }}
+	;;
+esac
+
 # ---- vng (virtme-ng) when present: it does all of the below itself.
 if [ "$runner" = auto ]; then
 	if command -v vng >/dev/null 2>&1; then runner=vng; else runner=qemu; fi
@@ -57,8 +79,9 @@ if [ "$runner" = vng ]; then
 	# vng mounts the host root read-only with its own overlays and returns
 	# the command's status; it picks KVM or TCG itself, so unless told TCG
 	# the emulation is unknown: say "maybe" (2).
-	set -- --run ${KERNEL:+"$KERNEL"} --rwdir "$proj" --cwd "$proj" \
-		--memory "$mem" --cpus "$cpus"
+	# --rwdir HOST=GUEST: vng 1.35 checks a bare path relative to the cwd.
+	set -- --run "$KERNEL" --force-initramfs --rwdir "$proj=$proj" --cwd "$proj" \
+		--memory "$mem" --cpus "$cpus" --append "softlockup_all_cpu_backtrace=1 ${VMTEST_APPEND:-}"
 	emulated=2
 	[ "$accel" = tcg ] && { set -- "$@" --disable-kvm; emulated=1; }
 	rc=0
@@ -80,21 +103,16 @@ for b in "$busybox" /bin/busybox /usr/sbin/busybox /usr/bin/busybox; do
 done
 [ -n "$busybox" ] || die "no static busybox: run tools/deps.sh --vm (busybox-static)"
 
-if [ -n "${KERNEL:-}" ]; then
-	[ -r "$KERNEL" ] || die "KERNEL=$KERNEL: no such file"
-	vmlinuz=$(readlink -f "$KERNEL")
-	moddir=${VMTEST_MODDIR:-}
-	if [ -z "$moddir" ]; then
-		# Debian: X/boot/vmlinuz-V + X/lib/modules/V; Fedora: X/lib/modules/V/vmlinuz.
-		v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
-		[ "$v" = vmlinuz ] && v=$(basename "$(dirname "$vmlinuz")")
-		for d in "$(dirname "$vmlinuz")" "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
-			[ -e "$d/modules.dep" ] && { moddir=$(cd "$d" && pwd); break; }
-		done
-	fi
-else
-	kv=$(BUSYBOX=$busybox "$proj/tools/vmtest/kernel.sh" "$out/kernels") || exit 2
-	vmlinuz=${kv% *} moddir=${kv#* }
+[ -r "$KERNEL" ] || die "KERNEL=$KERNEL: no such file"
+vmlinuz=$(readlink -f "$KERNEL")
+moddir=${VMTEST_MODDIR:-}
+if [ -z "$moddir" ]; then
+	# Debian: X/boot/vmlinuz-V + X/lib/modules/V; Fedora: X/lib/modules/V/vmlinuz.
+	v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
+	[ "$v" = vmlinuz ] && v=$(basename "$(dirname "$vmlinuz")")
+	for d in "$(dirname "$vmlinuz")" "$(dirname "$vmlinuz")/../lib/modules/$v" "/lib/modules/$v"; do
+		[ -e "$d/modules.dep" ] && { moddir=$(cd "$d" && pwd); break; }
+	done
 fi
 [ -z "$moddir" ] && echo "vmtest: no modules for $vmlinuz: assuming 9p, virtio and overlay are built in" >&2
 
@@ -130,6 +148,9 @@ cleanup() {
 	r=$?
 	[ "$r" -ne 0 ] && [ ! -e "$run/console.log" ] && echo "vmtest: setup failed (exit $r) before the VM started" >&2
 	cp -f "$run/console.log" "$out/console.log" 2>/dev/null
+	# set -e holds in the trap too: no failing last command here.
+	if [ -n "${watch:-}" ]; then kill "$watch" 2>/dev/null || true; fi
+	if [ -n "${qdir:-}" ]; then rm -rf "$qdir"; fi
 	rm -rf "$run"
 }
 trap cleanup EXIT
@@ -210,12 +231,20 @@ if [ "$accel" = tcg ]; then
 else
 	cpu=host emulated=0
 fi
-[ "${VMTEST_VERBOSE:-0}" = 1 ] || append="$append quiet loglevel=3"
-append="$append vmtest_proj=$proj vmtest_run=$run"
+# A hang must leave its evidence: every CPU's backtrace on a soft lockup,
+# and no panic on a lockup or hung task (the hang watch dumps the vCPUs and
+# ends the VM itself). loglevel=4 keeps the boot to its errors; guest.sh
+# raises the level to VMTEST_LOGLEVEL (7) for the command, since lockup and
+# hung-task stacks print at KERN_DEFAULT and KERN_INFO.
+append="$append softlockup_all_cpu_backtrace=1 softlockup_panic=0 hung_task_panic=0"
+[ "${VMTEST_VERBOSE:-0}" = 1 ] || append="$append loglevel=4"
+append="$append ${VMTEST_APPEND:-} vmtest_proj=$proj vmtest_run=$run"
+silence=${VMTEST_SILENCE:-$([ "$accel" = tcg ] && echo 120 || echo 60)}
+case "$silence" in ''|*[!0-9]*) die "VMTEST_SILENCE=$silence: seconds" ;; esac
 
 {
 	echo "export VMTEST_BUSYBOX=$(q "$busybox") VMTEST_MODDIR=$(q "$moddir")"
-	echo "export VMTEST_TTY=$tty VMTEST_VERBOSE=${VMTEST_VERBOSE:-0}"
+	echo "export VMTEST_TTY=$tty VMTEST_VERBOSE=${VMTEST_VERBOSE:-0} VMTEST_LOGLEVEL=${VMTEST_LOGLEVEL:-7}"
 	echo "export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated"
 	echo 'export KPILOT_VMTEST_KERNEL=$(uname -r)'
 	echo "export HOME=/root PATH=$(q "$PATH") TERM=$(q "${TERM:-dumb}")"
@@ -226,10 +255,23 @@ append="$append vmtest_proj=$proj vmtest_run=$run"
 	done
 } >"$run/env"
 
-echo "vmtest: $(basename "$vmlinuz"), $accel, $cpus vCPU, $mem, timeout ${tmo}s" >&2
+# The QMP socket for the hang watch lives in a short private directory: a
+# unix socket path may not exceed 107 bytes, and a CI clone's path can.
+qdir=$(mktemp -d /tmp/vmtest.XXXXXX)
+v=$(basename "$vmlinuz"); v=${v#vmlinuz-}
+map=
+for m in "$(dirname "$vmlinuz")/System.map-$v" "$(dirname "$vmlinuz")/System.map"; do
+	[ -r "$m" ] && { map=$m; break; }
+done
+rm -f "$out/hang.log"
+"$proj/tools/vmtest/watch.sh" "$run" "$qdir/qmp" "$silence" "$map" &
+watch=$!
+
+echo "vmtest: $(basename "$vmlinuz"), $accel, $cpus vCPUs, $mem, timeout ${tmo}s, hang after ${silence}s of silence" >&2
 fs="security_model=none,multidevs=remap"
 rc=0
 timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
+	-qmp "unix:$qdir/qmp,server=on,wait=off" -pidfile "$run/qemu.pid" \
 	-accel "$accel" -cpu "$cpu" -M microvm,rtc=on -smp "$cpus" -m "$mem" \
 	-nodefaults -no-user-config -no-reboot -display none \
 	-chardev "stdio,id=con,signal=on,logfile=$run/console.log" -serial chardev:con \
@@ -238,8 +280,15 @@ timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-fsdev "local,id=proj,path=$proj,$fs" \
 	-device virtio-9p-device,fsdev=proj,mount_tag=kpilot \
 	-kernel "$boot" -initrd "$run/initramfs.cpio" -append "$append" || rc=$?
+touch "$run/done"
+wait "$watch" 2>/dev/null || true
+rm -rf "$qdir"
 
-if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+if [ -e "$run/hang" ]; then
+	cp -f "$run/hang.log" "$out/hang.log" 2>/dev/null
+	echo "vmtest: HANG DETECTED: $(cat "$run/hang") (dump: $out/hang.log, console: $out/console.log)" >&2
+	rc=123
+elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "vmtest: TIMEOUT: the VM was killed after ${tmo}s (VMTEST_TIMEOUT)" >&2
 	rc=124
 elif [ $rc -ne 0 ]; then
