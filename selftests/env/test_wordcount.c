@@ -346,31 +346,35 @@ static json_t *interval_with(struct wc *wc, double target, int split, int count)
 
 Test(wordcount, rate_and_workers_change_while_running_without_loss, .timeout = 30)
 {
-	char cmd[512];
+	char cmd[512], ctl[128];
 	struct wc wc;
 	json_t *j, *final;
 	int st;
+	/* Under emulation the guest cannot carry 1200/s (testing.md): the same
+	 * changes at half the rate still show the new settings take effect. */
+	int hi = kp_test_emulated() ? 600 : 1200;
 
 	wc_start(&wc, "--rate", "400", CHEAP, NULL);
 	j = interval_with(&wc, 400, 1, 1);
 	cr_assert_float_eq(num(j, "throughput"), 400, 40);
 	json_decref(j);
 
-	control(&wc, "rate 1200\nworkers split=3,count=2\n");
-	json_decref(interval_with(&wc, 1200, 3, 2));
+	snprintf(ctl, sizeof(ctl), "rate %d\nworkers split=3,count=2\n", hi);
+	control(&wc, ctl);
+	json_decref(interval_with(&wc, hi, 3, 2));
 	j = wc_next(&wc, "interval");	/* a whole interval at the new settings */
-	cr_assert_float_eq(num(j, "throughput"), 1200, 120, "throughput %.0f",
+	cr_assert_float_eq(num(j, "throughput"), hi, hi / 10, "throughput %.0f",
 			   num(j, "throughput"));
-	cr_assert_float_eq(num(j, "ops.source.out"), 1200, 120);
+	cr_assert_float_eq(num(j, "ops.source.out"), hi, hi / 10);
 	json_decref(j);
 
 	/* The same through `wordcount ctl`, as a script would. */
 	snprintf(cmd, sizeof(cmd), WORDCOUNT " ctl %s workers split=1,count=1,sink=2", wc.control);
 	cr_assert_eq(system(cmd), 0);
-	json_decref(interval_with(&wc, 1200, 1, 1));
+	json_decref(interval_with(&wc, hi, 1, 1));
 	j = wc_next(&wc, "interval");
 	cr_assert_eq(num(j, "ops.sink.workers"), 2);
-	cr_assert_float_eq(num(j, "throughput"), 1200, 120);
+	cr_assert_float_eq(num(j, "throughput"), hi, hi / 10);
 	json_decref(j);
 
 	control(&wc, "stop\n");

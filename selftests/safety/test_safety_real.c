@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include "../lib/emulation.h"
 #include "../lib/safety_fake.h"
 #include "../lib/testutil.h"
 
@@ -397,7 +398,9 @@ Test(safety_real, cgroup_v2_cpu_quota_throttles, .init = need_root, .timeout = 3
 	thr = stat_field(f, "nr_throttled");
 	cr_log_info("v2 0.2-CPU quota: child used %.3f CPU s in 1.0 s, nr_throttled %lld", cpu, thr);
 	cr_expect_gt(thr, 0);
-	cr_expect_lt(cpu, 0.30);
+	/* TCG charges a descheduled vCPU's gap to the running task: slack there,
+	 * still far below the 1.0 CPU s an unthrottled child uses. */
+	cr_expect_lt(cpu, kp_test_emulated() ? 0.50 : 0.30);
 	kp_session_close(s);
 	snprintf(f, sizeof(f), "%s/cpu.max", dir);
 	kp_fs_read(f, buf, sizeof(buf));
