@@ -33,7 +33,7 @@ endif
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libelf zlib 2>/dev/null || echo -lbpf -ljansson -lelf -lz) -lm -lpthread
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
+	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf $(SAN_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Wno-unused-function -I$(dir $(VMLINUX)) -Ibpf
 # Clang's own system includes (for asm/types.h and friends), as libbpf-bootstrap does.
@@ -66,7 +66,7 @@ DEPFLAGS   = -MMD -MP -MF $@.d
 # (never fast-math where NaN/Inf guards live).
 -include user/flags.mk
 
-.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest
+.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest fuzz fuzz-bins
 .DELETE_ON_ERROR:
 # Keep skeletons and BPF objects: they are inputs to several targets.
 .SECONDARY:
@@ -171,6 +171,32 @@ vmtest:
 	$(Q)tools/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory selftests
 	$(Q)tools/vmtest/run.sh
+
+# libFuzzer targets (selftests/fuzz/fuzz_*.c), with ASan and UBSan, in
+# their own build dir: `make fuzz [FUZZ_S=60] [FUZZ_TARGETS="a b"]` builds
+# them and runs each for FUZZ_S seconds over its corpus
+# (selftests/fuzz/corpus/<name>/); selftests/fuzz/run.sh says what it found.
+FUZZ_S      ?= 60
+FUZZ_OUTPUT ?= build/fuzz
+FUZZ_SRCS   := $(wildcard selftests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst %.c,$(OUTPUT)/fuzz/%,$(notdir $(FUZZ_SRCS)))
+FUZZ_TARGETS ?= $(patsubst fuzz_%.c,%,$(notdir $(FUZZ_SRCS)))
+# UB stops the run like a crash does (UBSan only prints by default).
+FUZZ_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+fuzz:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(FUZZ_OUTPUT) CC=$(CLANG) \
+		SAN_CFLAGS="$(FUZZ_CFLAGS)" fuzz-bins
+	$(Q)selftests/fuzz/run.sh $(FUZZ_OUTPUT)/fuzz $(FUZZ_S) $(FUZZ_TARGETS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+$(OUTPUT)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(OUTPUT)/libkpilot.a $(OUTPUT)/tools/wordcount/control.o
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itools -fsanitize=fuzzer $(DEPFLAGS) $< \
+		$(if $(filter fuzz_wc_%,$(notdir $@)),$(OUTPUT)/tools/wordcount/control.o) \
+		$(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 
