@@ -342,7 +342,8 @@ int sess_recover_crashed(struct kp_session *s)
 			kp_warn("kpilot %s (pid %d, session %s) did not finish: undoing its %d change%s",
 				s->js[i].cmd[0] ? s->js[i].cmd : "?", s->js[i].pid, s->js[i].sid, n,
 				n == 1 ? "" : "s");
-		qsort(s->js[i].t, n, sizeof(*s->js[i].t), cmp_touch);
+		if (n)	/* t is NULL when the session touched nothing */
+			qsort(s->js[i].t, n, sizeof(*s->js[i].t), cmp_touch);
 		/* s->js moves when our own begin record is journaled: index, not pointer */
 		for (m = 0; m < n; m++) {
 			struct touch *t = &s->js[i].t[m];
