@@ -259,7 +259,7 @@ static void gone(struct kp_session *s, struct kstate *k, int err)
 /*
  * The journal is read back from disk: a value it gives for a knob of the
  * table must be one of that knob's type within the table's bounds (the raw
- * form, when written, the same value), or it is not written.
+ * form, when written, of that type), or it is not written.
  */
 static int restore_value_ok(const struct kstate *k, const char *target, bool raw,
 			    char *why, size_t len)
@@ -272,10 +272,9 @@ static int restore_value_ok(const struct kstate *k, const char *target, bool raw
 		return 0;
 	if (kp_value_parse(b, target, &v, why, len))
 		return -EINVAL;
-	if (raw && (kp_value_parse(b, k->raw, &w, why, len) || !kp_value_eq(&v, &w))) {
-		snprintf(why, len, "its native form '%.64s' is not '%.64s'", k->raw, target);
+	/* the native form (cgroup v1 cpu.shares for cpu.weight) is in other units */
+	if (raw && kp_value_parse(b, k->raw, &w, why, len))
 		return -EINVAL;
-	}
 	if (b->type != KP_VT_INT && b->type != KP_VT_TUPLE)
 		return 0;
 	for (i = 0; i < v.n; i++) {
