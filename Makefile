@@ -10,7 +10,22 @@
 #                   (Documentation/testing.md)
 #   make V=1 ...    show the commands
 
+# make check SANITIZE=address,undefined: the same build and suite with ASan
+# and UBSan, in build/san/ (a tree of its own: build/san/kpilot, build/san/build/,
+# links to the sources), since the tests run ./kpilot and build/... .
+ifneq ($(SANITIZE),)
+OUTPUT   ?= build/san/build
+SAN_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+KPILOT_BIN := $(OUTPUT)/../kpilot
+# clang: gcc's sanitizer builds warn falsely (-Wformat-truncation, -Wnonnull).
+ifneq ($(origin CC),command line)
+CC := clang
+endif
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+endif
 OUTPUT   ?= build
+KPILOT_BIN ?= kpilot
 CLANG    ?= clang
 CC       ?= cc
 BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
@@ -71,9 +86,9 @@ DEPFLAGS   = -MMD -MP -MF $@.d
 # Keep skeletons and BPF objects: they are inputs to several targets.
 .SECONDARY:
 
-all: kpilot tools
+all: $(KPILOT_BIN) tools
 
-kpilot: $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
+$(KPILOT_BIN): $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
@@ -135,7 +150,7 @@ tools: $(TOOL_BINS)
 $(OUTPUT)/bpf $(OUTPUT)/selftests:
 	$(Q)mkdir -p $@
 
-selftests: kpilot tools $(TEST_BINS)
+selftests: $(KPILOT_BIN) tools $(TEST_BINS)
 
 deps:
 	$(Q)tools/deps.sh
@@ -143,7 +158,13 @@ deps:
 # Every selftest binary runs; TESTS=name limits to test_<name>.
 check: deps
 	$(Q)$(MAKE) --no-print-directory selftests
+ifeq ($(SANITIZE),)
 	$(Q)tools/run-selftests.sh $(OUTPUT)/selftests $(TESTS)
+else
+	$(Q)for f in selftests tools Documentation README.md user bpf vmlinux Makefile; do \
+		ln -sfn $(CURDIR)/$$f $(OUTPUT)/../$$f; done
+	$(Q)cd $(OUTPUT)/.. && $(SAN_ENV) KPILOT_SANITIZED=1 tools/run-selftests.sh build/selftests $(TESTS)
+endif
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
