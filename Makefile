@@ -49,6 +49,9 @@ LIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libelf zlib 2>/dev/null || e
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf $(SAN_CFLAGS)
+# Stricter for kpilot's own code and tools than for the tests (which build
+# formats at run time on purpose): the tree is clean with these.
+WARN_USER := -Wshadow -Wformat=2
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Wno-unused-function -I$(dir $(VMLINUX)) -Ibpf
 # Clang's own system includes (for asm/types.h and friends), as libbpf-bootstrap does.
@@ -99,7 +102,7 @@ $(OUTPUT)/libkpilot.a: $(USER_OBJS)
 $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
 
 # An object that includes a skeleton depends on that skeleton (read from its
 # #include lines: no .d file exists before the first build to say so).
@@ -131,14 +134,14 @@ $(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
 $(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
 $(foreach src,$(TOOL_SRCS),$(eval $(patsubst %.c,$(OUTPUT)/%,$(src)): $(call skels_of,$(src))))
 
 $(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(DEPFLAGS) -c $< -o $@
 
 # Objects only: a .d left by the one-file rule still names wordcount.c.
 $(OUTPUT)/tools/wordcount/wordcount: $(WC_OBJS)
