@@ -10,7 +10,22 @@
 #                   (Documentation/testing.md)
 #   make V=1 ...    show the commands
 
+# make check SANITIZE=address,undefined: the same build and suite with ASan
+# and UBSan, in build/san/ (a tree of its own: build/san/kpilot, build/san/build/,
+# links to the sources), since the tests run ./kpilot and build/... .
+ifneq ($(SANITIZE),)
+OUTPUT   ?= build/san/build
+SAN_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+KPILOT_BIN := $(OUTPUT)/../kpilot
+# clang: gcc's sanitizer builds warn falsely (-Wformat-truncation, -Wnonnull).
+ifneq ($(origin CC),command line)
+CC := clang
+endif
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+endif
 OUTPUT   ?= build
+KPILOT_BIN ?= kpilot
 CLANG    ?= clang
 CC       ?= cc
 BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
@@ -33,7 +48,10 @@ endif
 LIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libelf zlib 2>/dev/null || echo -lbpf -ljansson -lelf -lz) -lm -lpthread
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf
+	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf $(SAN_CFLAGS)
+# Stricter for kpilot's own code and tools than for the tests (which build
+# formats at run time on purpose): the tree is clean with these.
+WARN_USER := -Wshadow -Wformat=2
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Wno-unused-function -I$(dir $(VMLINUX)) -Ibpf
 # Clang's own system includes (for asm/types.h and friends), as libbpf-bootstrap does.
@@ -66,14 +84,14 @@ DEPFLAGS   = -MMD -MP -MF $@.d
 # (never fast-math where NaN/Inf guards live).
 -include user/flags.mk
 
-.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest
+.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest fuzz fuzz-bins
 .DELETE_ON_ERROR:
 # Keep skeletons and BPF objects: they are inputs to several targets.
 .SECONDARY:
 
-all: kpilot tools
+all: $(KPILOT_BIN) tools
 
-kpilot: $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
+$(KPILOT_BIN): $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
@@ -84,7 +102,7 @@ $(OUTPUT)/libkpilot.a: $(USER_OBJS)
 $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
 
 # An object that includes a skeleton depends on that skeleton (read from its
 # #include lines: no .d file exists before the first build to say so).
@@ -116,14 +134,14 @@ $(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
 $(OUTPUT)/tools/%: tools/%.c $(OUTPUT)/libkpilot.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(DEPFLAGS) $< $(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
 $(foreach src,$(TOOL_SRCS),$(eval $(patsubst %.c,$(OUTPUT)/%,$(src)): $(call skels_of,$(src))))
 
 $(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(DEPFLAGS) -c $< -o $@
 
 # Objects only: a .d left by the one-file rule still names wordcount.c.
 $(OUTPUT)/tools/wordcount/wordcount: $(WC_OBJS)
@@ -135,7 +153,7 @@ tools: $(TOOL_BINS)
 $(OUTPUT)/bpf $(OUTPUT)/selftests:
 	$(Q)mkdir -p $@
 
-selftests: kpilot tools $(TEST_BINS)
+selftests: $(KPILOT_BIN) tools $(TEST_BINS)
 
 deps:
 	$(Q)tools/deps.sh
@@ -143,7 +161,13 @@ deps:
 # Every selftest binary runs; TESTS=name limits to test_<name>.
 check: deps
 	$(Q)$(MAKE) --no-print-directory selftests
+ifeq ($(SANITIZE),)
 	$(Q)tools/run-selftests.sh $(OUTPUT)/selftests $(TESTS)
+else
+	$(Q)for f in selftests tools Documentation README.md user bpf vmlinux Makefile; do \
+		ln -sfn $(CURDIR)/$$f $(OUTPUT)/../$$f; done
+	$(Q)cd $(OUTPUT)/.. && $(SAN_ENV) KPILOT_SANITIZED=1 tools/run-selftests.sh build/selftests $(TESTS)
+endif
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -172,6 +196,32 @@ vmtest:
 	$(Q)tools/deps.sh --vm
 	$(Q)$(MAKE) --no-print-directory selftests
 	$(Q)tools/vmtest/run.sh
+
+# libFuzzer targets (selftests/fuzz/fuzz_*.c), with ASan and UBSan, in
+# their own build dir: `make fuzz [FUZZ_S=60] [FUZZ_TARGETS="a b"]` builds
+# them and runs each for FUZZ_S seconds over its corpus
+# (selftests/fuzz/corpus/<name>/); selftests/fuzz/run.sh says what it found.
+FUZZ_S      ?= 60
+FUZZ_OUTPUT ?= build/fuzz
+FUZZ_SRCS   := $(wildcard selftests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst %.c,$(OUTPUT)/fuzz/%,$(notdir $(FUZZ_SRCS)))
+FUZZ_TARGETS ?= $(patsubst fuzz_%.c,%,$(notdir $(FUZZ_SRCS)))
+# UB stops the run like a crash does (UBSan only prints by default).
+FUZZ_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+fuzz:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(FUZZ_OUTPUT) CC=$(CLANG) \
+		SAN_CFLAGS="$(FUZZ_CFLAGS)" fuzz-bins
+	$(Q)selftests/fuzz/run.sh $(FUZZ_OUTPUT)/fuzz $(FUZZ_S) $(FUZZ_TARGETS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+$(OUTPUT)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(OUTPUT)/libkpilot.a $(OUTPUT)/tools/wordcount/control.o
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itools -fsanitize=fuzzer $(DEPFLAGS) $< \
+		$(if $(filter fuzz_wc_%,$(notdir $@)),$(OUTPUT)/tools/wordcount/control.o) \
+		$(OUTPUT)/libkpilot.a $(LIBS) -o $@
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 

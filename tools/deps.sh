@@ -2,7 +2,8 @@
 # Install kpilot's build and test dependencies from the distro, only when
 # something is missing: silent and fast (no package manager run) otherwise.
 #   tools/deps.sh            build + test deps
-#   tools/deps.sh --extras   also the benchmark tools the tuning profiles drive
+#   tools/deps.sh --extras   also the benchmark tools the tuning profiles drive,
+#                            and valgrind (tools/valgrind-check.sh)
 #   tools/deps.sh --bench    also what tools/bench/ needs (PyTorch for bench/ppo)
 #   tools/deps.sh --vm       also what `make vmtest` boots a kernel with
 set -eu
@@ -64,6 +65,8 @@ if [ "$extras" = 1 ]; then
 	check cmd fio fio fio
 	check cmd wrk wrk wrk
 	check cmd nginx nginx nginx
+	# tools/valgrind-check.sh (CI); make fuzz needs only clang's libFuzzer.
+	check cmd valgrind valgrind valgrind
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);

@@ -29,97 +29,15 @@ static void on_signal(int sig)
 	signals++;
 }
 
-int parse_workers(const char *arg, int *w)
-{
-	char *copy = strdup(arg), *tok, *save = NULL;
-	int ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '='), *end;
-		long n;
-		int i;
-
-		if (!eq) {
-			ret = -EINVAL;
-			break;
-		}
-		*eq = '\0';
-		for (i = 0; i < NR_OPS; i++)
-			if (!strcmp(tok, op_names[i]))
-				break;
-		n = strtol(eq + 1, &end, 10);
-		if (i == NR_OPS || *end || end == eq + 1 || n < 1 || n > MAX_WORKERS) {
-			ret = -EINVAL;
-			break;
-		}
-		w[i] = n;
-	}
-	free(copy);
-	return ret;
-}
-
-/* One control line: "rate N", "workers OP=N[,OP=N]", "stop". */
-static int control(char *line, bool *stop)
-{
-	char *arg;
-
-	while (*line == ' ' || *line == '\t')
-		line++;
-	arg = strchr(line, ' ');
-	if (arg)
-		*arg++ = '\0';
-	if (!strcmp(line, "rate") && arg) {
-		char *end;
-		unsigned long long r = strtoull(arg, &end, 10);
-
-		if (!isdigit((unsigned char)*arg) || (*end && !isspace((unsigned char)*end)) ||
-		    r > 10000000)
-			return -EINVAL;
-		st(&S->rate, r);
-		add(&S->rate_gen, 1);
-		fprintf(stderr, "wordcount: control: rate %llu\n", r);
-		return 0;
-	}
-	if (!strcmp(line, "workers") && arg) {
-		int w[NR_OPS], i;
-
-		for (i = 0; i < NR_OPS; i++)
-			w[i] = ld(&S->op[i].workers_target);
-		if (parse_workers(arg, w))
-			return -EINVAL;
-		for (i = 0; i < NR_OPS; i++)
-			st(&S->op[i].workers_target, w[i]);
-		fprintf(stderr, "wordcount: control: workers %s\n", arg);
-		return 0;
-	}
-	if (!strcmp(line, "stop")) {
-		*stop = true;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 static void control_read(int fd, bool *stop)
 {
 	static char buf[4096];
 	static size_t len;
 	ssize_t n;
-	char *nl;
 
 	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
 		len += n;
-		buf[len] = '\0';
-		while ((nl = strchr(buf, '\n'))) {
-			*nl = '\0';
-			if (nl > buf && control(buf, stop))
-				fprintf(stderr, "wordcount: control: bad command '%s'\n", buf);
-			len -= nl + 1 - buf;
-			memmove(buf, nl + 1, len + 1);
-		}
-		if (len == sizeof(buf) - 1)
-			len = 0;	/* a line this long is not a command */
+		control_lines(buf, &len, sizeof(buf), stop);
 	}
 }
 

@@ -20,7 +20,6 @@
 
 #define BEHIND_NS	100000000ULL	/* a source further behind its schedule forgets the debt */
 
-const char *const op_names[NR_OPS] = { "source", "split", "count", "sink" };
 static enum op_id self;
 
 /* The deterministic per-word CPU cost: a chain of dependent hash rounds. */

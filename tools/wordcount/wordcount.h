@@ -108,8 +108,12 @@ double lat_quantile(const uint64_t *h, uint64_t total, double q);
 int op_main(enum op_id id, pid_t launcher);
 int cmd_calibrate(void);
 
-/* launcher.c */
+/* control.c */
 int parse_workers(const char *arg, int *w);
+int control_line(char *line, bool *stop);
+void control_lines(char *buf, size_t *len, size_t size, bool *stop);
+
+/* launcher.c */
 int cmd_run(void);
 int cmd_ctl(int argc, char **argv);
 

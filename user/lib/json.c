@@ -7,6 +7,14 @@
 #include <string.h>
 #include "lib/json.h"
 
+/* A message quotes the file: its control characters must not break the line. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int kp_json_fail(struct kp_json *x, const char *path, const char *fmt, ...)
 {
 	char msg[512];
@@ -16,6 +24,7 @@ int kp_json_fail(struct kp_json *x, const char *path, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(x->why, x->len, "%s: %s: %s", x->origin, path, msg);
+	one_line(x->why);
 	return -EINVAL;
 }
 
@@ -53,6 +62,7 @@ int kp_json_root(struct kp_json *x, const char *text, json_t **root)
 	if (!*root) {
 		snprintf(x->why, x->len, "%s: line %d column %d: %s", x->origin, je.line, je.column,
 			 je.text);
+		one_line(x->why);
 		return -EINVAL;
 	}
 	return json_is_object(*root) ? 0 : kp_json_want(x, "$", "an object", *root);

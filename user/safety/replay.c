@@ -257,6 +257,36 @@ static void gone(struct kp_session *s, struct kstate *k, int err)
 }
 
 /*
+ * The journal is read back from disk: a value it gives for a knob of the
+ * table must be one of that knob's type within the table's bounds (the raw
+ * form, when written, of that type), or it is not written.
+ */
+static int restore_value_ok(const struct kstate *k, const char *target, bool raw,
+			    char *why, size_t len)
+{
+	const struct kp_knob *b = kp_knob_builtin(k->name);
+	struct kp_value v, w;
+	int i;
+
+	if (!b)
+		return 0;
+	if (kp_value_parse(b, target, &v, why, len))
+		return -EINVAL;
+	/* the native form (cgroup v1 cpu.shares for cpu.weight) is in other units */
+	if (raw && kp_value_parse(b, k->raw, &w, why, len))
+		return -EINVAL;
+	if (b->type != KP_VT_INT && b->type != KP_VT_TUPLE)
+		return 0;
+	for (i = 0; i < v.n; i++) {
+		if (v.v[i] < b->min || v.v[i] > b->max) {
+			snprintf(why, len, "%lld is outside %lld..%lld", v.v[i], b->min, b->max);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
  * Put one knob back to target (the original, or the value before a session).
  * Leaves it alone when someone else changed it since kpilot's last write.
  */
@@ -295,6 +325,11 @@ int sess_undo_knob(struct kp_session *s, struct kstate *k, const char *target,
 		goto done;
 	if (strcmp(cur, target) && !sess_ours(k, cur)) {
 		sess_foreign(s, k, cur);
+		goto out;
+	}
+	err = restore_value_ok(k, target, raw, why, sizeof(why));
+	if (err) {
+		kp_err("%s: the journal's value '%.64s' is not restored: %s", k->name, target, why);
 		goto out;
 	}
 	err = sess_write_verify(&t, k->name, raw ? k->raw : target, raw, why, sizeof(why));
@@ -342,7 +377,8 @@ int sess_recover_crashed(struct kp_session *s)
 			kp_warn("kpilot %s (pid %d, session %s) did not finish: undoing its %d change%s",
 				s->js[i].cmd[0] ? s->js[i].cmd : "?", s->js[i].pid, s->js[i].sid, n,
 				n == 1 ? "" : "s");
-		qsort(s->js[i].t, n, sizeof(*s->js[i].t), cmp_touch);
+		if (n)	/* t is NULL when the session touched nothing */
+			qsort(s->js[i].t, n, sizeof(*s->js[i].t), cmp_touch);
 		/* s->js moves when our own begin record is journaled: index, not pointer */
 		for (m = 0; m < n; m++) {
 			struct touch *t = &s->js[i].t[m];

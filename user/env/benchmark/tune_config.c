@@ -95,6 +95,41 @@ static int parse_benchmark(struct kp_json *x, json_t *b, struct kp_tune_config *
 	return 0;
 }
 
+/*
+ * POSIX leaves a repeated repetition ("a++", "a*{2}") undefined, and glibc's
+ * regcomp takes exponential time on a run of them. Outside brackets only.
+ */
+static bool repeated_repetition(const char *p)
+{
+	bool rep = false;
+
+	for (; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			rep = false;
+		} else if (*p == '[') {
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return false;	/* regcomp says what is wrong */
+			rep = false;
+		} else if (strchr("*+?{", *p)) {
+			if (rep)
+				return true;
+			if (*p == '{')
+				while (p[1] && *p != '}')
+					p++;
+			rep = true;
+		} else {
+			rep = false;
+		}
+	}
+	return false;
+}
+
 static int parse_metric(struct kp_json *x, json_t *m, struct kp_tune_config *c)
 {
 	static const char *const keys[] = { "name", "pattern", "goal", NULL };
@@ -116,6 +151,9 @@ static int parse_metric(struct kp_json *x, json_t *m, struct kp_tune_config *c)
 	else
 		return kp_json_fail(x, "$.reward_metric.goal", "expected \"maximize\" or \"minimize\", got \"%s\"",
 			    goal);
+	if (repeated_repetition(pat))
+		return kp_json_fail(x, "$.reward_metric.pattern",
+				    "a repetition of a repetition (like '++') is undefined in POSIX regexes");
 	err = regcomp(&re, pat, REG_EXTENDED);
 	if (err) {
 		regerror(err, &re, msg, sizeof(msg));

@@ -1,0 +1,57 @@
+#!/bin/sh
+# kpilot under valgrind (memcheck, --leak-check=full): the observer, set and
+# rollback in a private network namespace, a short tcp-churn tuning run and
+# the config parsers (--dry-run on the seed corpus). Root only. Run from the
+# top of the tree after `make`; prints one line per case and a closing
+# `valgrind: N passed, N failed`. valgrind's error exit status is 99 so it
+# is told apart from kpilot's own (a refused config exits 2 on purpose).
+set -u
+cd "$(dirname "$0")/.."
+KP=./kpilot
+[ "$(id -u)" = 0 ] || { echo "valgrind-check: root needed"; exit 2; }
+command -v valgrind >/dev/null || { echo "valgrind-check: no valgrind (tools/deps.sh --extras)"; exit 2; }
+tmp=$(mktemp -d /tmp/kpilot-vg-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no"
+pass=0 fail=0
+
+# run NAME WANT-STATUS COMMAND...: the command's status must be WANT (or any
+# if WANT is '*'), and valgrind must have reported nothing.
+run() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" = 99 ] || grep -q '^==[0-9]*== [A-Z]' "$tmp/err" ||
+	   { [ "$want" != '*' ] && [ "$rc" != "$want" ]; }; then
+		fail=$((fail + 1))
+		echo "FAIL $name (exit $rc)"
+		grep '^==' "$tmp/err" | head -20
+		[ "$rc" = 99 ] || tail -3 "$tmp/err"
+	else
+		pass=$((pass + 1))
+		echo "ok   $name"
+	fi
+}
+
+state=$tmp/state
+run "observe --duration 3" 0 $VG $KP observe --duration 3 --interval 1000
+# set and rollback inside one private netns: the host's knobs are never touched.
+run "set + rollback (private netns)" 0 unshare --net sh -c "
+	$VG $KP set --state-dir $state net.core.somaxconn=8192 &&
+	[ \$(cat /proc/sys/net/core/somaxconn) = 8192 ] &&
+	$VG $KP rollback --state-dir $state &&
+	[ \$(cat /proc/sys/net/core/somaxconn) = 4096 ]"
+run "rollback --list" 0 $VG $KP rollback --list --state-dir $state
+run "tune tcp-churn --trials 2" 0 $VG $KP tune --profile tcp-churn --algo random --trials 2 \
+	--seed 1 --state-dir $state --out $tmp/out-tune
+for f in selftests/data/tune-corpus/*.json tools/profiles/*.json; do
+	case "$f" in *pipeline*) continue ;; esac
+	run "tune --config $(basename "$f") --dry-run" '*' $VG $KP tune --config "$f" --dry-run \
+		--state-dir "$state" --out "$tmp/out-dry"
+done
+run "tune --pipeline (parse only: --dry-run)" '*' $VG $KP tune --pipeline \
+	tools/profiles/wordcount.pipeline.json --dry-run --state-dir "$state" --out "$tmp/out-pipe"
+
+echo "valgrind: $pass passed, $fail failed"
+[ "$fail" = 0 ]
