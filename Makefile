@@ -140,10 +140,16 @@ selftests: kpilot tools $(TEST_BINS)
 deps:
 	$(Q)tools/deps.sh
 
-# Every selftest binary runs; TESTS=name limits to test_<name>.
+# Every selftest binary runs, then every documented command (tools/doc-commands);
+# TESTS=name limits to test_<name>, TESTS=doc-commands to the documented commands.
 check: deps
 	$(Q)$(MAKE) --no-print-directory selftests
-	$(Q)tools/run-selftests.sh $(OUTPUT)/selftests $(TESTS)
+	$(Q)rc=0; \
+	if [ -z "$(TESTS)" ] || [ -n "$(filter-out doc-commands,$(TESTS))" ]; then \
+		tools/run-selftests.sh $(OUTPUT)/selftests $(filter-out doc-commands,$(TESTS)) || rc=1; fi; \
+	if [ -z "$(TESTS)" ] || [ -n "$(filter doc-commands,$(TESTS))" ]; then \
+		tools/doc-commands || rc=1; fi; \
+	exit $$rc
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -120,7 +120,8 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	err = kp_journal_open(s->state_dir, &s->j, why, len);
 	if (err) {
 		s->j = NULL;
-		if (!s->dry_run || err == -EBUSY)
+		/* a dry run may lack the rights to lock it, never trust a bad one */
+		if (!s->dry_run || err == -EBUSY || err == -EPERM || err == -ENOTDIR)
 			goto fail;
 		kp_debug("dry run without a journal: %s", why);
 	}
@@ -135,6 +136,11 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	if (torn)
 		kp_warn("journal: the last record was torn (power lost mid-write?); "
 			"everything before it is used");
+	if (s->other_root)
+		kp_warn("journal: %d record%s name%s root '%.200s', not '%s': ignored, never "
+			"written (a fake root is given by the caller, e.g. a test's --root)",
+			s->other_root, s->other_root == 1 ? "" : "s",
+			s->other_root == 1 ? "s" : "", s->other_root_name, s->root);
 	if (s->j && recover) {
 		sess_recover_crashed(s);
 		sess_archive_if_clean(s);
@@ -232,6 +238,16 @@ int kp_session_close(struct kp_session *s)
 	if (s->begun) {
 		if (!s->keep && !s->dry_run)
 			err = kp_session_restore(s);
+		/*
+		 * A knob left unrestored keeps the session open in the journal, so
+		 * the next start recovers it as it would after a crash.
+		 */
+		if (err) {
+			kp_warn("journal: not every knob was restored; the session stays open for "
+				"the next start or `kpilot rollback`");
+			session_free(s);
+			return err;
+		}
 		r = sess_rec_new();
 		if (r) {
 			if (sess_jlog(s, s->keep ? KP_J_COMMIT : KP_J_END, NULL, r, true))
