@@ -131,8 +131,10 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *why, size_t 
 	int r;
 
 	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (!j) {
+		snprintf(why, len, "cannot allocate the journal of %s", dir);
 		return -ENOMEM;
+	}
 	j->fd = -1;
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	snprintf(j->path, sizeof(j->path), "%s/journal", dir);

@@ -245,8 +245,11 @@ void sess_foreign(struct kp_session *s, struct kstate *k, const char *cur)
 		snprintf(r->value, sizeof(r->value), "%s", cur);
 		snprintf(r->new, sizeof(r->new), "%s", k->expected);
 		snprintf(r->why, sizeof(r->why), "value changed outside kpilot");
-		if (sess_jlog(s, KP_J_FOREIGN, k, r, true))
-			kp_warn("journal: cannot record that %s is no longer managed", k->name);
+		int e = sess_jlog(s, KP_J_FOREIGN, k, r, true);
+
+		if (e)
+			kp_warn("journal: cannot record that %s is no longer managed: %s", k->name,
+				strerror(-e));
 		free(r);
 	}
 	k->dropped = true;

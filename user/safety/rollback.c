@@ -76,6 +76,7 @@ int kp_safety_rollback_list_at(const char *state_dir, const char *root,
 	idx = by_newest(s, &m);
 	it = calloc(m + 1, sizeof(*it));
 	if (!idx || !it) {
+		snprintf(why, len, "cannot allocate the list of %d knobs", s->nk);
 		free(idx);
 		free(it);
 		kp_session_close(s);
@@ -116,6 +117,7 @@ int kp_safety_rollback_at(const char *state_dir, const char *root, char *why, si
 		return err;
 	idx = by_newest(s, &m);
 	if (!idx) {
+		snprintf(why, len, "cannot allocate the order of %d knobs", s->nk);
 		kp_session_close(s);
 		return -ENOMEM;
 	}

@@ -84,8 +84,10 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	int err;
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		snprintf(why, len, "cannot allocate a session (%zu bytes)", sizeof(*s));
 		return -ENOMEM;
+	}
 	s->t.netns_fd = -1;
 	snprintf(s->root, sizeof(s->root), "%s", o->root && *o->root ? o->root : "/");
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s",
@@ -114,6 +116,8 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 		s->t.cg_version = 0;
 
 	err = copy_allow(s, o->allow);
+	if (err)
+		snprintf(why, len, "cannot copy the allowlist: %s", strerror(-err));
 	err = err ?: open_netns(s, o->netns, why, len);
 	if (err)
 		goto fail;
@@ -249,11 +253,11 @@ int kp_session_close(struct kp_session *s)
 			return err;
 		}
 		r = sess_rec_new();
-		if (r) {
-			if (sess_jlog(s, s->keep ? KP_J_COMMIT : KP_J_END, NULL, r, true))
-				kp_warn("journal: cannot record the end of the session");
-			free(r);
-		}
+		err = r ? sess_jlog(s, s->keep ? KP_J_COMMIT : KP_J_END, NULL, r, true) : -ENOMEM;
+		if (err)
+			kp_warn("journal: cannot record the end of the session: %s", strerror(-err));
+		free(r);
+		err = 0;
 		sess_archive_if_clean(s);
 	}
 	session_free(s);

@@ -379,8 +379,12 @@ static int pipe_step(struct kp_env *e, const double *q, float *obs, double *rewa
 		t->r.interrupted = err == -EINTR;
 		return 0;
 	}
-	if (t->o->step_at && n == t->o->step_at && kp_pipe_set_rate(t->e, t->o->step_rate))
-		kp_warn("cannot change the rate to %.0f", t->o->step_rate);
+	if (t->o->step_at && n == t->o->step_at) {
+		err = kp_pipe_set_rate(t->e, t->o->step_rate);
+		if (err)
+			kp_warn("interval %d: cannot change the rate to %.0f: %s", n,
+				t->o->step_rate, strerror(-err));
+	}
 	err = kp_pipe_step(t->e, &t->st, msg, sizeof(msg));
 	if (err == -EINTR) {
 		t->r.interrupted = true;
