@@ -158,15 +158,21 @@ selftests: $(KPILOT_BIN) tools $(TEST_BINS)
 deps:
 	$(Q)tools/deps.sh
 
-# Every selftest binary runs; TESTS=name limits to test_<name>.
+# Every selftest binary runs, then every documented command (tools/doc-commands);
+# TESTS=name limits to test_<name>, TESTS=doc-commands to the documented commands.
 check: deps
 	$(Q)$(MAKE) --no-print-directory selftests
 ifeq ($(SANITIZE),)
-	$(Q)tools/run-selftests.sh $(OUTPUT)/selftests $(TESTS)
+	$(Q)rc=0; \
+	if [ -z "$(TESTS)" ] || [ -n "$(filter-out doc-commands,$(TESTS))" ]; then \
+		tools/run-selftests.sh $(OUTPUT)/selftests $(filter-out doc-commands,$(TESTS)) || rc=1; fi; \
+	if [ -z "$(TESTS)" ] || [ -n "$(filter doc-commands,$(TESTS))" ]; then \
+		tools/doc-commands || rc=1; fi; \
+	exit $$rc
 else
 	$(Q)for f in selftests tools Documentation README.md user bpf vmlinux Makefile; do \
 		ln -sfn $(CURDIR)/$$f $(OUTPUT)/../$$f; done
-	$(Q)cd $(OUTPUT)/.. && $(SAN_ENV) KPILOT_SANITIZED=1 tools/run-selftests.sh build/selftests $(TESTS)
+	$(Q)cd $(OUTPUT)/.. && $(SAN_ENV) KPILOT_SANITIZED=1 tools/run-selftests.sh build/selftests $(filter-out doc-commands,$(TESTS))
 endif
 
 demo: deps

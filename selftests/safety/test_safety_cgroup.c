@@ -124,7 +124,7 @@ Test(safety_cgroup, rollback_removes_the_cgroups_a_killed_run_made, .init = setu
 	cr_assert(is_dir("/sys/fs/cgroup/run/op1"));
 	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/run/op1/cpuset.cpus"), "0-1");
 	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "2");
-	cr_assert_eq(kp_safety_rollback_list(state, &it, &n, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_list_at(state, root, &it, &n, why, sizeof(why)), 0, "%s", why);
 	cr_expect_eq(n, 3, "two directories and one value");
 	for (i = 0; i < n; i++) {
 		cr_expect_str_eq(it[i].action, "restore", "%s", it[i].knob);
@@ -135,11 +135,11 @@ Test(safety_cgroup, rollback_removes_the_cgroups_a_killed_run_made, .init = setu
 	free(it);
 	/* a real cgroup's files go with it; the fake's would keep rmdir from working */
 	unlink(strcat(strcpy(why, root), "/sys/fs/cgroup/run/op1/cpuset.cpus"));
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
 	cr_expect(!is_dir("/sys/fs/cgroup/run/op1") && !is_dir("/sys/fs/cgroup/run"),
 		  "the run's cgroups are left behind");
 	cr_expect_str_eq(fake_get(root, "/sys/fs/cgroup/kp/op1/cpuset.cpus"), "\n");
-	cr_assert_eq(kp_safety_rollback_list(state, &it, &n, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_list_at(state, root, &it, &n, why, sizeof(why)), 0, "%s", why);
 	cr_expect_eq(n, 0, "the journal was archived");
 	free(it);
 }

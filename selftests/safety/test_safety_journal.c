@@ -116,7 +116,7 @@ static void expect_all_original(char orig[][KP_VALUE_MAX], const char *when)
 
 Test(safety_journal, sigkill_mid_way_then_kpilot_rollback, .init = setup1, .fini = teardown)
 {
-	char orig[NCRASH][KP_VALUE_MAX], bin[4300], cmd[4800], now[NCRASH][KP_VALUE_MAX];
+	char orig[NCRASH][KP_VALUE_MAX], bin[4300], cmd[5200], now[NCRASH][KP_VALUE_MAX];
 	int stop;
 
 	kpilot_bin(bin, sizeof(bin));
@@ -127,7 +127,7 @@ Test(safety_journal, sigkill_mid_way_then_kpilot_rollback, .init = setup1, .fini
 		read_all(now);
 		if (stop > 1)
 			cr_assert_str_neq(now[0], orig[0], "the child changed nothing?");
-		snprintf(cmd, sizeof(cmd), "%s rollback --state-dir %s 2>/dev/null", bin, state);
+		snprintf(cmd, sizeof(cmd), "%s rollback --state-dir %s --root %s 2>/dev/null", bin, state, root);
 		cr_assert_eq(system(cmd), 0, "%s", cmd);
 		expect_all_original(orig, "kpilot rollback");
 		cr_expect_eq(access(fake_get(state, "") , F_OK), -1);
@@ -202,7 +202,7 @@ Test(safety_journal, torn_last_record_restores_everything_before, .init = setup1
 	read_all(orig);
 	/* power lost while writing the commit record */
 	committed_set_then_tear(1, 10);
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
 	expect_all_original(orig, "torn commit");
 }
 
@@ -224,7 +224,7 @@ Test(safety_journal, torn_change_record_means_the_write_never_happened, .init = 
 		n++;
 	fclose(f);
 	cr_assert_eq(n, 7, "6 whole records and a torn one");
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
 	expect_all_original(orig, "torn change");
 }
 
@@ -353,7 +353,7 @@ Test(safety_journal, hostile_journal_names_are_ignored, .init = setup1, .fini = 
 		   "{\"seq\":6,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"vm.swappiness\",\"old\":\"70\",\"new\":\"60\"}\n",
 		root, root, root, root, root);
 	fclose(f);
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(fake_get(root, "/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/kernel/panic"), "0\n");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "70");
@@ -411,7 +411,7 @@ Test(safety_journal, kept_value_changed_by_someone_else_becomes_the_original, .i
 	cr_assert_eq(kp_session_apply(s, &c, 1, "set 2", why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(c.old, "6000");
 	kp_session_close(s);
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "6000",
 			 "the admin's value is the one to go back to");
 }
@@ -449,7 +449,7 @@ Test(safety_journal, corrupt_middle_line_is_skipped_and_the_rest_used, .init = s
 		   "{\"seq\":6,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"net.core.somaxconn\",\"old\":\"4096\",\"new\":\"8192\"}\n"
 		   "{\"seq\":7,\"op\":\"commit\",\"sid\":\"x\"}\n", root, root, root, root);
 	fclose(f);
-	cr_assert_eq(kp_safety_rollback(state, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
 	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "60");
 	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "4096");
 }

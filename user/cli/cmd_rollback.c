@@ -5,12 +5,13 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cli/commands.h"
 #include "lib/log.h"
 #include "safety/session.h"
 
 struct rb_args {
-	const char *state_dir;
+	const char *state_dir, *root, *forget;
 	bool list, json;
 };
 
@@ -25,15 +26,23 @@ static const char rb_doc[] =
 "  kpilot rollback                 restore everything\n"
 "  kpilot rollback --state-dir /tmp/kp   use another journal\n"
 "\n"
+"A knob that cannot be restored (unreadable, write refused) stays in the\n"
+"journal: the next kpilot start and every rollback retry it, --list shows\n"
+"it, and only --forget KNOB (or its network namespace or cgroup going away)\n"
+"drops it.\n"
+"\n"
 "Exit status: 0 restored (or nothing to do), 2 error (see the messages).\n"
 "By hand: Documentation/safety.md explains the journal.";
 
-enum { OPT_STATE_DIR = 256 };
+enum { OPT_STATE_DIR = 256, OPT_ROOT, OPT_FORGET };
 
 static const struct argp_option rb_options[] = {
 	{ "list", 'l', NULL, 0, "Show what would be restored; change nothing", 0 },
 	{ "json", 'j', NULL, 0, "With --list: print JSON", 0 },
 	{ "state-dir", OPT_STATE_DIR, "DIR", 0, "Journal directory (default /var/lib/kpilot)", 0 },
+	{ "forget", OPT_FORGET, "KNOB", 0, "Stop restoring KNOB (prints its original); nothing else", 0 },
+	{ "root", OPT_ROOT, "DIR", 0, "Testing: the fake root `kpilot set --root DIR` wrote under; "
+	  "only records of that root are used", 0 },
 	{ "verbose", 'v', NULL, 0, "Log every step", 0 },
 	{ 0 },
 };
@@ -46,6 +55,8 @@ static error_t rb_parse(int key, char *arg, struct argp_state *st)
 	case 'l': a->list = true; break;
 	case 'j': a->json = true; break;
 	case OPT_STATE_DIR: a->state_dir = arg; break;
+	case OPT_ROOT: a->root = arg; break;
+	case OPT_FORGET: a->forget = arg; break;
 	case 'v': kp_verbosity = KP_DEBUG; break;
 	case ARGP_KEY_ARG: argp_error(st, "unexpected argument '%s'", arg); break;
 	default: return ARGP_ERR_UNKNOWN;
@@ -87,7 +98,7 @@ static int list(const struct rb_args *a, char *why, size_t len)
 	struct kp_rollback_item *it;
 	int n, err;
 
-	err = kp_safety_rollback_list(a->state_dir, &it, &n, why, len);
+	err = kp_safety_rollback_list_at(a->state_dir, a->root, &it, &n, why, len);
 	if (err)
 		return err;
 	if (a->json)
@@ -113,12 +124,18 @@ int cmd_rollback(int argc, char **argv)
 		kp_err("--json goes with --list");
 		return KP_EXIT_USAGE;
 	}
+	if (a.forget && a.list) {
+		kp_err("--forget and --list: one at a time");
+		return KP_EXIT_USAGE;
+	}
 	if (a.list)
 		err = list(&a, why, sizeof(why));
+	else if (a.forget)
+		err = kp_safety_rollback_forget(a.state_dir, a.root, a.forget, why, sizeof(why));
 	else
-		err = kp_safety_rollback(a.state_dir, why, sizeof(why));
+		err = kp_safety_rollback_at(a.state_dir, a.root, why, sizeof(why));
 	if (err) {
-		kp_err("rollback: %s", why[0] ? why : "failed");
+		kp_err("rollback: %s", why[0] ? why : strerror(-err));
 		return KP_EXIT_USAGE;
 	}
 	return KP_EXIT_OK;

@@ -52,7 +52,7 @@ static const char doc[] =
 static const struct argp_option options[] = {
 	{ "config", 'c', "FILE", 0, "Run config (JSON; root-owned, not group/world-writable)" },
 	{ "profile", 'p', "NAME", 0, "A built-in or tools/profiles profile" },
-	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only" },
+	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only; pipelines: control intervals, 1 or more (default 30)" },
 	{ "seed", 's', "N", 0, "Random seed (overrides the config)" },
 	{ "algo", 'a', "ALGO", 0, "ppo or random (overrides the config); pipelines: ppo, ds2 or static" },
 	{ "out", 'o', "DIR", 0, "Where results go" },

@@ -144,7 +144,13 @@ int tune_pipeline(const char *path)
 	}
 	o.have_quotas = !!tune_args.quotas;
 	o.d = &d;
-	o.trials = tune_args.trials ? tune_args.trials : 30;
+	/* -1: not given; 0 would be no control interval at all */
+	o.trials = tune_args.trials < 0 ? KP_PIPE_TRIALS_DEFAULT : tune_args.trials;
+	if (o.trials < 1) {
+		fprintf(stderr, "kpilot tune: --trials %d: a pipeline run needs at least 1 control interval\n",
+			o.trials);
+		goto out;
+	}
 	o.seed = tune_args.seed >= 0 ? tune_args.seed : 1;
 	o.out_dir = tune_args.out;
 	o.env.state_dir = tune_args.state_dir;

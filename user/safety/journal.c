@@ -85,13 +85,39 @@ static int check_dir(const char *dir, char *why, size_t len)
 		snprintf(why, len, "state dir %s is not a directory", dir);
 		return -ENOTDIR;
 	}
-	if (st.st_uid != geteuid()) {
-		snprintf(why, len, "state dir %s is owned by uid %u, not by us", dir,
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(why, len, "state dir %s is owned by uid %u, not by root or us", dir,
 			 (unsigned)st.st_uid);
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, len, "state dir %s is writable by others (mode %04o)", dir,
+			 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The journal itself, by the same rule as its directory. */
+static int check_file(int fd, const char *path, char *why, size_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		snprintf(why, len, "journal %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "journal %s is not a regular file", path);
+		return -EPERM;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(why, len, "journal %s is owned by uid %u, not by root or us", path,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "journal %s is writable by others (mode %04o)", path,
 			 (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
@@ -105,8 +131,10 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *why, size_t 
 	int r;
 
 	j = calloc(1, sizeof(*j));
-	if (!j)
+	if (!j) {
+		snprintf(why, len, "cannot allocate the journal of %s", dir);
 		return -ENOMEM;
+	}
 	j->fd = -1;
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	snprintf(j->path, sizeof(j->path), "%s/journal", dir);
@@ -141,6 +169,11 @@ int kp_journal_open(const char *dir, struct kp_journal **out, char *why, size_t 
 		kp_debug("cannot record our pid in %s", lock);
 	j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (j->fd >= 0) {
+		r = check_file(j->fd, j->path, why, len);
+		if (r) {
+			kp_journal_close(j);
+			return r;
+		}
 		r = repair_tail(j->fd);
 		if (r) {
 			snprintf(why, len, "cannot repair %s: %s", j->path, strerror(-r));

@@ -121,6 +121,17 @@ int sess_replay_one(const struct kp_jrec *r, void *ctx)
 				"('%.64s'): ignored", r->seq, r->knob);
 			return 0;
 		}
+		/*
+		 * The root prefix is the caller's (a test's fake tree, `--root`),
+		 * never the journal's: a record naming another one would make
+		 * us write there as root.
+		 */
+		if (strcmp(r->root, s->root)) {
+			if (!s->other_root++)
+				snprintf(s->other_root_name, sizeof(s->other_root_name), "%s",
+					 r->root);
+			return 0;
+		}
 		k = sess_kfind(s, r->root, r->netns, r->knob, true);
 		if (!k)
 			return -ENOMEM;
@@ -234,8 +245,11 @@ void sess_foreign(struct kp_session *s, struct kstate *k, const char *cur)
 		snprintf(r->value, sizeof(r->value), "%s", cur);
 		snprintf(r->new, sizeof(r->new), "%s", k->expected);
 		snprintf(r->why, sizeof(r->why), "value changed outside kpilot");
-		if (sess_jlog(s, KP_J_FOREIGN, k, r, true))
-			kp_warn("journal: cannot record that %s is no longer managed", k->name);
+		int e = sess_jlog(s, KP_J_FOREIGN, k, r, true);
+
+		if (e)
+			kp_warn("journal: cannot record that %s is no longer managed: %s", k->name,
+				strerror(-e));
 		free(r);
 	}
 	k->dropped = true;
@@ -246,8 +260,9 @@ static void gone(struct kp_session *s, struct kstate *k, int err)
 {
 	struct kp_jrec *r = sess_rec_new();
 
-	kp_info("%s%s%s: %s; nothing to restore", k->name, k->netns[0] ? " in netns " : "",
-		k->netns, err == -ENOENT ? "gone" : strerror(-err));
+	kp_warn("%s%s%s: its %s no longer exists; nothing to restore, dropped from the journal",
+		k->name, k->netns[0] ? " in netns " : "", k->netns,
+		sess_is_cgroup(k->name) ? "cgroup" : "network namespace");
 	if (r) {
 		snprintf(r->why, sizeof(r->why), "gone: %s", strerror(-err));
 		sess_jlog(s, KP_J_FOREIGN, k, r, true);
@@ -311,13 +326,17 @@ int sess_undo_knob(struct kp_session *s, struct kstate *k, const char *target,
 		return err;
 	}
 	err = sess_act_read(&t, k->name, cur, NULL, sizeof(cur));
-	if (err == -ENOENT) {
+	/* a cgroup's file is gone with its cgroup; a sysctl's may only be hidden for now */
+	if (err == -ENOENT && sess_is_cgroup(k->name)) {
 		gone(s, k, err);
 		err = 0;
 		goto out;
 	}
 	if (err) {
-		kp_err("%s: cannot read it to restore '%s': %s", k->name, target, strerror(-err));
+		kp_err("%s%s%s: cannot read it to restore '%s': %s; kept in the journal (the next "
+		       "start or `kpilot rollback` retries; `kpilot rollback --forget %s` drops it)",
+		       k->name, k->netns[0] ? " in netns " : "", k->netns, target,
+		       strerror(-err), k->name);
 		goto out;
 	}
 	raw = k->raw[0] && !strcmp(target, k->orig);
@@ -334,7 +353,8 @@ int sess_undo_knob(struct kp_session *s, struct kstate *k, const char *target,
 	}
 	err = sess_write_verify(&t, k->name, raw ? k->raw : target, raw, why, sizeof(why));
 	if (err) {
-		kp_err("restore failed: %s", why);
+		kp_err("restore failed: %s; kept in the journal (the next start or `kpilot "
+		       "rollback` retries; `kpilot rollback --forget %s` drops it)", why, k->name);
 		goto out;
 	}
 	kp_info("%s%s%s: %s -> %s (%s)", k->name, k->netns[0] ? " in netns " : "", k->netns,
@@ -369,7 +389,7 @@ int sess_recover_crashed(struct kp_session *s)
 
 	for (i = 0; i < s->njs; i++) {
 		struct kp_jrec *r;
-		int n = s->js[i].n;
+		int n = s->js[i].n, failed = 0;
 
 		if (s->js[i].closed || !strcmp(s->js[i].sid, s->sid))
 			continue;
@@ -389,7 +409,11 @@ int sess_recover_crashed(struct kp_session *s)
 			e = sess_undo_knob(s, &s->k[t->k], start, "recovery after a crash");
 			if (e && !err)
 				err = e;
+			failed += !!e;
 		}
+		/* not recovered while a knob could not be restored: retried next time */
+		if (failed)
+			continue;
 		r = sess_rec_new();
 		if (!r)
 			return -ENOMEM;
@@ -422,7 +446,7 @@ void sess_archive_if_clean(struct kp_session *s)
 	char dst[4400];
 	int i, err;
 
-	if (!s->j || !kp_journal_nonempty(s->j) || !all_clean(s))
+	if (!s->j || !kp_journal_nonempty(s->j) || !all_clean(s) || s->other_root)
 		return;
 	for (i = 0; i < s->njs; i++)
 		if (!s->js[i].closed && strcmp(s->js[i].sid, s->sid))

@@ -59,11 +59,11 @@ static const char *list_action(struct kp_session *s, struct kstate *k, char *cur
 	return "restore";
 }
 
-int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **out, int *n,
-			    char *why, size_t len)
+int kp_safety_rollback_list_at(const char *state_dir, const char *root,
+			       struct kp_rollback_item **out, int *n, char *why, size_t len)
 {
-	struct kp_session_opts o = { .state_dir = state_dir, .cmd = "rollback", .keep = true,
-				     .dry_run = true };
+	struct kp_session_opts o = { .state_dir = state_dir, .root = root, .cmd = "rollback",
+				     .keep = true, .dry_run = true };
 	struct kp_rollback_item *it;
 	struct kp_session *s;
 	int *idx, i, m, err;
@@ -76,6 +76,7 @@ int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **out
 	idx = by_newest(s, &m);
 	it = calloc(m + 1, sizeof(*it));
 	if (!idx || !it) {
+		snprintf(why, len, "cannot allocate the list of %d knobs", s->nk);
 		free(idx);
 		free(it);
 		kp_session_close(s);
@@ -97,9 +98,16 @@ int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **out
 	return 0;
 }
 
-int kp_safety_rollback(const char *state_dir, char *why, size_t len)
+int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **out, int *n,
+			    char *why, size_t len)
 {
-	struct kp_session_opts o = { .state_dir = state_dir, .cmd = "rollback", .keep = true };
+	return kp_safety_rollback_list_at(state_dir, NULL, out, n, why, len);
+}
+
+int kp_safety_rollback_at(const char *state_dir, const char *root, char *why, size_t len)
+{
+	struct kp_session_opts o = { .state_dir = state_dir, .root = root, .cmd = "rollback",
+				     .keep = true };
 	struct kp_session *s;
 	struct kp_jrec *r;
 	int *idx, i, m, err, e;
@@ -109,6 +117,7 @@ int kp_safety_rollback(const char *state_dir, char *why, size_t len)
 		return err;
 	idx = by_newest(s, &m);
 	if (!idx) {
+		snprintf(why, len, "cannot allocate the order of %d knobs", s->nk);
 		kp_session_close(s);
 		return -ENOMEM;
 	}
@@ -131,6 +140,58 @@ int kp_safety_rollback(const char *state_dir, char *why, size_t len)
 		for (i = 0; i < s->njs; i++)
 			s->js[i].closed = true;
 		sess_archive_if_clean(s);
+	}
+	kp_session_close(s);
+	return err;
+}
+
+int kp_safety_rollback(const char *state_dir, char *why, size_t len)
+{
+	return kp_safety_rollback_at(state_dir, NULL, why, len);
+}
+
+/*
+ * kpilot rollback --forget KNOB: stop trying to restore a knob whose restore
+ * keeps failing. Its original is printed so it can be put back by hand.
+ */
+int kp_safety_rollback_forget(const char *state_dir, const char *root, const char *knob,
+			      char *why, size_t len)
+{
+	struct kp_session_opts o = { .state_dir = state_dir, .root = root, .cmd = "rollback",
+				     .keep = true };
+	struct kp_session *s;
+	struct kp_jrec *r;
+	int i, found = 0, err;
+
+	err = sess_open(&o, &s, why, len, false);
+	if (err)
+		return err;
+	for (i = 0; i < s->nk && !err; i++) {
+		struct kstate *k = &s->k[i];
+
+		if (strcmp(k->name, knob) || !k->has_orig || k->dropped)
+			continue;
+		r = sess_rec_new();
+		if (!r) {
+			err = -ENOMEM;
+			break;
+		}
+		snprintf(r->value, sizeof(r->value), "%s", k->orig);
+		snprintf(r->why, sizeof(r->why), "forgotten: kpilot rollback --forget");
+		err = sess_jlog(s, KP_J_FOREIGN, k, r, true);
+		free(r);
+		if (err) {
+			snprintf(why, len, "%s: cannot journal that it is forgotten: %s", knob,
+				 strerror(-err));
+			break;
+		}
+		kp_warn("%s%s%s: forgotten; its original was '%s' (put it back by hand if needed)",
+			k->name, k->netns[0] ? " in netns " : "", k->netns, k->orig);
+		found++;
+	}
+	if (!err && !found) {
+		snprintf(why, len, "%s: the journal holds no original of it to forget", knob);
+		err = -ENOENT;
 	}
 	kp_session_close(s);
 	return err;

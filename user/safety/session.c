@@ -90,8 +90,10 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	int err;
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		snprintf(why, len, "cannot allocate a session (%zu bytes)", sizeof(*s));
 		return -ENOMEM;
+	}
 	s->t.netns_fd = -1;
 	snprintf(s->root, sizeof(s->root), "%s", o->root && *o->root ? o->root : "/");
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s",
@@ -121,13 +123,16 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 
 	err = copy_list(&s->allow, o->allow);
 	err = err ?: copy_list(&s->allow_risky, o->allow_risky);
+	if (err)
+		snprintf(why, len, "cannot copy the allowlists: %s", strerror(-err));
 	err = err ?: open_netns(s, o->netns, why, len);
 	if (err)
 		goto fail;
 	err = kp_journal_open(s->state_dir, &s->j, why, len);
 	if (err) {
 		s->j = NULL;
-		if (!s->dry_run || err == -EBUSY)
+		/* a dry run may lack the rights to lock it, never trust a bad one */
+		if (!s->dry_run || err == -EBUSY || err == -EPERM || err == -ENOTDIR)
 			goto fail;
 		kp_debug("dry run without a journal: %s", why);
 	}
@@ -142,6 +147,11 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	if (torn)
 		kp_warn("journal: the last record was torn (power lost mid-write?); "
 			"everything before it is used");
+	if (s->other_root)
+		kp_warn("journal: %d record%s name%s root '%.200s', not '%s': ignored, never "
+			"written (a fake root is given by the caller, e.g. a test's --root)",
+			s->other_root, s->other_root == 1 ? "" : "s",
+			s->other_root == 1 ? "s" : "", s->other_root_name, s->root);
 	if (s->j && recover) {
 		sess_recover_crashed(s);
 		sess_archive_if_clean(s);
@@ -248,12 +258,22 @@ int kp_session_close(struct kp_session *s)
 	if (s->begun) {
 		if (!s->keep && !s->dry_run)
 			err = kp_session_restore(s);
-		r = sess_rec_new();
-		if (r) {
-			if (sess_jlog(s, s->keep ? KP_J_COMMIT : KP_J_END, NULL, r, true))
-				kp_warn("journal: cannot record the end of the session");
-			free(r);
+		/*
+		 * A knob left unrestored keeps the session open in the journal, so
+		 * the next start recovers it as it would after a crash.
+		 */
+		if (err) {
+			kp_warn("journal: not every knob was restored; the session stays open for "
+				"the next start or `kpilot rollback`");
+			session_free(s);
+			return err;
 		}
+		r = sess_rec_new();
+		err = r ? sess_jlog(s, s->keep ? KP_J_COMMIT : KP_J_END, NULL, r, true) : -ENOMEM;
+		if (err)
+			kp_warn("journal: cannot record the end of the session: %s", strerror(-err));
+		free(r);
+		err = 0;
 		sess_archive_if_clean(s);
 	}
 	session_free(s);

@@ -182,6 +182,21 @@ int kp_session_close(struct kp_session *s);
  */
 int kp_safety_rollback(const char *state_dir, char *why, size_t len);
 
+/*
+ * The same under a fake root (tests, `kpilot rollback --root`): only the
+ * journal's records of that root are used; NULL is "/". A journal's own
+ * "root" field is never honoured.
+ */
+int kp_safety_rollback_at(const char *state_dir, const char *root, char *why, size_t len);
+
+/*
+ * kpilot rollback --forget KNOB: drop every original of KNOB from what is to
+ * be restored (journaled), after a restore that keeps failing. 0, -ENOENT
+ * (no such original) or -errno with the reason.
+ */
+int kp_safety_rollback_forget(const char *state_dir, const char *root, const char *knob,
+			      char *why, size_t len);
+
 /* One knob rollback would restore, and what it would do with it. */
 struct kp_rollback_item {
 	char knob[KP_NAME_MAX];
@@ -198,6 +213,8 @@ struct kp_rollback_item {
  */
 int kp_safety_rollback_list(const char *state_dir, struct kp_rollback_item **items, int *n,
 			    char *why, size_t len);
+int kp_safety_rollback_list_at(const char *state_dir, const char *root,
+			       struct kp_rollback_item **items, int *n, char *why, size_t len);
 
 /*
  * A session config runs commands as root: accept it only as a regular file

@@ -79,6 +79,10 @@ struct kp_session {
 	struct kp_knob *defs;
 	int ndefs;
 
+	/* journal records naming another root: ignored (trust.c's rule), counted */
+	int other_root;
+	char other_root_name[256];
+
 	bool have_ref;
 	double ref;
 	int bad, failed;

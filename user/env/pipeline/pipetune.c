@@ -379,8 +379,12 @@ static int pipe_step(struct kp_env *e, const double *q, float *obs, double *rewa
 		t->r.interrupted = err == -EINTR;
 		return 0;
 	}
-	if (t->o->step_at && n == t->o->step_at && kp_pipe_set_rate(t->e, t->o->step_rate))
-		kp_warn("cannot change the rate to %.0f", t->o->step_rate);
+	if (t->o->step_at && n == t->o->step_at) {
+		err = kp_pipe_set_rate(t->e, t->o->step_rate);
+		if (err)
+			kp_warn("interval %d: cannot change the rate to %.0f: %s", n,
+				t->o->step_rate, strerror(-err));
+	}
 	err = kp_pipe_step(t->e, &t->st, msg, sizeof(msg));
 	if (err == -EINTR) {
 		t->r.interrupted = true;
@@ -477,11 +481,24 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 	int err, ret;
 
 	describe(&t);
+	if (o->trials < 1 || o->trials > 100000) {
+		snprintf(why, len, "%d control intervals: give 1 to 100000", o->trials);
+		return -EINVAL;
+	}
 	t.r.trials = calloc(o->trials, sizeof(*t.r.trials));
-	if (!t.r.trials || (o->algo == KP_PIPE_PPO && ppo_open(&t))) {
-		snprintf(why, len, "cannot set up the %s controller", t.r.algo);
-		free(t.r.trials);
+	if (!t.r.trials) {
+		snprintf(why, len, "cannot allocate the results of %d intervals (%zu bytes)",
+			 o->trials, o->trials * sizeof(*t.r.trials));
 		return -ENOMEM;
+	}
+	if (o->algo == KP_PIPE_PPO) {
+		err = ppo_open(&t);
+		if (err) {
+			snprintf(why, len, "cannot set up the PPO controller (%d inputs, %d actions): %s",
+				 t.obs_dim, t.d->nops, strerror(-err));
+			free(t.r.trials);
+			return err;
+		}
 	}
 	kp_safety_catch_signals();
 	t.t0 = kp_mono_s();

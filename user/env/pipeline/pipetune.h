@@ -17,10 +17,13 @@
 
 enum kp_pipe_algo { KP_PIPE_PPO, KP_PIPE_DS2, KP_PIPE_STATIC };
 
+/* Control intervals of a pipeline run without --trials. */
+#define KP_PIPE_TRIALS_DEFAULT 30
+
 struct kp_pipe_tune_opts {
 	const struct kp_pipe_desc *d;
 	enum kp_pipe_algo algo;
-	int trials;			/* control intervals (30) */
+	int trials;			/* control intervals, >= 1 (KP_PIPE_TRIALS_DEFAULT) */
 	unsigned long long seed;	/* PPO (1) */
 	const char *out_dir;		/* NULL: ./kpilot-results/<pipeline>-<time> */
 	struct kp_pipe_opts env;	/* root, state dir, top dir, rate, extra args */
