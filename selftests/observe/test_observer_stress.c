@@ -9,9 +9,12 @@
  * that wakeup, likely; the task churn makes storage creation frequent.
  *
  * In the VM guest (KPILOT_VMTEST=1, run with VMTEST_MEM=512M) it fills all
- * but 64 MiB of available memory and runs 500 long-lived threads; on the
- * host a small version (64 MiB, 100 threads) keeps the shared machine
- * usable. KPILOT_STRESS_{CYCLES,THREADS,HOG_MB} override.
+ * but 96 MiB of available memory, then a thread keeps mapping and touching
+ * more until only 32 MiB is available (the allocator's slow path, kswapd
+ * wakeups), frees it and starts over; 500 long-lived threads, 6 cycles
+ * per mode. On the host a small version (64 MiB, 16 MiB churn, 100
+ * threads, 3 cycles) keeps the shared machine usable.
+ * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override.
  *
  * It also checks the observer still sees what it must under the churn:
  * threads alive before attach (their task storage comes from the start-up
@@ -33,9 +36,17 @@
 
 struct stress {
 	int cycles, threads;
-	long hog_mb;
+	long hog_mb, floor_mb;	/* floor: squeeze down to this much available (0: 16 MiB churn) */
 	pid_t hog, storm;
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static long env_long(const char *name, long def)
 {
@@ -64,11 +75,12 @@ static void plan(struct stress *s)
 	bool guest = getenv("KPILOT_VMTEST") && !strcmp(getenv("KPILOT_VMTEST"), "1");
 	long avail = mem_available_mb();
 
-	s->cycles = env_long("KPILOT_STRESS_CYCLES", guest ? 10 : 3);
+	s->cycles = env_long("KPILOT_STRESS_CYCLES", guest ? 6 : 3);
 	s->threads = env_long("KPILOT_STRESS_THREADS", guest ? 500 : 100);
-	s->hog_mb = env_long("KPILOT_STRESS_HOG_MB", guest ? avail - 64 : 64);
-	if (s->hog_mb > avail - 32)
-		s->hog_mb = avail - 32;	/* pressure, not the OOM killer */
+	s->hog_mb = env_long("KPILOT_STRESS_HOG_MB", guest ? avail - 96 : 64);
+	s->floor_mb = env_long("KPILOT_STRESS_FLOOR_MB", guest ? 32 : 0);
+	if (s->hog_mb > avail - 64)
+		s->hog_mb = avail - 64;	/* pressure, not the OOM killer */
 	if (s->hog_mb < 0)
 		s->hog_mb = 0;
 }
@@ -107,21 +119,31 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-/* Keep the allocator near its watermarks: map, touch, unmap 16 MiB. */
+/*
+ * Keep the allocator near its watermarks: map and touch 4 MiB chunks until
+ * only floor_mb is available (or 4 chunks without a floor), unmap them all,
+ * again.
+ */
 static void *squeeze(void *arg)
 {
-	size_t len = 16UL << 20;
+	const struct stress *s = arg;
+	size_t len = 4UL << 20;
+	char *chunk[256];
+	int n, i;
 
-	(void)arg;
 	for (;;) {
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (p == MAP_FAILED) {
-			usleep(10000);
-			continue;
+		for (n = 0; n < 256; n++) {
+			if (s->floor_mb ? mem_available_mb() <= s->floor_mb : n == 4)
+				break;
+			chunk[n] = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (chunk[n] == MAP_FAILED)
+				break;
+			touch(chunk[n], len);
 		}
-		touch(p, len);
-		munmap(p, len);
+		for (i = 0; i < n; i++)
+			munmap(chunk[i], len);
+		usleep(1000);
 	}
 	return NULL;
 }
@@ -146,7 +168,7 @@ static void hog_main(const struct stress *s, int ready)
 	for (i = 0; i < s->threads; i++)
 		if (pthread_create(&t, &a, sleeper, NULL))
 			_exit(4);
-	if (pthread_create(&t, &a, churn, NULL) || pthread_create(&t, &a, squeeze, NULL))
+	if (pthread_create(&t, &a, churn, NULL) || pthread_create(&t, &a, squeeze, (void *)s))
 		_exit(4);
 	if (write(ready, "r", 1) != 1)
 		_exit(5);
@@ -222,6 +244,16 @@ static void stop(struct stress *s)
 	cr_assert_eq(errno, ESRCH);
 }
 
+/* The workload must survive: a dead hog (the OOM killer) reports nothing. */
+static void alive(const struct stress *s, int n)
+{
+	int st;
+
+	cr_assert_eq(waitpid(s->hog, &st, WNOHANG), 0, "cycle %d: the memory hog died (signal %d)",
+		     n, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	cr_assert_eq(waitpid(s->storm, &st, WNOHANG), 0, "cycle %d: the fork storm died", n);
+}
+
 /* One cycle: attach, watch both, poll for `ms`, check what was seen, detach. */
 static void cycle(const struct stress *s, bool legacy, int n, int ms)
 {
@@ -240,6 +272,7 @@ static void cycle(const struct stress *s, bool legacy, int n, int ms)
 		usleep(100000);
 		cr_assert_eq(kp_observer_poll(obs), 0);
 	}
+	alive(s, n);
 	e = kp_table_find(&kp_observer_interval(obs)->procs, s->hog);
 	/* The sleepers predate the attach: the start-up iterator gave them state. */
 	cr_assert(e && e->nthreads >= (unsigned)s->threads / 2,
@@ -264,9 +297,16 @@ static void provoke(bool legacy)
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		cr_skip_test("needs kernel BTF (/sys/kernel/btf/vmlinux)");
 	plan(&s);
+	cr_log_info("%d cycles, %ld MiB hog, floor %ld MiB, %d threads", s.cycles, s.hog_mb,
+		    s.floor_mb, s.threads);
 	start(&s);
-	for (n = 0; n < s.cycles; n++)
+	for (n = 0; n < s.cycles; n++) {
+		double t0 = now_s();
+
 		cycle(&s, legacy, n, 1500);
+		cr_log_info("cycle %d: %.1f s, %ld MiB available", n, now_s() - t0,
+			    mem_available_mb());
+	}
 	stop(&s);
 }
 
