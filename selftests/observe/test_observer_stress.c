@@ -11,7 +11,7 @@
  * In the VM guest (KPILOT_VMTEST=1, run with VMTEST_MEM=512M) it fills all
  * but 96 MiB of available memory, then a thread keeps mapping and touching
  * more until only 32 MiB is available (the allocator's slow path, kswapd
- * wakeups), frees it and starts over; 500 long-lived threads, 6 cycles
+ * wakeups), frees it and starts over; 500 long-lived threads, 4 cycles
  * per mode. On the host a small version (64 MiB, 16 MiB churn, 100
  * threads, 3 cycles) keeps the shared machine usable.
  * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override.
@@ -35,6 +35,7 @@
 #include "observe/observer.h"
 
 struct stress {
+	FILE *console;		/* in the guest: progress on its console, live */
 	int cycles, threads;
 	long hog_mb, floor_mb;	/* floor: squeeze down to this much available (0: 16 MiB churn) */
 	pid_t hog, storm;
@@ -75,7 +76,7 @@ static void plan(struct stress *s)
 	bool guest = getenv("KPILOT_VMTEST") && !strcmp(getenv("KPILOT_VMTEST"), "1");
 	long avail = mem_available_mb();
 
-	s->cycles = env_long("KPILOT_STRESS_CYCLES", guest ? 6 : 3);
+	s->cycles = env_long("KPILOT_STRESS_CYCLES", guest ? 4 : 3);
 	s->threads = env_long("KPILOT_STRESS_THREADS", guest ? 500 : 100);
 	s->hog_mb = env_long("KPILOT_STRESS_HOG_MB", guest ? avail - 96 : 64);
 	s->floor_mb = env_long("KPILOT_STRESS_FLOOR_MB", guest ? 32 : 0);
@@ -83,6 +84,16 @@ static void plan(struct stress *s)
 		s->hog_mb = avail - 64;	/* pressure, not the OOM killer */
 	if (s->hog_mb < 0)
 		s->hog_mb = 0;
+	/* A timeout with progress lines is slowness; one without is a hang. */
+	s->console = guest ? fopen("/dev/console", "w") : NULL;
+}
+
+static void progress(const struct stress *s, const char *what, int n)
+{
+	if (s->console) {
+		fprintf(s->console, "observer_stress: %s %d\n", what, n);
+		fflush(s->console);
+	}
 }
 
 static void touch(char *p, size_t len)
@@ -91,10 +102,13 @@ static void touch(char *p, size_t len)
 		p[i] = 1;
 }
 
-/* Long-lived thread: wakes and sleeps, a switch-out every few ms. */
+/*
+ * Long-lived thread: wakes and sleeps, a switch-out every 20 ms. Not
+ * faster: under TCG 500 of them would starve the test itself.
+ */
 static void *sleeper(void *arg)
 {
-	struct timespec ts = { 0, 2000000 };
+	struct timespec ts = { 0, 20000000 };
 
 	(void)arg;
 	for (;;)
@@ -113,9 +127,11 @@ static void *churn(void *arg)
 	pthread_t t;
 
 	(void)arg;
-	for (;;)
+	for (;;) {
 		if (!pthread_create(&t, NULL, nothing, NULL))
 			pthread_join(t, NULL);
+		usleep(2000);
+	}
 	return NULL;
 }
 
@@ -143,7 +159,7 @@ static void *squeeze(void *arg)
 		}
 		for (i = 0; i < n; i++)
 			munmap(chunk[i], len);
-		usleep(1000);
+		usleep(20000);
 	}
 	return NULL;
 }
@@ -190,6 +206,7 @@ static void storm_main(void)
 		}
 		if (c > 0)
 			waitpid(c, NULL, 0);
+		usleep(5000);
 	}
 }
 
@@ -303,11 +320,15 @@ static void provoke(bool legacy)
 	for (n = 0; n < s.cycles; n++) {
 		double t0 = now_s();
 
+		progress(&s, legacy ? "legacy cycle" : "tp_btf cycle", n);
 		cycle(&s, legacy, n, 1500);
 		cr_log_info("cycle %d: %.1f s, %ld MiB available", n, now_s() - t0,
 			    mem_available_mb());
 	}
 	stop(&s);
+	progress(&s, legacy ? "legacy done" : "tp_btf done", s.cycles);
+	if (s.console)
+		fclose(s.console);
 }
 
 Test(observer_stress, attach_detach_under_pressure_tp_btf, .timeout = 900) { provoke(false); }
