@@ -370,9 +370,9 @@ static __always_inline void on_tick(bool btf)
 	if (!pid)
 		return;
 	/*
-	 * Look up only: creating task storage from hard-IRQ context hung 6.1
-	 * kernels (soft lockups in make vmtest's guest). A thread is created
-	 * a state at fork or at its first switch-out instead.
+	 * Look up only: hard-IRQ context, where an allocation may wake kswapd
+	 * and deadlock on a runqueue lock (the header comment). A thread got
+	 * its state at birth or from the start-up iterator.
 	 */
 	t = btf ? bpf_get_current_task_btf() : (void *)bpf_get_current_task();
 	v = task_get(t, pid, btf, false);
