@@ -9,10 +9,9 @@
  * that wakeup, likely; the task churn makes storage creation frequent.
  *
  * In the VM guest (KPILOT_VMTEST=1, run with VMTEST_MEM=512M) it fills all
- * but 96 MiB of available memory, then a thread keeps mapping and touching
- * more until only 32 MiB is available (the allocator's slow path, kswapd
- * wakeups), frees it and starts over; 500 long-lived threads, 4 cycles
- * per mode. On the host a small version (64 MiB, 16 MiB churn, 100
+ * but 96 MiB of available memory, then a thread keeps what is available
+ * hovering around 16 MiB (squeeze()); 500 long-lived threads, 4 cycles per
+ * mode. On the host a small version (64 MiB, 16 MiB churn, 100
  * threads, 3 cycles) keeps the shared machine usable.
  * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override.
  *
@@ -79,7 +78,7 @@ static void plan(struct stress *s)
 	s->cycles = env_long("KPILOT_STRESS_CYCLES", guest ? 4 : 3);
 	s->threads = env_long("KPILOT_STRESS_THREADS", guest ? 500 : 100);
 	s->hog_mb = env_long("KPILOT_STRESS_HOG_MB", guest ? avail - 96 : 64);
-	s->floor_mb = env_long("KPILOT_STRESS_FLOOR_MB", guest ? 32 : 0);
+	s->floor_mb = env_long("KPILOT_STRESS_FLOOR_MB", guest ? 16 : 0);
 	if (s->hog_mb > avail - 64)
 		s->hog_mb = avail - 64;	/* pressure, not the OOM killer */
 	if (s->hog_mb < 0)
@@ -136,29 +135,34 @@ static void *churn(void *arg)
 }
 
 /*
- * Keep the allocator near its watermarks: map and touch 4 MiB chunks until
- * only floor_mb is available (or 4 chunks without a floor), unmap them all,
- * again.
+ * Keep the allocator near its watermarks: map and touch a 4 MiB chunk while
+ * more than floor_mb + 8 MiB is available, unmap one below floor_mb, a step
+ * every 20 ms. Hovering, not cycling: kswapd may sleep in between, and its
+ * wakeups are what deadlocked (a constant squeeze keeps it awake, so the
+ * wakeups find nothing to wake). Without a floor: 16 MiB mapped and unmapped.
  */
 static void *squeeze(void *arg)
 {
 	const struct stress *s = arg;
 	size_t len = 4UL << 20;
 	char *chunk[256];
-	int n, i;
+	int n = 0;
+	long avail;
 
 	for (;;) {
-		for (n = 0; n < 256; n++) {
-			if (s->floor_mb ? mem_available_mb() <= s->floor_mb : n == 4)
-				break;
+		avail = s->floor_mb ? mem_available_mb() : (n < 4 ? 1L << 30 : 0);
+		if (avail > s->floor_mb + 8 && n < 256) {
 			chunk[n] = mmap(NULL, len, PROT_READ | PROT_WRITE,
 					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (chunk[n] == MAP_FAILED)
-				break;
-			touch(chunk[n], len);
+			if (chunk[n] != MAP_FAILED)
+				touch(chunk[n++], len);
+		} else if (avail < s->floor_mb || (!s->floor_mb && n)) {
+			while (n && (!s->floor_mb || avail < s->floor_mb)) {
+				munmap(chunk[--n], len);
+				if (s->floor_mb)
+					break;
+			}
 		}
-		for (i = 0; i < n; i++)
-			munmap(chunk[i], len);
 		usleep(20000);
 	}
 	return NULL;
