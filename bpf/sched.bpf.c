@@ -18,6 +18,16 @@
  * switch-in stops it.
  *
  * Each handler exists twice, tp_btf and raw_tp (TP_TWINS in common.bpf.h).
+ *
+ * Kernel safety (Documentation/design.md): task storage is only looked up
+ * under the scheduler's locks (sched_switch, sched_wakeup) and in hard-IRQ
+ * context (the hrtimer tick). Creating it there allocated with GFP_ATOMIC on
+ * 5.13-6.3, which may wake kswapd, whose wakeup spins on the runqueue lock
+ * sched_switch already holds: a deadlock. It is created where no scheduler
+ * lock is held: at birth (task_newtask, sched_process_fork) and, for tasks
+ * alive at start-up, by the seed_tasks iterator that user space runs once
+ * after attaching the birth programs and before the others. The legacy hash
+ * is preallocated: inserting into it allocates nothing (see task_get()).
  */
 #include "proc.bpf.h"
 
@@ -49,7 +59,14 @@ struct {
 	__type(value, struct kp_task);
 } task_hash SEC(".maps");
 
-/* Task storage needs a BTF task pointer: only the tp_btf family has one. */
+/*
+ * Task storage needs a BTF task pointer: only the tp_btf family has one.
+ * `create` may be true under scheduler locks only for the legacy hash
+ * (create_locked()): it is preallocated (no BPF_F_NO_PREALLOC), so an insert pops
+ * a free element and takes the bucket's raw spinlock, never the allocator.
+ */
+#define create_locked(btf) (!(btf))
+
 static __always_inline struct kp_task *task_get(struct task_struct *t, __u32 pid,
 						bool btf, bool create)
 {
@@ -170,7 +187,7 @@ static __always_inline void timed_switch_in(struct task_struct *next, bool btf, 
 
 	if (!pid)
 		return;
-	v = task_get(next, pid, btf, true);
+	v = task_get(next, pid, btf, create_locked(btf));
 	if (!v || !v->runq_since_ns)
 		return;
 	wait = now - v->runq_since_ns;
@@ -205,9 +222,9 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 	pid = rd(btf, prev, pid);
 	if (!pid)
 		return;	/* the idle task */
-	v = task_get(prev, pid, btf, true);
+	v = task_get(prev, pid, btf, create_locked(btf));
 	if (!v)
-		return;
+		return;	/* no state (born before the iterator ran, or no memory) */
 	charge(v, prev, btf, true);
 	state = task_state(prev, btf);
 	if (!runq_from_schedinfo && state == TASK_RUNNING)
@@ -233,7 +250,7 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 	count_event();
 	if (!pid)
 		return;
-	v = task_get(p, pid, btf, true);
+	v = task_get(p, pid, btf, create_locked(btf));
 	if (!v)
 		return;
 	if (!v->seen)
@@ -245,19 +262,27 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 /*
  * Every new task (thread or process) gets its state at birth, with the
  * baseline of its counters (zero), so a child that runs and exits without
- * ever being switched out still reports all it ran. A new process (not a
- * thread) inherits its parent's operator.
+ * ever being switched out still reports all it ran. task_newtask fires in
+ * copy_process() for every task, io_uring workers included, with no
+ * scheduler lock held and before the task first runs; sched_process_fork
+ * (same context, later) repeats it in case task_newtask could not attach.
  */
+static __always_inline void task_born(struct task_struct *t, bool btf)
+{
+	struct kp_task *v = task_get(t, rd(btf, t, pid), btf, true);
+
+	if (v && !v->seen)
+		charge(v, t, btf, false);
+}
+
+/* A new process (not a thread) inherits its parent's operator. */
 static __always_inline void on_fork(struct task_struct *parent, struct task_struct *child,
 				    bool btf)
 {
 	__u32 ptgid = rd(btf, parent, tgid), ctgid = rd(btf, child, tgid), *op;
-	struct kp_task *v;
 
 	count_event();
-	v = task_get(child, rd(btf, child, pid), btf, true);
-	if (v && !v->seen)
-		charge(v, child, btf, false);
+	task_born(child, btf);
 	if (ptgid == ctgid)
 		return;
 	op = bpf_map_lookup_elem(&members, &ptgid);
@@ -296,9 +321,30 @@ TP_TWINS(sched_switch, on_switch(prev, next, btf),
 	 bool preempt, struct task_struct *prev, struct task_struct *next)
 TP_TWINS(sched_wakeup, on_wakeup(p, btf), struct task_struct *p)
 TP_TWINS(sched_wakeup_new, on_wakeup(p, btf), struct task_struct *p)
+TP_TWINS(task_newtask, task_born(task, btf), struct task_struct *task, u64 clone_flags)
 TP_TWINS(sched_process_fork, on_fork(parent, child, btf),
 	 struct task_struct *parent, struct task_struct *child)
 TP_TWINS(sched_process_exit, on_proc_exit(p, btf), struct task_struct *p)
+
+/*
+ * Run once by user space (bpf_iter_create + read) after the birth programs
+ * are attached and before the others: gives every task alive at start-up
+ * its storage and baseline, in process context under no scheduler lock.
+ * A task born meanwhile gets it from task_newtask; creating twice is a no-op.
+ */
+SEC("iter/task")
+int seed_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct kp_task *v;
+
+	if (!t || !t->pid)
+		return 0;
+	v = bpf_task_storage_get(&task_store, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (v && !v->seen)
+		charge(v, t, true, false);
+	return 0;
+}
 
 /*
  * Threads that never leave their CPU still report every interval: the
@@ -324,9 +370,9 @@ static __always_inline void on_tick(bool btf)
 	if (!pid)
 		return;
 	/*
-	 * Look up only: creating task storage from hard-IRQ context hung 6.1
-	 * kernels (soft lockups in make vmtest's guest). A thread is created
-	 * a state at fork or at its first switch-out instead.
+	 * Look up only: hard-IRQ context, where an allocation may wake kswapd
+	 * and deadlock on a runqueue lock (the header comment). A thread got
+	 * its state at birth or from the start-up iterator.
 	 */
 	t = btf ? bpf_get_current_task_btf() : (void *)bpf_get_current_task();
 	v = task_get(t, pid, btf, false);

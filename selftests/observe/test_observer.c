@@ -153,11 +153,23 @@ static struct kp_entity *collect(pid_t pid)
 
 /* --- CPU time: within 3% of the process's own CLOCK_PROCESS_CPUTIME_ID --- */
 
+/*
+ * 0.6 s natively; 3 s under emulation (KPILOT_EMULATED=1, make vmtest's TCG
+ * guest), where the child's fork and exit, which the observer counts and
+ * the child's own clock reading can't, cost up to 90 ms: 3% of 0.6 s.
+ */
+static double burn_secs(void)
+{
+	const char *e = getenv("KPILOT_EMULATED");
+
+	return e && !strcmp(e, "1") ? 3.0 : 0.6;
+}
+
 static long long burn_cpu(void *arg)
 {
 	struct timespec ts;
 
-	burn_until(CLOCK_PROCESS_CPUTIME_ID, 0.6);
+	burn_until(CLOCK_PROCESS_CPUTIME_ID, burn_secs());
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
@@ -176,7 +188,7 @@ static void cpu_time(bool legacy)
 	e = collect(pid);
 	cr_log_info("cpu_ns observed %llu, measured by the process %lld", (unsigned long long)e->cpu_ns,
 		    truth);
-	cr_assert_geq(truth, 600000000LL);
+	cr_assert_geq(truth, burn_secs() * 1e9);
 	cr_assert_geq((double)e->cpu_ns, truth * 0.97, "observed %llu vs truth %lld",
 		      (unsigned long long)e->cpu_ns, truth);
 	cr_assert_leq((double)e->cpu_ns, truth * 1.03, "observed %llu vs truth %lld",

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -124,14 +125,26 @@ static void select_progs(struct bpf_object *obj, const struct btf *btf, bool btf
 	}
 }
 
-static int attach_progs(struct kp_observer *obs, struct bpf_object *obj, bool btf_mode)
+/* The programs that give a new task its state (sched.bpf.c, task_born()). */
+static bool is_birth(const struct bpf_program *p)
+{
+	char tp[128];
+
+	prog_tp(p, tp, sizeof(tp));
+	return !strcmp(tp, "task_newtask") || !strcmp(tp, "sched_process_fork");
+}
+
+/* Attach the tracepoint programs of obj: the birth ones, or all the others. */
+static int attach_progs(struct kp_observer *obs, struct bpf_object *obj, bool btf_mode,
+			bool births)
 {
 	struct bpf_program *p;
 	struct bpf_link *l;
 	char tp[128];
 
 	bpf_object__for_each_program(p, obj) {
-		if (!bpf_program__autoload(p))
+		if (!bpf_program__autoload(p) || is_birth(p) != births ||
+		    bpf_program__expected_attach_type(p) == BPF_TRACE_ITER)
 			continue;
 		l = bpf_program__attach(p);
 		if (!l) {
@@ -151,6 +164,37 @@ static int attach_progs(struct kp_observer *obs, struct bpf_object *obj, bool bt
 		obs->links[obs->nlinks++] = l;
 	}
 	return 0;
+}
+
+/*
+ * Run the seed_tasks iterator once: task storage for every task alive now,
+ * created in process context (sched.bpf.c says why not in sched_switch).
+ * Called after the birth programs are attached, so no task is missed.
+ */
+static int seed_tasks(struct kp_observer *obs)
+{
+	struct bpf_link *l;
+	char buf[64];
+	int fd, ret = 0;
+	ssize_t n;
+
+	l = bpf_program__attach_iter(obs->sched->progs.seed_tasks, NULL);
+	if (!l)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(l));
+	if (fd < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	/* The program prints nothing: read() returns 0 once every task is seen. */
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		;
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+cleanup:
+	bpf_link__destroy(l);
+	return ret;
 }
 
 void kp_obs_destroy(struct kp_observer *obs)
@@ -203,6 +247,9 @@ static void configure(struct kp_observer *obs, const struct btf *btf, bool btf_m
 		obs->block->rodata->rq_arg = nargs == 2;
 	}
 
+	/* The iterator creates task storage: tp_btf mode only (legacy: hash). */
+	bpf_program__set_autoload(obs->sched->progs.seed_tasks, btf_mode);
+
 	/* Only one of the per-task stores is used: shrink the other to nothing. */
 	if (btf_mode) {
 		bpf_map__set_max_entries(obs->sched->maps.task_hash, 1);
@@ -251,9 +298,13 @@ static int load_all(struct kp_observer *obs, const struct btf *btf, bool btf_mod
 
 	ret = sched_bpf__load(obs->sched);
 	ret = ret ?: load_shared(obs);
-	ret = ret ?: attach_progs(obs, obs->sched->obj, btf_mode);
-	ret = ret ?: attach_progs(obs, obs->block->obj, btf_mode);
-	ret = ret ?: attach_progs(obs, obs->tcp->obj, btf_mode);
+	/* Births first, then the tasks alive now, then whatever looks state up. */
+	ret = ret ?: attach_progs(obs, obs->sched->obj, btf_mode, true);
+	if (!ret && btf_mode)
+		ret = seed_tasks(obs);
+	ret = ret ?: attach_progs(obs, obs->sched->obj, btf_mode, false);
+	ret = ret ?: attach_progs(obs, obs->block->obj, btf_mode, false);
+	ret = ret ?: attach_progs(obs, obs->tcp->obj, btf_mode, false);
 	if (!ret)
 		return 0;
 	snprintf(why, len, "cannot load or attach the BPF programs (%s mode): %s",

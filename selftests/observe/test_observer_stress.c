@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Provocation test for the observer's kernel-safety rule: attach, run and
+ * detach the observer repeatedly while the machine is short of memory and
+ * busy creating tasks. An allocation in a BPF program under the runqueue
+ * lock (task storage created in sched_switch on 5.13-6.3) wakes kswapd, whose
+ * wakeup spins on that same lock: the guest hangs (Documentation/design.md,
+ * "Kernel safety"). The pressure makes the allocator's slow path, and so
+ * that wakeup, likely; the task churn makes storage creation frequent.
+ *
+ * In the VM guest (KPILOT_VMTEST=1, run with VMTEST_MEM=512M) it fills all
+ * but 96 MiB of available memory, then a thread keeps what is available
+ * hovering around 16 MiB (squeeze()); 500 long-lived threads, 4 cycles per
+ * mode. On the host a small version (64 MiB, 16 MiB churn, 100
+ * threads, 3 cycles) keeps the shared machine usable.
+ * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override.
+ *
+ * It also checks the observer still sees what it must under the churn:
+ * threads alive before attach (their task storage comes from the start-up
+ * iterator) and processes born after it (from task_newtask).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "observe/observer.h"
+
+struct stress {
+	FILE *console;		/* in the guest: progress on its console, live */
+	int cycles, threads;
+	long hog_mb, floor_mb;	/* floor: squeeze down to this much available (0: 16 MiB churn) */
+	pid_t hog, storm;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long env_long(const char *name, long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtol(v, NULL, 10) : def;
+}
+
+static long mem_available_mb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb / 1024;
+}
+
+static void plan(struct stress *s)
+{
+	bool guest = getenv("KPILOT_VMTEST") && !strcmp(getenv("KPILOT_VMTEST"), "1");
+	long avail = mem_available_mb();
+
+	s->cycles = env_long("KPILOT_STRESS_CYCLES", guest ? 4 : 3);
+	s->threads = env_long("KPILOT_STRESS_THREADS", guest ? 500 : 100);
+	s->hog_mb = env_long("KPILOT_STRESS_HOG_MB", guest ? avail - 96 : 64);
+	s->floor_mb = env_long("KPILOT_STRESS_FLOOR_MB", guest ? 16 : 0);
+	if (s->hog_mb > avail - 64)
+		s->hog_mb = avail - 64;	/* pressure, not the OOM killer */
+	if (s->hog_mb < 0)
+		s->hog_mb = 0;
+	/* A timeout with progress lines is slowness; one without is a hang. */
+	s->console = guest ? fopen("/dev/console", "w") : NULL;
+}
+
+static void progress(const struct stress *s, const char *what, int n)
+{
+	if (s->console) {
+		fprintf(s->console, "observer_stress: %s %d\n", what, n);
+		fflush(s->console);
+	}
+}
+
+static void touch(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1;
+}
+
+/*
+ * Long-lived thread: wakes and sleeps, a switch-out every 20 ms. Not
+ * faster: under TCG 500 of them would starve the test itself.
+ */
+static void *sleeper(void *arg)
+{
+	struct timespec ts = { 0, 20000000 };
+
+	(void)arg;
+	for (;;)
+		nanosleep(&ts, NULL);
+	return NULL;
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* Short-lived threads, one after another: new task storage all the time. */
+static void *churn(void *arg)
+{
+	pthread_t t;
+
+	(void)arg;
+	for (;;) {
+		if (!pthread_create(&t, NULL, nothing, NULL))
+			pthread_join(t, NULL);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/*
+ * Keep the allocator near its watermarks: map and touch a 4 MiB chunk while
+ * more than floor_mb + 8 MiB is available, unmap one below floor_mb, a step
+ * every 20 ms. Hovering, not cycling: kswapd may sleep in between, and its
+ * wakeups are what deadlocked (a constant squeeze keeps it awake, so the
+ * wakeups find nothing to wake). Without a floor: 16 MiB mapped and unmapped.
+ */
+static void *squeeze(void *arg)
+{
+	const struct stress *s = arg;
+	size_t len = 4UL << 20;
+	char *chunk[256];
+	int n = 0;
+	long avail;
+
+	for (;;) {
+		avail = s->floor_mb ? mem_available_mb() : (n < 4 ? 1L << 30 : 0);
+		if (avail > s->floor_mb + 8 && n < 256) {
+			chunk[n] = mmap(NULL, len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (chunk[n] != MAP_FAILED)
+				touch(chunk[n++], len);
+		} else if (avail < s->floor_mb || (!s->floor_mb && n)) {
+			while (n && (!s->floor_mb || avail < s->floor_mb)) {
+				munmap(chunk[--n], len);
+				if (s->floor_mb)
+					break;
+			}
+		}
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/* The memory hog with its threads: never returns. */
+static void hog_main(const struct stress *s, int ready)
+{
+	size_t len = (size_t)s->hog_mb << 20;
+	pthread_attr_t a;
+	pthread_t t;
+	char *p;
+	int i;
+
+	if (len) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		touch(p, len);
+	}
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 << 10);
+	for (i = 0; i < s->threads; i++)
+		if (pthread_create(&t, &a, sleeper, NULL))
+			_exit(4);
+	if (pthread_create(&t, &a, churn, NULL) || pthread_create(&t, &a, squeeze, (void *)s))
+		_exit(4);
+	if (write(ready, "r", 1) != 1)
+		_exit(5);
+	for (;;)
+		pause();
+}
+
+/* The fork/exec storm: a short-lived process at a time, each exec'ing true. */
+static void storm_main(void)
+{
+	char *argv[] = { "true", NULL };
+	pid_t c;
+
+	for (;;) {
+		c = fork();
+		if (c == 0) {
+			execvp("true", argv);
+			_exit(127);
+		}
+		if (c > 0)
+			waitpid(c, NULL, 0);
+		usleep(5000);
+	}
+}
+
+/* Children die with the test (a Criterion crash included). */
+static pid_t spawn_child(pid_t pgid, void (*body)(const struct stress *, int),
+			 const struct stress *s, int ready)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setpgid(0, pgid);
+		body(s, ready);
+		_exit(0);
+	}
+	setpgid(pid, pgid ? pgid : pid);
+	return pid;
+}
+
+static void storm_body(const struct stress *s, int ready)
+{
+	(void)s;
+	(void)ready;
+	storm_main();
+}
+
+static void start(struct stress *s)
+{
+	int p[2];
+	char c;
+
+	cr_assert_eq(pipe(p), 0);
+	/* Reap the storm's orphans too, so none outlives the test. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	s->hog = spawn_child(0, hog_main, s, p[1]);
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the memory hog (%ld MiB, %d threads) did not start",
+		     s->hog_mb, s->threads);
+	close(p[0]);
+	s->storm = spawn_child(s->hog, storm_body, s, -1);
+}
+
+static void stop(struct stress *s)
+{
+	int st;
+
+	kill(-s->hog, SIGKILL);
+	while (waitpid(-1, &st, 0) > 0 || errno == EINTR)
+		;
+	cr_assert_eq(kill(-s->hog, 0), -1, "processes of the stress group left behind");
+	cr_assert_eq(errno, ESRCH);
+}
+
+/* The workload must survive: a dead hog (the OOM killer) reports nothing. */
+static void alive(const struct stress *s, int n)
+{
+	int st;
+
+	cr_assert_eq(waitpid(s->hog, &st, WNOHANG), 0, "cycle %d: the memory hog died (signal %d)",
+		     n, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	cr_assert_eq(waitpid(s->storm, &st, WNOHANG), 0, "cycle %d: the fork storm died", n);
+}
+
+/* One cycle: attach, watch both, poll for `ms`, check what was seen, detach. */
+static void cycle(const struct stress *s, bool legacy, int n, int ms)
+{
+	struct kp_observer_opts o = { .interval_ms = 100, .legacy = legacy, .filter = true };
+	struct kp_observer *obs;
+	struct kp_entity *e, *all;
+	size_t i, nprocs, born = 0;
+	char err[512];
+	int t;
+
+	cr_assert_eq(kp_observer_open(&obs, &o, err, sizeof(err)), 0, "cycle %d: %s", n, err);
+	cr_assert_str_eq(kp_observer_mode(obs), legacy ? "raw_tp" : "tp_btf");
+	cr_assert_eq(kp_observer_watch_pid(obs, s->hog), 0);
+	cr_assert_eq(kp_observer_watch_pid(obs, s->storm), 0);
+	for (t = 0; t < ms; t += 100) {
+		usleep(100000);
+		cr_assert_eq(kp_observer_poll(obs), 0);
+	}
+	alive(s, n);
+	e = kp_table_find(&kp_observer_interval(obs)->procs, s->hog);
+	/* The sleepers predate the attach: the start-up iterator gave them state. */
+	cr_assert(e && e->nthreads >= (unsigned)s->threads / 2,
+		  "cycle %d: %u of the hog's %d old threads reported", n, e ? e->nthreads : 0,
+		  s->threads);
+	all = kp_table_sorted(&kp_observer_interval(obs)->procs, &nprocs);
+	for (i = 0; i < nprocs; i++)
+		born += all[i].id != (__u32)s->hog && all[i].id != (__u32)s->storm;
+	free(all);
+	/* Each exec'd child was born after the attach: task_newtask gave it state. */
+	cr_assert_gt(born, 0, "cycle %d: no record of the storm's children", n);
+	kp_observer_close(obs);
+}
+
+static void provoke(bool legacy)
+{
+	struct stress s = { 0 };
+	int n;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to load BPF programs");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		cr_skip_test("needs kernel BTF (/sys/kernel/btf/vmlinux)");
+	plan(&s);
+	cr_log_info("%d cycles, %ld MiB hog, floor %ld MiB, %d threads", s.cycles, s.hog_mb,
+		    s.floor_mb, s.threads);
+	start(&s);
+	for (n = 0; n < s.cycles; n++) {
+		double t0 = now_s();
+
+		progress(&s, legacy ? "legacy cycle" : "tp_btf cycle", n);
+		cycle(&s, legacy, n, 1500);
+		cr_log_info("cycle %d: %.1f s, %ld MiB available", n, now_s() - t0,
+			    mem_available_mb());
+	}
+	stop(&s);
+	progress(&s, legacy ? "legacy done" : "tp_btf done", s.cycles);
+	if (s.console)
+		fclose(s.console);
+}
+
+Test(observer_stress, attach_detach_under_pressure_tp_btf, .timeout = 900) { provoke(false); }
+Test(observer_stress, attach_detach_under_pressure_legacy, .timeout = 900) { provoke(true); }
