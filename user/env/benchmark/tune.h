@@ -23,6 +23,8 @@ struct kp_tune_opts {
 	bool progress;			/* a live progress line on stderr */
 	bool quiet;			/* no summary on stdout */
 	double churn_seconds;		/* tcp-churn client run time (0: 4 s) */
+	char *const *optimizer;		/* --algo external: its argv */
+	double optimizer_timeout_s;	/* per answer */
 };
 
 /*
