@@ -49,6 +49,9 @@ struct kp_results {
 	bool aborted;			/* guardrails */
 	bool applied_best;		/* --apply-best kept the best values */
 	double elapsed_s;
+	/* --algo ppo: the learned model's out-of-bag quality (model_rows 0: none) */
+	int model_rows;
+	double model_r2, model_nmae;
 };
 
 /* Improvement of the best trial over the baseline in %, goal-aware (0 if none). */
