@@ -64,6 +64,8 @@ if [ "$extras" = 1 ]; then
 	check cmd fio fio fio
 	check cmd wrk wrk wrk
 	check cmd nginx nginx nginx
+	# tools/optimizers/optuna.py, for kpilot tune --algo external
+	check py optuna python3-optuna python3-optuna
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);
