@@ -4,7 +4,7 @@
 optimizers"):
 
     kpilot tune --profile tcp-churn --algo external \
-        --optimizer python3 tools/optimizers/optuna.py --sampler tpe
+        --optimizer tools/optimizers/optuna.py --sampler tpe
 
 JSON lines on stdin/stdout: kpilot sends "space", this answers with an "ask"
 (a point in [-1, 1]^d), kpilot sends a "tell" per trial, then "done". Seeded
@@ -12,11 +12,17 @@ from the space's seed: same seed, same points. Debian: python3-optuna.
 """
 import argparse
 import json
+import os
 import sys
+import warnings
 
-import optuna
-from optuna.distributions import FloatDistribution
-from optuna.trial import TrialState
+# This file is called optuna.py: its own directory first on sys.path would
+# shadow the optuna package.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+import optuna  # noqa: E402
+from optuna.distributions import FloatDistribution  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
 
 # A point kpilot moved by more than this (clamping, a refusal) is told as the
 # point it really measured; integer rounding of a knob stays below it.
@@ -45,6 +51,7 @@ def main():
     ap.add_argument("--seed", type=int, help="instead of kpilot's seed")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
     space = json.loads(sys.stdin.readline())
     if space.get("type") != "space":

@@ -33,7 +33,7 @@ static const char doc[] =
 "    kpilot tune --profile tcp-churn              # built in, needs nothing\n"
 "    kpilot tune --profile tcp-churn --algo random --trials 20 --seed 3\n"
 "    kpilot tune --profile tcp-churn --algo external --trials 20 \\\n"
-"        --optimizer python3 tools/optimizers/optuna.py --sampler tpe\n"
+"        --optimizer tools/optimizers/optuna.py --sampler tpe\n"
 "    kpilot tune --config tools/profiles/pgbench.json --apply-best\n"
 "    kpilot tune --config my.json --dry-run       # validate, change nothing\n"
 "    kpilot tune --profile wordcount --algo ds2   # size a pipeline's operators\n"
