@@ -240,22 +240,22 @@ Test(rollout, same_seed_same_proposals)
 }
 
 /*
- * Not a benchmark (tools/bench/tuning is): a guard that the model is used.
- * Median over 5 seeds of the best after 30 trials, against uniform random
- * search with the same seeds.
+ * Not a benchmark (tools/bench/tuning-synth is): a guard that the model is
+ * used. Median over 9 seeds of the best after 40 trials, against uniform
+ * random search with the same seeds (single runs vary a lot: 0.58 to 0.98).
  */
 Test(rollout, beats_random_search_on_the_synthetic_surface)
 {
-	double ro[5], rnd[5];
+	double ro[9], rnd[9];
 	int s, i, k;
 
-	for (s = 0; s < 5; s++) {
+	for (s = 0; s < 9; s++) {
 		struct kp_rng g;
 
-		ro[s] = run_rollout(s + 1, 30, NULL);
+		ro[s] = run_rollout(s + 1, 40, NULL);
 		kp_rng_seed(&g, s + 1);
 		rnd[s] = 0;
-		for (i = 0; i < 30; i++) {
+		for (i = 0; i < 40; i++) {
 			double u[4], v;
 
 			for (k = 0; k < 4; k++)
@@ -264,11 +264,11 @@ Test(rollout, beats_random_search_on_the_synthetic_surface)
 			rnd[s] = v > rnd[s] ? v : rnd[s];
 		}
 	}
-	qsort(ro, 5, sizeof(double), cmp_d);
-	qsort(rnd, 5, sizeof(double), cmp_d);
-	cr_log_info("median best after 30: rollout %.3f, random %.3f", ro[2], rnd[2]);
-	cr_assert_gt(ro[2], rnd[2] + 0.1, "rollout %.3f, random %.3f", ro[2], rnd[2]);
-	cr_assert_gt(ro[2], 0.8);
+	qsort(ro, 9, sizeof(double), cmp_d);
+	qsort(rnd, 9, sizeof(double), cmp_d);
+	cr_log_info("median best after 40: rollout %.3f, random %.3f", ro[4], rnd[4]);
+	cr_assert_gt(ro[4], rnd[4] + 0.15, "rollout %.3f, random %.3f", ro[4], rnd[4]);
+	cr_assert_gt(ro[4], 0.8);
 }
 
 Test(rollout, misuse_refused)
