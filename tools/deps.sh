@@ -67,6 +67,8 @@ if [ "$extras" = 1 ]; then
 	check cmd nginx nginx nginx
 	# tools/valgrind-check.sh (CI); make fuzz needs only clang's libFuzzer.
 	check cmd valgrind valgrind valgrind
+	# tools/optimizers/optuna.py, for kpilot tune --algo external
+	check py optuna python3-optuna python3-optuna
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);

@@ -257,7 +257,9 @@ static int sample_categorical(struct kp_rng *rng, const float *logits, int n,
 	return pick;
 }
 
-int kp_ppo_act(struct kp_ppo *a, const float *obs, float *action, float *logprob, float *value)
+/* given (continuous only): record that action instead of sampling one. */
+static int ppo_act(struct kp_ppo *a, const float *obs, const float *given, float *action,
+		   float *logprob, float *value)
 {
 	const struct kp_ppo_config *c = &a->cfg;
 	int E = c->num_envs, O = c->obs_dim, A = c->act_dim, e, d;
@@ -284,9 +286,11 @@ int kp_ppo_act(struct kp_ppo *a, const float *obs, float *action, float *logprob
 		}
 		if (c->continuous) {
 			for (d = 0; d < A; d++) {
-				double sd = exp(a->logstd[d]), eps = kp_rng_gauss(&a->rng);
+				double sd = exp(a->logstd[d]);
+				double eps = given ? (given[(size_t)e * A + d] - out[d]) / sd :
+					     kp_rng_gauss(&a->rng);
 
-				act[d] = out[d] + sd * eps;
+				act[d] = given ? given[(size_t)e * A + d] : out[d] + sd * eps;
 				/* log N(x; mu, sd) with x - mu = sd * eps exactly. */
 				lp += -0.5 * eps * eps - a->logstd[d] - LOG_SQRT_2PI;
 				action[(size_t)e * A + d] = act[d] > 1 ? 1 : act[d] < -1 ? -1 : act[d];
@@ -308,6 +312,20 @@ int kp_ppo_act(struct kp_ppo *a, const float *obs, float *action, float *logprob
 	}
 	a->acted = true;
 	return 0;
+}
+
+int kp_ppo_act(struct kp_ppo *a, const float *obs, float *action, float *logprob, float *value)
+{
+	return ppo_act(a, obs, NULL, action, logprob, value);
+}
+
+int kp_ppo_act_given(struct kp_ppo *a, const float *obs, const float *action, float *logprob)
+{
+	float out[KP_MLP_MAX_WIDTH * 4];
+
+	if (!a->cfg.continuous || a->cfg.num_envs * a->cfg.act_dim > (int)(sizeof(out) / sizeof(*out)))
+		return -EINVAL;
+	return ppo_act(a, obs, action, out, logprob, NULL);
 }
 
 int kp_ppo_act_deterministic(struct kp_ppo *a, const float *obs, float *action)

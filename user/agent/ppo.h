@@ -103,6 +103,12 @@ const struct kp_ppo_config *kp_ppo_config(const struct kp_ppo *a);
  * (num_envs each) may be NULL. -EBUSY if the rollout is full (update first).
  */
 int kp_ppo_act(struct kp_ppo *a, const float *obs, float *action, float *logprob, float *value);
+/*
+ * As kp_ppo_act, but the (continuous) action was chosen elsewhere, e.g. by
+ * a planner over the policy's proposals: it is recorded as given, with its
+ * log-prob under the current policy, so PPO learns from what was done.
+ */
+int kp_ppo_act_given(struct kp_ppo *a, const float *obs, const float *action, float *logprob);
 /* The policy's mode (argmax or clipped mean), no exploration, nothing recorded. */
 int kp_ppo_act_deterministic(struct kp_ppo *a, const float *obs, float *action);
 /*

@@ -22,14 +22,18 @@ static const char doc[] =
 "original is restored at the end (or kept with --apply-best).\n"
 "\n"
 "USAGE: kpilot tune (--config FILE | --profile NAME) [--trials N] [--seed N]\n"
-"                   [--algo ppo|random] [--out DIR] [--apply-best] [--dry-run]\n"
-"                   [--confirm N] [--allow-risky KNOB]... [--json]\n"
+"                   [--algo ppo|ppo-plain|random] [--out DIR] [--apply-best]\n"
+"                   [--dry-run] [--confirm N] [--allow-risky KNOB]... [--json]\n"
+"       kpilot tune (--config FILE | --profile NAME) ... --algo external\n"
+"                   [--optimizer-timeout S] --optimizer CMD [ARG...]\n"
 "       kpilot tune --profile wordcount [--algo ppo|ds2|static] [--trials N]\n"
 "                   [--rate R] [--step-at N --step-rate R] [--pipeline FILE]\n"
 "\n"
 "EXAMPLES:\n"
 "    kpilot tune --profile tcp-churn              # built in, needs nothing\n"
 "    kpilot tune --profile tcp-churn --algo random --trials 20 --seed 3\n"
+"    kpilot tune --profile tcp-churn --algo external --trials 20 \\\n"
+"        --optimizer tools/optimizers/optuna.py --sampler tpe\n"
 "    kpilot tune --config tools/profiles/pgbench.json --apply-best\n"
 "    kpilot tune --config my.json --dry-run       # validate, change nothing\n"
 "    kpilot tune --profile tcp-churn --trials 10 --confirm 0  # quick look\n"
@@ -54,7 +58,11 @@ static const struct argp_option options[] = {
 	{ "profile", 'p', "NAME", 0, "A built-in or tools/profiles profile" },
 	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only; pipelines: control intervals, 1 or more (default 30)" },
 	{ "seed", 's', "N", 0, "Random seed (overrides the config)" },
-	{ "algo", 'a', "ALGO", 0, "ppo or random (overrides the config); pipelines: ppo, ds2 or static" },
+	{ "algo", 'a', "ALGO", 0, "ppo (model + rollout over PPO), ppo-plain, random or external "
+	  "(overrides the config); pipelines: ppo, ds2 or static" },
+	{ "optimizer", 0, "CMD ARG...", OPTION_DOC, "--algo external: the optimizer to run "
+	  "(JSON lines on its stdin/stdout); every later argument is its" },
+	{ "optimizer-timeout", OPT_OPTIMIZER_TIMEOUT, "S", 0, "How long the optimizer may take per answer (60)" },
 	{ "out", 'o', "DIR", 0, "Where results go" },
 	{ "apply-best", OPT_APPLY_BEST, NULL, 0, "Keep the best configuration (kpilot rollback undoes it)" },
 	{ "confirm", OPT_CONFIRM, "N", 0, "Confirmation runs of the baseline and of the best, each (default 5; 0: none)" },
@@ -100,12 +108,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'a':
 		tune_args.pipe_algo = arg;
-		if (!strcmp(arg, "ppo"))
-			tune_args.algo = KP_ALGO_PPO;
-		else if (!strcmp(arg, "random"))
-			tune_args.algo = KP_ALGO_RANDOM;
-		else if (strcmp(arg, "ds2") && strcmp(arg, "static"))
-			argp_error(state, "--algo: '%s' is not ppo, random, ds2 or static", arg);
+		tune_args.algo = kp_tune_algo(arg);
+		if (tune_args.algo < 0 && strcmp(arg, "ds2") && strcmp(arg, "static"))
+			argp_error(state, "--algo: '%s' is not ppo, ppo-plain, random, external, ds2 or static",
+				   arg);
 		break;
 	case 'o':
 		tune_args.out = arg;
@@ -144,6 +150,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		tune_args.churn_seconds = strtod(arg, &end);
 		if (*end || tune_args.churn_seconds <= 0 || tune_args.churn_seconds > 600)
 			argp_error(state, "--churn-seconds: '%s' is not in (0, 600]", arg);
+		break;
+	case OPT_OPTIMIZER_TIMEOUT:
+		tune_args.optimizer_timeout = strtod(arg, &end);
+		if (*end || tune_args.optimizer_timeout <= 0 || tune_args.optimizer_timeout > 86400)
+			argp_error(state, "--optimizer-timeout: '%s' is not in (0, 86400]", arg);
 		break;
 	case ARGP_KEY_END:
 		if (!!tune_args.config + !!tune_args.profile + !!tune_args.pipeline != 1)
@@ -197,13 +208,19 @@ int cmd_tune(int argc, char **argv)
 	struct kp_tune_config cfg;
 	struct kp_tune_opts o = {};
 	char err[1024], out[4096] = "";
-	int ret, saved = kp_verbosity;
+	int i, ret, saved = kp_verbosity;
 
 	memset(&tune_args, 0, sizeof(tune_args));
 	tune_args.algo = -1;
 	tune_args.seed = -1;
 	tune_args.trials = -1;
 	tune_args.confirm = 5;
+	for (i = 1; i < argc; i++)	/* the optimizer's argv is not kpilot's */
+		if (!strcmp(argv[i], "--optimizer")) {
+			tune_args.optimizer = argv + i + 1;
+			argc = i;
+			break;
+		}
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return KP_EXIT_USAGE;
 	if (tune_args.pipeline)
@@ -250,6 +267,8 @@ int cmd_tune(int argc, char **argv)
 	o.churn_seconds = tune_args.churn_seconds;
 	o.confirm = tune_args.confirm;
 	o.allow_risky = tune_args.risky;
+	o.optimizer = tune_args.optimizer;
+	o.optimizer_timeout_s = tune_args.optimizer_timeout > 0 ? tune_args.optimizer_timeout : 60;
 	/* One line per trial is the log; every knob write only with -v. */
 	if (kp_verbosity < KP_DEBUG && !tune_args.dry_run)
 		kp_verbosity = KP_WARN;

@@ -22,6 +22,8 @@ struct tune_args {
 	long confirm;		/* runs per side; default 5 */
 	const char *risky[KP_TUNE_RISKY_MAX + 1];
 	int nrisky;
+	char **optimizer;	/* --algo external: everything after --optimizer */
+	double optimizer_timeout;
 	/* pipelines */
 	const char *pipeline, *pipe_algo, *quotas;
 	double rate, step_rate, utilisation, deadband;
@@ -33,7 +35,8 @@ struct tune_args {
 extern struct tune_args tune_args;
 
 enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
-       OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG, OPT_CONFIRM, OPT_RISKY };
+       OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG,
+       OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT };
 
 /* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);

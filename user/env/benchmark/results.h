@@ -74,6 +74,9 @@ struct kp_results {
 	bool confirm_on;		/* a confirmation phase was asked for */
 	struct kp_confirm conf;
 	double elapsed_s;
+	/* --algo ppo: the learned model's out-of-bag quality (model_rows 0: none) */
+	int model_rows;
+	double model_r2, model_nmae;
 };
 
 /* Improvement of the best trial over the baseline in %, goal-aware (0 if none). */

@@ -172,7 +172,7 @@ static void describe(struct tune *t)
 	for (i = 0; i < c->nstate; i++)
 		d->state[i] = c->state[i];
 	t->r.d = d;
-	t->r.algo = c->algo == KP_ALGO_PPO ? "ppo" : "random";
+	t->r.algo = kp_tune_algo_names[c->algo];
 	t->r.seed = c->seed;
 	t->r.best = -1;
 	t->r.baseline = NAN;
@@ -390,7 +390,7 @@ out:
 	if (!ret && o->apply_best)
 		kept = keep_best(&t, why, len);
 	kp_observer_close(t.obs);
-	kp_ppo_destroy(t.ppo);
+	tune_agent_close(&t);
 	if (!o->dry_run && t.t0 && (!kp_run_failed(ret) || t.r.ntrials)) {
 		kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len);
 		if (!o->json && !o->quiet)

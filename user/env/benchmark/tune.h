@@ -25,6 +25,8 @@ struct kp_tune_opts {
 	double churn_seconds;		/* tcp-churn client run time (0: 4 s) */
 	int confirm;			/* confirmation runs per side at the end; 0: none */
 	const char *const *allow_risky;	/* knobs that may cross their safe floor/ceiling */
+	char *const *optimizer;		/* --algo external: its argv */
+	double optimizer_timeout_s;	/* per answer */
 };
 
 /*

@@ -244,6 +244,18 @@ static int parse_state(struct kp_json *x, json_t *s, struct kp_tune_config *c)
 	return 0;
 }
 
+const char *const kp_tune_algo_names[] = { "ppo", "ppo-plain", "random", "external", NULL };
+
+int kp_tune_algo(const char *name)
+{
+	int i;
+
+	for (i = 0; kp_tune_algo_names[i]; i++)
+		if (!strcmp(name, kp_tune_algo_names[i]))
+			return i;
+	return -1;
+}
+
 static int parse_training(struct kp_json *x, json_t *t, struct kp_tune_config *c)
 {
 	static const char *const keys[] = { "trials", "episode_steps", "seed", "algo", NULL };
@@ -258,9 +270,11 @@ static int parse_training(struct kp_json *x, json_t *t, struct kp_tune_config *c
 	err = err ?: kp_json_str(x, t, "$.training", "algo", false, algo, sizeof(algo));
 	if (err)
 		return err;
-	if (algo[0] && strcmp(algo, "ppo") && strcmp(algo, "random"))
-		return kp_json_fail(x, "$.training.algo", "expected \"ppo\" or \"random\", got \"%s\"", algo);
-	c->algo = !strcmp(algo, "random") ? KP_ALGO_RANDOM : KP_ALGO_PPO;
+	c->algo = KP_ALGO_PPO;
+	if (algo[0] && (int)(c->algo = kp_tune_algo(algo)) < 0)
+		return kp_json_fail(x, "$.training.algo",
+				    "expected \"ppo\", \"ppo-plain\", \"random\" or \"external\", got \"%s\"",
+				    algo);
 	c->trials = trials;
 	c->episode_steps = ep;
 	c->seed = seed;

@@ -14,7 +14,11 @@
 #define KP_TUNE_MAX_ARGS	64
 
 enum kp_goal { KP_GOAL_MAXIMIZE, KP_GOAL_MINIMIZE };
-enum kp_algo { KP_ALGO_PPO, KP_ALGO_RANDOM };
+/* ppo: rollout on a learned model over a PPO base policy; ppo-plain: PPO alone. */
+enum kp_algo { KP_ALGO_PPO, KP_ALGO_PPO_PLAIN, KP_ALGO_RANDOM, KP_ALGO_EXTERNAL };
+/* Their names, by value, NULL-terminated; kp_tune_algo: name -> value, or -1. */
+extern const char *const kp_tune_algo_names[];
+int kp_tune_algo(const char *name);
 
 struct kp_tune_action {
 	char knob[256];

@@ -22,6 +22,8 @@
 
 struct kp_observer;
 struct kp_ppo;
+struct kp_rollout;
+struct kp_external;
 
 struct tune {
 	const struct kp_tune_opts *o;
@@ -29,7 +31,10 @@ struct tune {
 	struct kp_session *s;
 	struct kp_observer *obs;
 	int op;				/* the observer's "bench" operator */
-	struct kp_ppo *ppo;
+	struct kp_ppo *ppo;		/* ppo-plain */
+	struct kp_rollout *rollout;	/* ppo */
+	struct kp_external *ext;	/* external */
+	int ext_lines;			/* asks answered */
 	struct kp_rng rng;
 	int obs_dim;
 	float obs_vec[2 * KP_TUNE_MAX_ACTIONS + 2 + KP_TUNE_MAX_STATE];
@@ -94,5 +99,6 @@ void tune_agent_start(struct tune *t);
 int tune_agent_propose(struct tune *t, double *u, float *a);
 int tune_agent_learn(struct tune *t, char applied[][64], bool ok, double reward,
 		     const double *state, int trial);
+void tune_agent_close(struct tune *t);
 
 #endif
