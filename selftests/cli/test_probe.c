@@ -31,7 +31,7 @@ static const char *const features[] = {
 	"netns_sysctl", "netem", "pidfd_getfd", "sk_reuseport", "sk_lookup", "reuseport_migrate",
 };
 static const char *const tracepoints[] = {
-	"sched_switch", "sched_wakeup", "sched_wakeup_new", "sched_process_fork",
+	"sched_switch", "sched_wakeup", "sched_wakeup_new", "task_newtask", "sched_process_fork",
 	"sched_process_exit", "hrtimer_expire_entry", "block_io_start", "block_rq_complete",
 	"block_rq_insert", "block_rq_issue", "inet_sock_set_state", "tcp_retransmit_skb",
 	"tcp_retransmit_synack", "tcp_probe",
