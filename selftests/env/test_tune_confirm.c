@@ -160,7 +160,12 @@ Test(tune_confirm, safe_floor_holds_unless_allowed)
 	free(eh);
 	config("tw", true, "echo tps = $(cat /proc/sys/net/ipv4/tcp_max_tw_buckets)",
 	       "{\"knob\": \"net.ipv4.tcp_max_tw_buckets\", \"min\": 4096, \"max\": 262144,"
-	       " \"scale\": \"log\"}", 4);
+	       " \"scale\": \"log\"}", 7);
+	/* Random search with seed 1 has reached 5504 by its 7th point (its 4th
+	 * lowest was 20853, above a small VM guest's floor): the check below needs
+	 * a floor above that. */
+	if (floor <= 5504)
+		cr_skip_test("safe floor %ld: too small a host to tell (needs > 5504)", floor);
 	snprintf(cmd, sizeof(cmd), KPILOT " tune --config %s/tw.json --confirm 0 --out %s/tw"
 		 " --state-dir %s/state -q 2>%s/tw.err", tmp, tmp, tmp, tmp);
 	cr_assert_eq(tu_system(cmd), 0);
