@@ -194,7 +194,11 @@ demo: deps
 # safety (Documentation/design.md, "Kernel safety"), takes minutes under TCG:
 # run it on its own, in a small guest,
 # `make vmtest VMTEST_TESTS="observer observer_stress" VMTEST_MEM=512M`.
-VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress
+# test_tune_external and test_tune_confirm run kpilot tune many times over
+# the same kernel paths as test_tune, minutes under TCG; and the one 6.1
+# guest hang seen on 2026-12-01 came during test_tune_external (an OPEN
+# PROBLEM, Documentation/testing.md): out of CI's VM tier until understood.
+VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 vmtest: export VMTEST_CMD ?= tools/run-selftests.sh $(OUTPUT)/selftests $(strip $(VMTEST_TESTS))
 vmtest: export KERNEL ?=
