@@ -187,7 +187,9 @@ static __always_inline void timed_switch_in(struct task_struct *next, bool btf, 
 
 	if (!pid)
 		return;
-	v = task_get(next, pid, btf, create_locked(btf));
+	/* only a task whose wait began at a wakeup or preemption has one to end:
+	 * its state exists already, so look it up and never create it here */
+	v = task_get(next, pid, btf, false);
 	if (!v || !v->runq_since_ns)
 		return;
 	wait = now - v->runq_since_ns;
