@@ -325,6 +325,42 @@ Test(safety_journal, failed_writes_undo_the_batch_and_abort_after_three, .init =
 	kp_session_close(s);
 }
 
+/* A revert that cannot write aborts the session and says which knob and why. */
+Test(safety_journal, a_failed_revert_names_the_knob, .init = setup1, .fini = teardown)
+{
+	struct kp_session_opts o = { .root = root, .state_dir = state, .clock = fake_clock };
+	struct kp_change c = { "net.core.somaxconn", "6000" };
+	char why[512], log[4096], path[4200];
+	struct kp_session *s;
+	int i, err = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stderr", state);
+	cr_assert_not_null(freopen(path, "w", stderr));
+	cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_session_apply(s, &c, 1, "step 1", why, sizeof(why)), 0, "%s", why);
+	cr_expect_eq(kp_session_report(s, 100.0), 0);
+	fake_clock_now += 5;
+	c.value = "9000";
+	cr_assert_eq(kp_session_apply(s, &c, 1, "step 2", why, sizeof(why)), 0, "%s", why);
+	fail_path = "/net/core/somaxconn";
+	kp_fs_write_hook = fail_somaxconn;
+	/* 3 regressed steps per revert, 3 failed reverts in a row */
+	for (i = 0; i < 9 && err >= 0; i++)
+		err = kp_session_report(s, 50.0);
+	kp_fs_write_hook = NULL;
+	cr_expect_eq(err, -ECANCELED);
+	cr_expect(kp_session_aborted(s));
+	kp_session_close(s);
+	fflush(stderr);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	log[fread(log, 1, sizeof(log) - 1, f)] = '\0';
+	fclose(f);
+	cr_expect(strstr(log, "the revert to known-good failed 3 times in a row: "
+			 "net.core.somaxconn: writing '6000' failed: Input/output error"), "%s", log);
+}
+
 Test(safety_journal, one_kpilot_at_a_time, .init = setup1, .fini = teardown)
 {
 	struct kp_session_opts o = { .root = root, .state_dir = state };

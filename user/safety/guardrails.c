@@ -34,7 +34,8 @@ static void snapshot_good(struct kp_session *s)
 	}
 }
 
-static int revert_to_good(struct kp_session *s, const char *why_text)
+/* 0, or the first failure's errno with its knob and cause in fail. */
+static int revert_to_good(struct kp_session *s, const char *why_text, char *fail, size_t flen)
 {
 	char why[512], cur[KP_VALUE_MAX];
 	int i, err = 0;
@@ -56,8 +57,10 @@ static int revert_to_good(struct kp_session *s, const char *why_text)
 			continue;
 		}
 		r = sess_rec_new();
-		if (!r)
+		if (!r) {
+			snprintf(fail, flen, "no memory for the journal record of %s", k->name);
 			return -ENOMEM;
+		}
 		snprintf(r->old, sizeof(r->old), "%s", k->expected);
 		snprintf(r->new, sizeof(r->new), "%s", target);
 		snprintf(r->why, sizeof(r->why), "%s", why_text);
@@ -66,8 +69,18 @@ static int revert_to_good(struct kp_session *s, const char *why_text)
 			e = sess_write_verify(&s->t, k->name, target, false, why, sizeof(why));
 		if (e) {
 			kp_err("guardrail revert of %s failed: %s", k->name, e == -EIO ? why : strerror(-e));
-			if (!err)
+			/* as in apply: the value is now unknown, not the target */
+			memset(r, 0, sizeof(*r));
+			snprintf(r->why, sizeof(r->why), "%s", e == -EIO ? why : strerror(-e));
+			sess_jlog(s, KP_J_FAIL, k, r, true);
+			if (!err) {
+				if (e == -EIO)	/* why names the knob and the value */
+					snprintf(fail, flen, "%.500s", why);
+				else
+					snprintf(fail, flen, "%s back to %s: %s", k->name, target,
+						 strerror(-e));
 				err = e;
+			}
 		} else {
 			k->last_t = s->clock();
 			kp_info("%s: %s -> %s (%s)", k->name, r->old, target, why_text);
@@ -79,7 +92,7 @@ static int revert_to_good(struct kp_session *s, const char *why_text)
 
 int kp_session_report(struct kp_session *s, double reward)
 {
-	char why[256];
+	char why[256], fail[1200], msg[1300];
 
 	if (s->aborted)
 		return -ECANCELED;
@@ -100,8 +113,14 @@ int kp_session_report(struct kp_session *s, double reward)
 		 s->ref, s->thr * 100, s->bad);
 	kp_warn("%s; reverting to the last known-good configuration", why);
 	s->bad = 0;
-	if (revert_to_good(s, why) && ++s->failed >= s->max_failed)
-		return sess_abort(s, "the revert to known-good failed");
+	/* s->failed restarts with every report: failed reverts count apart */
+	if (!revert_to_good(s, why, fail, sizeof(fail)))
+		s->bad_reverts = 0;
+	else if (++s->bad_reverts >= s->max_failed) {
+		snprintf(msg, sizeof(msg), "the revert to known-good failed %d times in a row: %s",
+			 s->bad_reverts, fail);
+		return sess_abort(s, msg);
+	}
 	return 1;
 }
 

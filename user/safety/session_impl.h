@@ -86,6 +86,7 @@ struct kp_session {
 	bool have_ref;
 	double ref;
 	int bad, failed;
+	int bad_reverts;	/* guardrail reverts that failed, in a row */
 	bool aborted;
 };
 

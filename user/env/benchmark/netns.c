@@ -19,8 +19,11 @@ static int run_cmd(char *const argv[], char *why, size_t len)
 		return st;
 	st = kp_child_finish(&p, 10, NULL);
 	if (st) {
-		snprintf(why, len, "%s %s %s: %s", argv[0], argv[1], argv[2],
-			 p.len ? p.out : "failed");
+		if (p.len)
+			snprintf(why, len, "%s %s %s: %s", argv[0], argv[1], argv[2], p.out);
+		else
+			snprintf(why, len, "%s %s %s: exit status %d, no output", argv[0], argv[1],
+				 argv[2], st);
 		why[strcspn(why, "\n")] = '\0';
 		kp_child_free(&p);
 		return -EIO;

@@ -62,8 +62,15 @@ static int run_churn(struct tune *t, double *metric, char *why, size_t len)
 	kp_child_finish(&sp, 5, NULL);
 	kp_child_free(&sp);
 	if (st) {
-		snprintf(why, len, "%s", st == -ETIMEDOUT ? "timed out" : st == -EINTR ? "interrupted" :
-			 "the tcp-churn client failed");
+		if (st == -ETIMEDOUT || st == -EINTR)
+			snprintf(why, len, "the tcp-churn client %s",
+				 st == -ETIMEDOUT ? "timed out" : "was interrupted");
+		else if (st < 0)
+			snprintf(why, len, "the tcp-churn client: %s", strerror(-st));
+		else
+			snprintf(why, len, "the tcp-churn client exited with status %d: %s", st,
+				 cp.len ? cp.out : "no output");
+		why[strcspn(why, "\n")] = '\0';
 		kp_child_free(&cp);
 		return st < 0 ? st : -EIO;
 	}
