@@ -12,7 +12,24 @@ unset vmtest_proj vmtest_run
 . "$run/env"
 bb=$VMTEST_BUSYBOX tty=${VMTEST_TTY:-0} verbose=${VMTEST_VERBOSE:-0}
 level=${VMTEST_LOGLEVEL:-7}
-unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE VMTEST_LOGLEVEL
+hold=${VMTEST_HOLD_TPS:-}
+unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE VMTEST_LOGLEVEL VMTEST_HOLD_TPS
+
+# run.sh's VMTEST_HOLD: each tracepoint named gets two resident probes (its
+# trace event on in the top buffer and in one instance, recording off), so a
+# kpilot attach or detach adds or drops a third probe and patches no text.
+hold_tracepoints() {
+	T=/sys/kernel/tracing n=0
+	mkdir -p $T/instances/vmtest-hold 2>/dev/null || return 0
+	for tp in $hold; do
+		for e in $T/events/*/"$tp"/enable; do
+			[ -w "$e" ] || continue
+			echo 1 >"$e" && echo 1 >"$T/instances/vmtest-hold/${e#"$T"/}" && n=$((n + 1))
+		done
+	done
+	echo 0 >$T/tracing_on; echo 0 >$T/instances/vmtest-hold/tracing_on
+	echo "vmtest: held $n tracepoints open (multi-threaded TCG; VMTEST_HOLD=0 turns it off)"
+}
 
 # For the host's hang watch (watch.sh): the text symbols at their runtime
 # (KASLR) addresses, to name the words of a stack dump (Debian's System.map
@@ -24,6 +41,7 @@ nice -n 19 "$bb" grep ' [tTwW] ' /proc/kallsyms >"$run/kallsyms" 2>/dev/null &
 # lockup and hung-task reports print their stacks at KERN_DEFAULT/KERN_INFO.
 echo "$level" >/proc/sys/kernel/printk
 
+[ -n "$hold" ] && hold_tracepoints
 # A log, not a terminal, reads the console: plain \n line ends.
 [ "$tty" = 1 ] || "$bb" stty -onlcr 2>/dev/null
 cd "$proj" || exit 1

@@ -26,6 +26,11 @@
 #   VMTEST_LOGLEVEL console log level while the command runs (7)
 #   VMTEST_ACCEL    auto | kvm | tcg (auto)  VMTEST_RUNNER auto | vng | qemu
 #   VMTEST_MODULES  extra modules to preload, by name
+#   VMTEST_HOLD     1 | 0: under multi-threaded TCG, hold every tracepoint
+#                   kpilot attaches to open with two resident probes, so no
+#                   attach or detach patches kernel text (1; testing.md,
+#                   "Fixed: an emulator hang while tracepoints flip")
+#   VMTEST_TCG_THREAD  multi | single (qemu's default, multi with >1 vCPU)
 #   VMTEST_VERBOSE=1  show the kernel's boot messages
 # The command sees KPILOT_VMTEST=1, KPILOT_EMULATED=1 under TCG (0 under
 # KVM), KPILOT_VMTEST_KERNEL=<release>, plus PATH, HOME, TERM, LANG, CI and
@@ -225,11 +230,11 @@ esac
 # the emulated PIT hangs microvm boots about half the time.
 append="console=ttyS0 panic=-1 reboot=t mitigations=off 8250.nr_uarts=1 tsc=reliable"
 if [ "$accel" = tcg ]; then
-	cpu=${VMTEST_CPU:-max} emulated=1
+	cpu=${VMTEST_CPU:-max} emulated=1 tcgthread=${VMTEST_TCG_THREAD:-}
 	khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 	[ -n "$khz" ] && append="$append tsc_early_khz=$khz"
 else
-	cpu=host emulated=0
+	cpu=host emulated=0 tcgthread=
 fi
 # A hang must leave its evidence: every CPU's backtrace on a soft lockup,
 # and no panic on a lockup or hung task (the hang watch dumps the vCPUs and
@@ -240,12 +245,23 @@ append="$append softlockup_all_cpu_backtrace=1 softlockup_panic=0 hung_task_pani
 [ "${VMTEST_VERBOSE:-0}" = 1 ] || append="$append loglevel=4"
 append="$append ${VMTEST_APPEND:-} vmtest_proj=$proj vmtest_run=$run"
 silence=${VMTEST_SILENCE:-$([ "$accel" = tcg ] && echo 120 || echo 60)}
+# qemu 7.2's multi-threaded TCG can leave a vCPU looping on a stale int3
+# after another vCPU patches kernel text (a tracepoint's static key or static
+# call), with interrupts off: the patching CPU then waits for it forever. No
+# text is patched if each tracepoint already has two probes, so the guest
+# holds the ones kpilot uses (from bpf/ and tools/bench/) open before the command.
+hold=
+if [ "$accel" = tcg ] && [ "$cpus" -gt 1 ] && [ "$tcgthread" != single ] &&
+   [ "${VMTEST_HOLD:-1}" = 1 ]; then
+	hold=$(sed -n 's/^TP_TWINS(\([a-z0-9_]*\),.*/\1/p; s/.*SEC("\(tp_btf\|raw_tp\)\/\([a-z0-9_]*\)").*/\2/p' \
+		"$proj"/bpf/*.bpf.c "$proj"/tools/bench/*.bpf.c 2>/dev/null | sort -u | tr '\n' ' ')
+fi
 case "$silence" in ''|*[!0-9]*) die "VMTEST_SILENCE=$silence: seconds" ;; esac
 
 {
 	echo "export VMTEST_BUSYBOX=$(q "$busybox") VMTEST_MODDIR=$(q "$moddir")"
 	echo "export VMTEST_TTY=$tty VMTEST_VERBOSE=${VMTEST_VERBOSE:-0} VMTEST_LOGLEVEL=${VMTEST_LOGLEVEL:-7}"
-	echo "export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated"
+	echo "export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated VMTEST_HOLD_TPS=$(q "$hold")"
 	echo 'export KPILOT_VMTEST_KERNEL=$(uname -r)'
 	echo "export HOME=/root PATH=$(q "$PATH") TERM=$(q "${TERM:-dumb}")"
 	for v in LANG CI $(env | sed -n 's/^\(KPILOT_[A-Za-z0-9_]*\)=.*/\1/p'); do
@@ -272,7 +288,7 @@ fs="security_model=none,multidevs=remap"
 rc=0
 timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-qmp "unix:$qdir/qmp,server=on,wait=off" -pidfile "$run/qemu.pid" \
-	-accel "$accel" -cpu "$cpu" -M microvm,rtc=on -smp "$cpus" -m "$mem" \
+	-accel "$accel${tcgthread:+,thread=$tcgthread}" -cpu "$cpu" -M microvm,rtc=on -smp "$cpus" -m "$mem" \
 	-nodefaults -no-user-config -no-reboot -display none \
 	-chardev "stdio,id=con,signal=on,logfile=$run/console.log" -serial chardev:con \
 	-fsdev "local,id=root,path=/,readonly=on,$fs" \
@@ -287,6 +303,9 @@ rm -rf "$qdir"
 if [ -e "$run/hang" ]; then
 	cp -f "$run/hang.log" "$out/hang.log" 2>/dev/null
 	echo "vmtest: HANG DETECTED: $(cat "$run/hang") (dump: $out/hang.log, console: $out/console.log)" >&2
+	# CI keeps only the tail of the output: name what was running.
+	t=$(grep -a '^== ' "$run/console.log" 2>/dev/null | tail -1)
+	echo "vmtest: the hang came during: ${t:-(no test had started)}" >&2
 	rc=123
 elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "vmtest: TIMEOUT: the VM was killed after ${tmo}s (VMTEST_TIMEOUT)" >&2

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The vmtest runner's own tests: does it see a hang, dump the vCPUs, and
-# keep a quiet but live guest alive? Four small guests (256 MiB), ~20 s each
+# keep a quiet but live guest alive, and hold tracepoints? Five small guests (256 MiB), ~20 s each
 # under TCG. Exit 0 when all pass.
 #   tools/vmtest/selftest.sh            # on the default kernel (KERNEL= as for run.sh)
 set -u
@@ -65,6 +65,17 @@ vm 3 quiet-alive 20 'sleep 35; exit 3' &&
 
 # A panic ends the VM at once: no status, 125.
 vm 125 panic 0 'echo c >/proc/sysrq-trigger; sleep 600' && need panic 'KERNEL PANIC'
+
+# The hold (run.sh's VMTEST_HOLD) keeps tracepoints from patching text under
+# multi-threaded TCG: flipping sched_switch 300 times must not hang (without
+# it, qemu 7.2 hangs within ~50 flips: testing.md). It applies under TCG.
+saved=${VMTEST_ACCEL-auto}
+export VMTEST_ACCEL=tcg
+[ "${VMTEST_TCG_THREAD:-}" = single ] ||
+	{ vm 0 tracepoint-hold 60 'sh tools/vmtest/toggle-tracepoint.sh 300' &&
+	  need tracepoint-hold '^vmtest: held [1-9][0-9]* tracepoints open' &&
+	  need tracepoint-hold 'toggle-tracepoint: 300 toggles, no hang'; }
+export VMTEST_ACCEL="$saved"
 
 [ "$fails" = 0 ] && echo "vmtest selftest: all passed" && exit 0
 echo "vmtest selftest: $fails failed (last log: $log)"
