@@ -52,6 +52,9 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-init
 # Stricter for kpilot's own code and tools than for the tests (which build
 # formats at run time on purpose): the tree is clean with these.
 WARN_USER := -Wshadow -Wformat=2
+# The rooms that write the host's knobs also refuse silent narrowing
+# (sign changes stay allowed: sizes and counts mix size_t and int).
+WARN_STRICT := -Wconversion -Wno-sign-conversion
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Wno-unused-function -I$(dir $(VMLINUX)) -Ibpf
 # Clang's own system includes (for asm/types.h and friends), as libbpf-bootstrap does.
@@ -102,7 +105,8 @@ $(OUTPUT)/libkpilot.a: $(USER_OBJS)
 $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(if $(filter user/safety/% user/actuate/%,$<),$(WARN_STRICT)) \
+		$(CFLAGS_$(notdir $@)) $(DEPFLAGS) -c $< -o $@
 
 # An object that includes a skeleton depends on that skeleton (read from its
 # #include lines: no .d file exists before the first build to say so).

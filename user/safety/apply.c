@@ -47,7 +47,7 @@ static int check_owner(struct kp_session *s, struct pending *p, const char *cur,
 	k = sess_kfind(s, s->root, s->netns, name, true);
 	if (!k)
 		return -ENOMEM;
-	p->ki = k - s->k;
+	p->ki = (int)(k - s->k);
 	if (k->touched && k->dropped) {
 		snprintf(why, len, "%s: no longer managed (someone else changed it)", name);
 		return -EINVAL;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -260,6 +261,14 @@ static void get_str(json_t *o, const char *key, char *dst, size_t len)
 	snprintf(dst, len, "%s", v ? v : "");
 }
 
+/* A pid from the journal: anything outside a pid's range reads as 0 (none). */
+static int int_field(json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+
+	return v > 0 && v <= INT_MAX ? (int)v : 0;
+}
+
 int kp_jrec_parse(const char *line, struct kp_jrec *r)
 {
 	json_t *o;
@@ -280,7 +289,7 @@ int kp_jrec_parse(const char *line, struct kp_jrec *r)
 	r->op = i;
 	r->seq = json_integer_value(json_object_get(o, "seq"));
 	r->t = json_number_value(json_object_get(o, "t"));
-	r->pid = json_integer_value(json_object_get(o, "pid"));
+	r->pid = int_field(o, "pid");
 	get_str(o, "sid", r->sid, sizeof(r->sid));
 	get_str(o, "cmd", r->cmd, sizeof(r->cmd));
 	get_str(o, "mode", r->mode, sizeof(r->mode));

@@ -545,7 +545,7 @@ int kp_ncpus(void)
 
 long long kp_knob_from_unit(const struct kp_knob *k, double u)
 {
-	double lo = k->min, hi = k->max, t, v, shift = 0;
+	double lo = (double)k->min, hi = (double)k->max, t, v, shift = 0;
 
 	if (u != u)
 		u = -1;		/* NaN: the safest end is the start of the range */
@@ -557,13 +557,13 @@ long long kp_knob_from_unit(const struct kp_knob *k, double u)
 	} else {
 		v = lo + t * (hi - lo);
 	}
-	v = llround(v);
+	v = (double)llround(v);
 	return v < lo ? k->min : v > hi ? k->max : (long long)v;
 }
 
 double kp_knob_to_unit(const struct kp_knob *k, long long v)
 {
-	double lo = k->min, hi = k->max, t, shift = 0;
+	double lo = (double)k->min, hi = (double)k->max, t, shift = 0;
 
 	if (hi <= lo)
 		return 0;
@@ -574,9 +574,9 @@ double kp_knob_to_unit(const struct kp_knob *k, long long v)
 	if (k->scale == KP_SCALE_LOG) {
 		if (lo <= 0)
 			shift = 1 - lo;
-		t = (log(v + shift) - log(lo + shift)) / (log(hi + shift) - log(lo + shift));
+		t = (log((double)v + shift) - log(lo + shift)) / (log(hi + shift) - log(lo + shift));
 	} else {
-		t = (v - lo) / (hi - lo);
+		t = ((double)v - lo) / (hi - lo);
 	}
 	return 2 * t - 1;
 }

@@ -100,7 +100,7 @@ static int replay_change(struct kp_session *s, struct kstate *k, const struct kp
 			return -ENOMEM;
 		js->t = t;
 		js->n++;
-		t[i].k = k - s->k;
+		t[i].k = (int)(k - s->k);
 		snprintf(t[i].start, sizeof(t[i].start), "%s", r->old);
 	}
 	js->t[i].seq = r->seq;

@@ -135,7 +135,7 @@ static int check_cpumax(const struct kp_knob *k, const char *name, const struct 
 	nm = kp_cpumax_millicores(nv, ncpus);
 	if (nm < k->min || nm > hi) {
 		snprintf(why, len, "%s: %.3f CPUs is outside the safe range [%.3f, %.3f]",
-			 name, nm / 1000.0, k->min / 1000.0, hi / 1000.0);
+			 name, (double)nm / 1000.0, (double)k->min / 1000.0, (double)hi / 1000.0);
 		return -EINVAL;
 	}
 	/* leaving "max" only ever lowers the limit to a finite one: no step bound */
@@ -146,7 +146,7 @@ static int check_cpumax(const struct kp_knob *k, const char *name, const struct 
 		return 0;
 	if (policy == KP_STEP_REJECT) {
 		snprintf(why, len, "%s: step %.3f -> %.3f CPUs exceeds the maximum step %.3f",
-			 name, om / 1000.0, nm / 1000.0, allow / 1000.0);
+			 name, (double)om / 1000.0, (double)nm / 1000.0, (double)allow / 1000.0);
 		return -EINVAL;
 	}
 	nm = nm > om ? om + allow : om - allow;
@@ -221,7 +221,7 @@ int kp_check_budget(long long sum_millicores, double budget_cores, char *why, si
 	if (budget_cores <= 0 || sum_millicores <= (long long)(budget_cores * 1000 + 0.5))
 		return 0;
 	snprintf(why, len, "CPU quotas would sum to %.3f CPUs, over the session budget of %.3f",
-		 sum_millicores / 1000.0, budget_cores);
+		 (double)sum_millicores / 1000.0, budget_cores);
 	return -EINVAL;
 }
 
