@@ -19,6 +19,8 @@
 
 /* fmt is libbpf's: the attribute tells -Wformat=2 (clang) it is a format */
 __attribute__((format(printf, 2, 0)))
+/* libbpf passes its own format: checked there */
+__attribute__((format(printf, 2, 0)))
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && kp_verbosity < KP_DEBUG)

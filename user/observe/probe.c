@@ -491,10 +491,14 @@ static void probe_system(struct kp_probe *p)
 	pidfd_getfd(p);
 }
 
+/* libbpf passes its own format: checked there */
+__attribute__((format(printf, 2, 0)))
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* A refusal is an answer here: libbpf's own lines only with -v. */
-	return kp_verbosity >= KP_DEBUG ? vfprintf(stderr, fmt, ap) : 0;
+	if (kp_verbosity < KP_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
 }
 
 /* bpf() at all: root, and not refused by lockdown or a sysctl. */

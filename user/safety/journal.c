@@ -392,7 +392,7 @@ int kp_journal_append(struct kp_journal *j, struct kp_jrec *r, bool sync)
 			fclose(f);
 	}
 	r->seq = ++j->seq;
-	if (!r->t)
+	if (r->t == 0)
 		r->t = kp_wall_s();
 	s = kp_jrec_dump(r);
 	if (!s)
