@@ -12,7 +12,7 @@ KP=./kpilot
 command -v valgrind >/dev/null || { echo "valgrind-check: no valgrind (tools/deps.sh --extras)"; exit 2; }
 tmp=$(mktemp -d /tmp/kpilot-vg-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no"
+VG="valgrind -q --suppressions=tools/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no"
 pass=0 fail=0
 
 # run NAME WANT-STATUS COMMAND...: the command's status must be WANT (or any

@@ -21,6 +21,8 @@ unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE VMTEST_LOGLEVEL VMT
 hold_tracepoints() {
 	T=/sys/kernel/tracing n=0
 	mkdir -p $T/instances/vmtest-hold 2>/dev/null || return 0
+	# nothing is recorded: the smallest buffers leave the memory to the tests
+	echo 4 >$T/buffer_size_kb; echo 4 >$T/instances/vmtest-hold/buffer_size_kb
 	for tp in $hold; do
 		for e in $T/events/*/"$tp"/enable; do
 			[ -w "$e" ] || continue

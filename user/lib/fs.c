@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "lib/fs.h"
 
@@ -21,4 +23,17 @@ int kp_mkdir_p(const char *dir, mode_t mode)
 	if (mkdir(tmp, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+void kp_self_exe(char *path, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", path, len - 1);
+	static const char gone[] = " (deleted)";
+
+	if (n > 0 && (size_t)n < len - 1) {
+		path[n] = '\0';
+		if ((size_t)n < sizeof(gone) - 1 || strcmp(path + n - (sizeof(gone) - 1), gone))
+			return;
+	}
+	snprintf(path, len, "/proc/self/exe");
 }

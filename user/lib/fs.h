@@ -12,4 +12,11 @@
  */
 int kp_mkdir_p(const char *dir, mode_t mode);
 
+/*
+ * The path to exec to run kpilot again (its helpers: the tcp-churn server
+ * and client): the binary's own path, so that a tool that runs kpilot
+ * (valgrind) is not run instead; /proc/self/exe when that path is gone.
+ */
+void kp_self_exe(char *path, size_t len);
+
 #endif

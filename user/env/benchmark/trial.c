@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "env/benchmark/bench_run.h"
 #include "env/benchmark/tune_run.h"
+#include "lib/fs.h"
 #include "observe/observer.h"
 #include "safety/session.h"
 #include "state/state.h"
@@ -31,16 +32,17 @@ static int run_churn(struct tune *t, double *metric, char *why, size_t len)
 {
 	/* 4 s: long enough for TIME_WAIT to exhaust the default port range (~28k ports). */
 	double secs = t->o->churn_seconds > 0 ? t->o->churn_seconds : 4;
-	char s_secs[32], c_secs[32];
-	char *srv[] = { "/proc/self/exe", "tcpchurn", "server", "--addr", CHURN_SRV_IP, "--port",
+	char s_secs[32], c_secs[32], self[4096];
+	char *srv[] = { self, "tcpchurn", "server", "--addr", CHURN_SRV_IP, "--port",
 			CHURN_PORT, "--seconds", s_secs, NULL };
-	char *cli[] = { "/proc/self/exe", "tcpchurn", "client", "--addr", CHURN_SRV_IP, "--port",
+	char *cli[] = { self, "tcpchurn", "client", "--addr", CHURN_SRV_IP, "--port",
 			CHURN_PORT, "--seconds", c_secs, "--threads", "4", NULL };
 	struct kp_run_opts so = { .argv = srv, .netns = t->ns[0], .on_start = watch, .arg = t };
 	struct kp_run_opts co = { .argv = cli, .netns = t->ns[1], .on_start = watch, .arg = t };
 	struct kp_child sp, cp;
 	int st, err;
 
+	kp_self_exe(self, sizeof(self));
 	snprintf(s_secs, sizeof(s_secs), "%g", secs + t->c->timeout_s);
 	snprintf(c_secs, sizeof(c_secs), "%g", secs);
 	err = kp_child_start(&so, &sp, why, len);
