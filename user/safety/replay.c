@@ -369,6 +369,12 @@ done:
 	snprintf(r->why, sizeof(r->why), "%s", why_text);
 	err = sess_jlog(s, KP_J_RESTORE, k, r, false);
 	free(r);
+	if (err) {
+		/* the knob is right; only the journal lags (a later start finds it so) */
+		kp_warn("%s%s%s is at '%s', but the journal could not record it: %s", k->name,
+			k->netns[0] ? " in netns " : "", k->netns, target, strerror(-err));
+		err = 0;
+	}
 out:
 	if (fd >= 0)
 		close(fd);

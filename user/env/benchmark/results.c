@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <sys/stat.h>
 #include "env/benchmark/results.h"
@@ -388,7 +389,7 @@ static int write_file(const char *dir, const char *name, const struct kp_results
 {
 	char path[4096];
 	FILE *f;
-	int err;
+	int err, e;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "we");
@@ -397,9 +398,14 @@ static int write_file(const char *dir, const char *name, const struct kp_results
 		return -errno;
 	}
 	err = fn(r, f);
-	if (fclose(f) || err) {
-		snprintf(why, len, "cannot write %s", path);
-		return -EIO;
+	e = err ? errno : 0;	/* the failed write's (ENOSPC, EIO ...) */
+	if (fclose(f) && !e)
+		e = errno;
+	if (err || e) {
+		e = e ? e : EIO;
+		snprintf(why, len, "cannot write %s: %s", path, strerror(e));
+		unlink(path);	/* a torn results file would mislead */
+		return -e;
 	}
 	return 0;
 }
@@ -441,16 +447,15 @@ int kp_results_write(const struct kp_results *r, const char *dir, char *why, siz
 	return err;
 }
 
-void kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
-			size_t out_len)
+int kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
+		       size_t out_len, char *why, size_t len)
 {
-	char why[512];
+	int err;
 
 	kp_results_dir(dir, r->d->workload_name, out_dir, out_len);
-	if (kp_results_write(r, out_dir, why, sizeof(why))) {
-		kp_err("%s", why);
+	err = kp_results_write(r, out_dir, why, len);
+	if (err)
 		out_dir[0] = '\0';
-	}
 	if (json) {
 		json_t *j = kp_results_json(r);
 
@@ -458,4 +463,5 @@ void kp_results_publish(const struct kp_results *r, const char *dir, bool json, 
 		putchar('\n');
 		json_decref(j);
 	}
+	return err;
 }

@@ -93,11 +93,11 @@ void kp_results_dir(const char *dir, const char *workload, char *out, size_t len
 int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len);
 /*
  * The end of a run: the files in kp_results_dir(dir, workload), named in
- * out_dir ("" when they could not be written: logged), and results.json on
- * stdout when json.
+ * out_dir, and results.json on stdout when json. 0, or -errno with why
+ * naming the file and the cause (out_dir is then "").
  */
-void kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
-			size_t out_len);
+int kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
+		       size_t out_len, char *why, size_t len);
 int kp_results_svg(const struct kp_results *r, FILE *f);
 
 #endif
