@@ -397,13 +397,15 @@ int cmd_observe(int argc, char **argv)
 	env.rows = 20;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return KP_EXIT_USAGE;
+	/* Before start: a stop while loading still unpins and detaches (systemd sends TERM). */
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	ret = start(&obs);
 	if (ret)
 		goto out;
 
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	live = isatty(STDOUT_FILENO) && !env.json;
 	if (!live || kp_verbosity >= KP_DEBUG)
 		kp_info("observing with %s programs, run-queue wait from %s, %u ms interval%s",
