@@ -76,7 +76,7 @@ static bool benchmark_left(void)
 	char cmd[128];
 
 	/* [k]: the pattern does not match the shell that runs pgrep */
-	snprintf(cmd, sizeof(cmd), "pgrep -f '[%c]%s score' >/dev/null", MARK[0], MARK + 1);
+	snprintf(cmd, sizeof(cmd), "pgrep -f '[%c]%s score' >/dev/null", MARK[0], &MARK[1]);
 	return system(cmd) == 0;
 }
 

@@ -17,9 +17,10 @@ import sys
 import warnings
 
 # This file is called optuna.py: its own directory first on sys.path would
-# shadow the optuna package.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+# shadow the optuna package. realpath: python puts the script's directory
+# there with symlinks resolved, and the script may be reached through one.
+_here = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+sys.path = [p for p in sys.path if os.path.realpath(p or ".") != _here]
 import optuna  # noqa: E402
 from optuna.distributions import FloatDistribution  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
