@@ -11,7 +11,7 @@
  * In the VM guest (KPILOT_VMTEST=1, run with VMTEST_MEM=512M) it fills all
  * but 96 MiB of available memory, then a thread keeps what is available
  * hovering around 32 MiB (squeeze(); at 16 MiB the OOM killer took the hog
- * in 1 of 3 runs, 2026-12-01); 500 long-lived threads, 4 cycles per
+ * in 2 of 3 runs, 2026-12-01); 500 long-lived threads, 4 cycles per
  * mode. On the host a small version (64 MiB, 16 MiB churn, 100
  * threads, 3 cycles) keeps the shared machine usable.
  * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override.
