@@ -448,14 +448,20 @@ int kp_results_write(const struct kp_results *r, const char *dir, char *why, siz
 }
 
 int kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
-		       size_t out_len, char *why, size_t len)
+		       size_t out_len, int ret, char *why, size_t len)
 {
+	char wwhy[4200];
 	int err;
 
 	kp_results_dir(dir, r->d->workload_name, out_dir, out_len);
-	err = kp_results_write(r, out_dir, why, len);
-	if (err)
+	err = kp_results_write(r, out_dir, wwhy, sizeof(wwhy));
+	if (err) {
 		out_dir[0] = '\0';
+		if (ret)	/* the run's own failure stays the answer */
+			kp_err("%s", wwhy);
+		else
+			snprintf(why, len, "%s", wwhy);
+	}
 	if (json) {
 		json_t *j = kp_results_json(r);
 
@@ -463,5 +469,5 @@ int kp_results_publish(const struct kp_results *r, const char *dir, bool json, c
 		putchar('\n');
 		json_decref(j);
 	}
-	return err;
+	return ret ?: err;
 }

@@ -92,12 +92,14 @@ void kp_results_dir(const char *dir, const char *workload, char *out, size_t len
 /* Write results.json, history.csv and plot.svg into dir (created). */
 int kp_results_write(const struct kp_results *r, const char *dir, char *why, size_t len);
 /*
- * The end of a run: the files in kp_results_dir(dir, workload), named in
- * out_dir, and results.json on stdout when json. 0, or -errno with why
- * naming the file and the cause (out_dir is then "").
+ * The end of a run whose status is ret: the files in kp_results_dir(dir,
+ * workload), named in out_dir, and results.json on stdout when json.
+ * Returns ret, or when ret is 0 and a file could not be written, -errno with
+ * why naming the file and the cause (a failed run logs that instead); out_dir
+ * is then "".
  */
 int kp_results_publish(const struct kp_results *r, const char *dir, bool json, char *out_dir,
-		       size_t out_len, char *why, size_t len);
+		       size_t out_len, int ret, char *why, size_t len);
 int kp_results_svg(const struct kp_results *r, FILE *f);
 
 #endif

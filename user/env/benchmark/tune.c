@@ -392,16 +392,7 @@ out:
 	kp_observer_close(t.obs);
 	tune_agent_close(&t);
 	if (!o->dry_run && t.t0 && (!kp_run_failed(ret) || t.r.ntrials)) {
-		char rwhy[4200];
-
-		err = kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len, rwhy,
-					 sizeof(rwhy));
-		if (err && !ret) {
-			snprintf(why, len, "%s", rwhy);
-			ret = err;
-		} else if (err) {
-			kp_err("%s", rwhy);
-		}
+		ret = kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len, ret, why, len);
 		if (!o->json && !o->quiet)
 			summary(&t, out_dir);
 	}

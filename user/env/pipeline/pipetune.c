@@ -510,16 +510,7 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 	t.r.elapsed_s = kp_mono_s() - t.t0;
 	out_dir[0] = '\0';
 	if (t.r.ntrials) {
-		char rwhy[4200];
-
-		err = kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len, rwhy,
-					 sizeof(rwhy));
-		if (err && !ret) {
-			snprintf(why, len, "%s", rwhy);
-			ret = err;
-		} else if (err) {
-			kp_err("%s", rwhy);
-		}
+		ret = kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len, ret, why, len);
 		summary(&t, out_dir);
 	}
 	free(t.r.trials);
