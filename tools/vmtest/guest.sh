@@ -12,8 +12,9 @@ unset vmtest_proj vmtest_run
 . "$run/env"
 bb=$VMTEST_BUSYBOX tty=${VMTEST_TTY:-0} verbose=${VMTEST_VERBOSE:-0}
 level=${VMTEST_LOGLEVEL:-7}
-hold=${VMTEST_HOLD_TPS:-}
-unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE VMTEST_LOGLEVEL VMTEST_HOLD_TPS
+hold=${VMTEST_HOLD_TPS:-} holdkeys=${VMTEST_HOLD_KEYS:-0} poke=${VMTEST_TEXTPOKE:-}
+unset VMTEST_BUSYBOX VMTEST_MODDIR VMTEST_TTY VMTEST_VERBOSE VMTEST_LOGLEVEL VMTEST_HOLD_TPS \
+	VMTEST_HOLD_KEYS VMTEST_TEXTPOKE
 
 # run.sh's VMTEST_HOLD: each tracepoint named gets two resident probes (its
 # trace event on in the top buffer and in one instance, recording off), so a
@@ -33,6 +34,21 @@ hold_tracepoints() {
 	echo "vmtest: held $n tracepoints open (multi-threaded TCG; VMTEST_HOLD=0 turns it off)"
 }
 
+# The static keys a test's cgroups flip, held on by one empty cgroup: with
+# the root's controllers on, any child counts for cpusets_enabled() and
+# memcg socket accounting, and a finite cpu.max (no task to throttle) for
+# cfs_bandwidth_used(), which dequeue_entity() tests on every sleep.
+hold_static_keys() {
+	cg=/sys/fs/cgroup/vmtest-hold
+	mkdir -p $cg 2>/dev/null || { echo "vmtest: cannot hold the cgroup static keys: no $cg"; return 0; }
+	[ -w $cg/cpu.max ] && echo "1000000 100000" >$cg/cpu.max
+	# One-way keys flip at their first use, net_get_random_once() (the
+	# TCP/IP hash and sequence secrets) at the first connect: do it now.
+	"$bb" nc -w 1 127.0.0.1 9 </dev/null >/dev/null 2>&1
+	"$bb" nc -w 1 ::1 9 </dev/null >/dev/null 2>&1
+	echo "vmtest: held the cgroup static keys on ($(cat $cg/cgroup.controllers 2>/dev/null | tr ' ' ,), cpu.max $(cut -d' ' -f1 $cg/cpu.max 2>/dev/null))"
+}
+
 # For the host's hang watch (watch.sh): the text symbols at their runtime
 # (KASLR) addresses, to name the words of a stack dump (Debian's System.map
 # is a stub; ~1 s of one vCPU at the lowest priority); and a heartbeat from
@@ -44,12 +60,24 @@ nice -n 19 "$bb" grep ' [tTwW] ' /proc/kallsyms >"$run/kallsyms" 2>/dev/null &
 echo "$level" >/proc/sys/kernel/printk
 
 [ -n "$hold" ] && hold_tracepoints
+[ "$holdkeys" = 1 ] && hold_static_keys
+# Started after the holds: what it reports, the tests did.
+pokepid=
+if [ -n "$poke" ]; then
+	"$poke" vmtest "$run/poke-ready" & pokepid=$!
+	i=0
+	while [ ! -e "$run/poke-ready" ] && [ $i -lt 300 ] && kill -0 $pokepid 2>/dev/null; do
+		"$bb" usleep 100000; i=$((i + 1))
+	done
+fi
 # A log, not a terminal, reads the console: plain \n line ends.
 [ "$tty" = 1 ] || "$bb" stty -onlcr 2>/dev/null
 cd "$proj" || exit 1
 # Its own session with the console as controlling terminal, for VMTEST_CMD=sh.
 "$bb" setsid -c /bin/sh "$run/cmd"
 rc=$?
+# what is still in its rings, before the status ends the run
+[ -n "$pokepid" ] && kill -TERM "$pokepid" 2>/dev/null && wait "$pokepid"
 echo "$rc" >"$run/status.tmp" && mv "$run/status.tmp" "$run/status"
 sync
 # The kernel's "reboot: Restarting system" says nothing the host won't.

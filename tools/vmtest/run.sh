@@ -27,9 +27,11 @@
 #   VMTEST_ACCEL    auto | kvm | tcg (auto)  VMTEST_RUNNER auto | vng | qemu
 #   VMTEST_MODULES  extra modules to preload, by name
 #   VMTEST_HOLD     1 | 0: under multi-threaded TCG, hold every tracepoint
-#                   kpilot attaches to open with two resident probes, so no
-#                   attach or detach patches kernel text (1; testing.md,
-#                   "Fixed: an emulator hang while tracepoints flip")
+#                   kpilot attaches to open with two resident probes, and the
+#                   static keys cgroups flip on with a cgroup of the guest's
+#                   own, so no test patches kernel text (1; testing.md,
+#                   "Fixed: an emulator hang while tracepoints flip"); a patch
+#                   that still happens is reported with the test it came in
 #   VMTEST_TCG_THREAD  multi | single (qemu's default, multi with >1 vCPU)
 #   VMTEST_VERBOSE=1  show the kernel's boot messages
 # The command sees KPILOT_VMTEST=1, KPILOT_EMULATED=1 under TCG (0 under
@@ -250,11 +252,19 @@ silence=${VMTEST_SILENCE:-$([ "$accel" = tcg ] && echo 120 || echo 60)}
 # call), with interrupts off: the patching CPU then waits for it forever. No
 # text is patched if each tracepoint already has two probes, so the guest
 # holds the ones kpilot uses (from bpf/ and tools/bench/) open before the command.
-hold=
-if [ "$accel" = tcg ] && [ "$cpus" -gt 1 ] && [ "$tcgthread" != single ] &&
-   [ "${VMTEST_HOLD:-1}" = 1 ]; then
-	hold=$(sed -n 's/^TP_TWINS(\([a-z0-9_]*\),.*/\1/p; s/.*SEC("\(tp_btf\|raw_tp\)\/\([a-z0-9_]*\)").*/\2/p' \
-		"$proj"/bpf/*.bpf.c "$proj"/tools/bench/*.bpf.c 2>/dev/null | sort -u | tr '\n' ' ')
+# The same goes for the static keys the tests' cgroups flip (CFS bandwidth,
+# cpusets, memcg sockets): the guest keeps one cgroup that holds them on.
+# textpoke reports any patch that still happens, and the test it came in.
+hold= holdkeys=0 poke=
+if [ "$accel" = tcg ] && [ "$cpus" -gt 1 ]; then
+	if [ "$tcgthread" != single ] && [ "${VMTEST_HOLD:-1}" = 1 ]; then
+		hold=$(sed -n 's/^TP_TWINS(\([a-z0-9_]*\),.*/\1/p; s/.*SEC("\(tp_btf\|raw_tp\)\/\([a-z0-9_]*\)").*/\2/p' \
+			"$proj"/bpf/*.bpf.c "$proj"/tools/bench/*.bpf.c 2>/dev/null | sort -u | tr '\n' ' ')
+		holdkeys=1
+	fi
+	poke=${VMTEST_TEXTPOKE:-$proj/build/tools/vmtest/textpoke}
+	[ -x "$poke" ] ||
+		{ echo "vmtest: no $poke (make tools): kernel text patches go unreported" >&2; poke=; }
 fi
 case "$silence" in ''|*[!0-9]*) die "VMTEST_SILENCE=$silence: seconds" ;; esac
 
@@ -262,6 +272,7 @@ case "$silence" in ''|*[!0-9]*) die "VMTEST_SILENCE=$silence: seconds" ;; esac
 	echo "export VMTEST_BUSYBOX=$(q "$busybox") VMTEST_MODDIR=$(q "$moddir")"
 	echo "export VMTEST_TTY=$tty VMTEST_VERBOSE=${VMTEST_VERBOSE:-0} VMTEST_LOGLEVEL=${VMTEST_LOGLEVEL:-7}"
 	echo "export KPILOT_VMTEST=1 KPILOT_EMULATED=$emulated VMTEST_HOLD_TPS=$(q "$hold")"
+	echo "export VMTEST_HOLD_KEYS=$holdkeys VMTEST_TEXTPOKE=$(q "$poke")"
 	echo 'export KPILOT_VMTEST_KERNEL=$(uname -r)'
 	echo "export HOME=/root PATH=$(q "$PATH") TERM=$(q "${TERM:-dumb}")"
 	for v in LANG CI $(env | sed -n 's/^\(KPILOT_[A-Za-z0-9_]*\)=.*/\1/p'); do
@@ -318,10 +329,27 @@ elif [ -r "$run/status" ]; then
 else
 	if grep -q 'Kernel panic' "$run/console.log" 2>/dev/null; then
 		echo "vmtest: KERNEL PANIC (console: $out/console.log)" >&2
+		t=$(grep -a '^== ' "$run/console.log" | tail -1)
+		echo "vmtest: the panic came during: ${t:-(no test had started)}" >&2
 	else
 		echo "vmtest: the guest stopped without an exit status (console: $out/console.log)" >&2
 	fi
 	rc=125
+fi
+# Each live patch of kernel text risks the emulator hang: name where and in
+# which test, so that a missing hold shows in every run, not one in ten.
+if [ -n "$poke" ] && [ -r "$run/console.log" ]; then
+	awk '/^== / { t = substr($0, 4) }
+	     /^vmtest: kernel text patched/ { sub(/^vmtest: kernel text patched /, ""); sub(/\r$/, "")
+		print "vmtest:   " $0 " during " (t == "" ? "the set-up" : t) }' \
+		"$run/console.log" >"$run/pokes"
+	n=$(wc -l <"$run/pokes")
+	if [ "$n" -gt 0 ] && [ "$tcgthread" = single ]; then
+		echo "vmtest: kernel text was patched $n times while the command ran (harmless under single-threaded TCG)" >&2
+	elif [ "$n" -gt 0 ]; then
+		echo "vmtest: kernel text was patched $n times while the command ran (multi-threaded TCG can hang there):" >&2
+		head -n 20 "$run/pokes" >&2
+	fi
 fi
 echo "vmtest: exit $rc after $(since "$t0")s" >&2
 exit "$rc"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The vmtest runner's own tests: does it see a hang, dump the vCPUs, and
-# keep a quiet but live guest alive, and hold tracepoints? Five small guests (256 MiB), ~20 s each
-# under TCG. Exit 0 when all pass.
+# keep a quiet but live guest alive, hold tracepoints and static keys, and
+# report kernel text patching? Seven small guests (256 MiB), ~20 s each under
+# TCG. Exit 0 when all pass.
 #   tools/vmtest/selftest.sh            # on the default kernel (KERNEL= as for run.sh)
 set -u
 proj=$(cd "$(dirname "$0")/../.." && pwd)
@@ -9,6 +10,8 @@ out=${VMTEST_OUT:-$proj/build/vmtest}
 log=$out/selftest.log
 mkdir -p "$out"
 fails=0
+# run.sh's textpoke, which the unpatched checks below read
+make -C "$proj" --no-print-directory -s build/tools/vmtest/textpoke || exit 1
 
 # vm EXPECTED-STATUS NAME SILENCE CMD
 vm() {
@@ -25,6 +28,13 @@ vm() {
 		return 1
 	fi
 	echo "ok   $name: exit $got in ${t}s"
+}
+# unpatched NAME: textpoke saw no kernel text patched while the command ran.
+unpatched() {
+	need "$1" '^vmtest: watching kernel text patching on [0-9]+ CPUs'
+	! grep -q 'kernel text was patched' "$log" && return 0
+	echo "FAIL $1: kernel text was patched:"; grep 'patched at' "$log" | head -5
+	fails=$((fails + 1))
 }
 # need NAME PATTERN [MIN-COUNT]: the last run's log shows PATTERN.
 need() {
@@ -78,7 +88,18 @@ export VMTEST_ACCEL=tcg
 [ "${VMTEST_TCG_THREAD:-}" = single ] ||
 	{ vm 0 tracepoint-hold 60 'sh tools/vmtest/toggle-tracepoint.sh 300' &&
 	  need tracepoint-hold '^vmtest: held [1-9][0-9]* tracepoints open' &&
-	  need tracepoint-hold 'toggle-tracepoint: 300 toggles, no hang'; }
+	  need tracepoint-hold 'toggle-tracepoint: 300 toggles, no hang' && unpatched tracepoint-hold; }
+# The same for a static key a cgroup flips (CFS bandwidth: the 6.12 panic of
+# testing.md): the guest's own cgroup holds it on.
+[ "${VMTEST_TCG_THREAD:-}" = single ] ||
+	{ vm 0 key-hold 60 'sh tools/vmtest/toggle-key.sh 300' &&
+	  need key-hold '^vmtest: held the cgroup static keys on' &&
+	  need key-hold 'toggle-key: 300 toggles, no hang' && unpatched key-hold; }
+# Without the holds (and without the hang: single-threaded TCG) textpoke
+# names what a flip patches: CFS bandwidth's sites in the scheduler.
+VMTEST_HOLD=0 VMTEST_TCG_THREAD=single vm 0 textpoke-report 60 'sh tools/vmtest/toggle-key.sh 3' &&
+	need textpoke-report '^vmtest: kernel text patched at (enqueue|dequeue)_entit' &&
+	need textpoke-report '^vmtest: kernel text was patched [0-9]+ times while the command ran'
 export VMTEST_ACCEL="$saved"
 
 [ "$fails" = 0 ] && echo "vmtest selftest: all passed" && exit 0
