@@ -4,6 +4,7 @@
 #   make            build ./kpilot (BPF objects, skeletons, agent)
 #   make check      install missing deps, build, run every selftest
 #   make demo       install missing deps, build, run the default demo
+#   make analyze    clang --analyze and cppcheck over user/ and tools/: any finding fails
 #   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from the running kernel
 #   make vmtest     run the selftests on a second kernel in a throwaway VM
 #                   [KERNEL=5.10|6.1|6.12|vmlinuz] [VMTEST_TESTS="a b"] [VMTEST_CMD=...]
@@ -87,7 +88,7 @@ DEPFLAGS   = -MMD -MP -MF $@.d
 # (never fast-math where NaN/Inf guards live).
 -include user/flags.mk
 
-.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest fuzz fuzz-bins
+.PHONY: all clean check demo deps vmlinux selftests tools bench vmtest fuzz fuzz-bins analyze
 .DELETE_ON_ERROR:
 # Keep skeletons and BPF objects: they are inputs to several targets.
 .SECONDARY:
@@ -254,6 +255,16 @@ $(OUTPUT)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(OUTPUT)/libkpilot.a $(OUTPUT)/t
 	$(Q)$(CC) $(CFLAGS) -Itools -fsanitize=fuzzer $(DEPFLAGS) $< \
 		$(if $(filter fuzz_wc_%,$(notdir $@)),$(OUTPUT)/tools/wordcount/control.o) \
 		$(OUTPUT)/libkpilot.a $(LIBS) -o $@
+
+# Static analysis of kpilot's own C (user/, tools/), with the build's -std,
+# -D and -I flags: clang's analyzer, then cppcheck; every finding is printed
+# and fails the target (tools/analyze/run.sh says what is left out and why).
+# The skeletons must exist: the observer's sources include them.
+ANALYZE_SRCS := user/main.c $(USER_SRCS) $(TOOL_SRCS) $(wildcard tools/wordcount/*.c)
+analyze: $(SKELS)
+	$(Q)tools/deps.sh --analyze
+	$(Q)CLANG=$(CLANG) tools/analyze/run.sh $(OUTPUT) \
+		"$(filter -std=% -D% -I%,$(CFLAGS))" $(ANALYZE_SRCS)
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 

@@ -6,15 +6,17 @@
 #                            and valgrind (tools/valgrind-check.sh)
 #   tools/deps.sh --bench    also what tools/bench/ needs (PyTorch for bench/ppo)
 #   tools/deps.sh --vm       also what `make vmtest` boots a kernel with
+#   tools/deps.sh --analyze  also what `make analyze` runs besides clang
 set -eu
 
-extras=0 bench=0 vm=0
+extras=0 bench=0 vm=0 analyze=0
 for arg in "$@"; do
 	case "$arg" in
 	--extras) extras=1 ;;
 	--bench) bench=1 ;;
 	--vm) vm=1 ;;
-	*) echo "usage: tools/deps.sh [--extras] [--bench] [--vm]" >&2; exit 2 ;;
+	--analyze) analyze=1 ;;
+	*) echo "usage: tools/deps.sh [--extras] [--bench] [--vm] [--analyze]" >&2; exit 2 ;;
 	esac
 done
 
@@ -86,6 +88,10 @@ if [ "$vm" = 1 ] && ! have_cmd vng; then
 	else
 		[ -x /bin/busybox ] || need busybox-static
 	fi
+fi
+
+if [ "$analyze" = 1 ]; then
+	check cmd cppcheck cppcheck cppcheck
 fi
 
 if [ "$bench" = 1 ]; then

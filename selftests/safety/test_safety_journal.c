@@ -490,6 +490,25 @@ Test(safety_journal, corrupt_middle_line_is_skipped_and_the_rest_used, .init = s
 	cr_expect_str_eq(fake_get(root, "/proc/sys/net/core/somaxconn"), "4096");
 }
 
+/* A fail record naming no knob once crashed replay (clang --analyze found it). */
+Test(safety_journal, knobless_fail_record_is_skipped, .init = setup1, .fini = teardown)
+{
+	char j[4300], why[512];
+	FILE *f;
+
+	fake_put(root, "/proc/sys/vm/swappiness", "40\n");
+	snprintf(j, sizeof(j), "%s/journal", state);
+	f = fopen(j, "w");
+	fprintf(f, "{\"seq\":1,\"op\":\"begin\",\"sid\":\"x\",\"pid\":1,\"mode\":\"keep\"}\n"
+		   "{\"seq\":2,\"op\":\"orig\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"vm.swappiness\",\"value\":\"60\"}\n"
+		   "{\"seq\":3,\"op\":\"change\",\"sid\":\"x\",\"root\":\"%s\",\"knob\":\"vm.swappiness\",\"old\":\"60\",\"new\":\"40\"}\n"
+		   "{\"seq\":4,\"op\":\"fail\",\"sid\":\"x\",\"root\":\"%s\"}\n"
+		   "{\"seq\":5,\"op\":\"commit\",\"sid\":\"x\"}\n", root, root, root);
+	fclose(f);
+	cr_assert_eq(kp_safety_rollback_at(state, root, why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(fake_get(root, "/proc/sys/vm/swappiness"), "60");
+}
+
 Test(safety_journal, record_round_trip)
 {
 	struct kp_jrec a = { .op = KP_J_CHANGE, .seq = 42, .t = 1700000000.25, .pid = 7 }, b;
@@ -518,6 +537,7 @@ Test(safety_journal, record_round_trip)
 	cr_expect_str_eq(b.netns, "blue");
 	free(line);
 	cr_expect_eq(kp_jrec_parse("{\"op\":\"change\"}", &b), -EINVAL, "a change names its knob");
+	cr_expect_eq(kp_jrec_parse("{\"op\":\"fail\"}", &b), -EINVAL, "so does a failed write");
 	cr_expect_eq(kp_jrec_parse("{\"op\":\"explode\",\"knob\":\"x\"}", &b), -EINVAL);
 	cr_expect_eq(kp_jrec_parse("[1,2]", &b), -EINVAL);
 }

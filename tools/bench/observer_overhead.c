@@ -49,6 +49,8 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, int n)
 {
+	if (n < 1)	/* never: --rounds is 1-32; said for cppcheck */
+		return 0;
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -57,9 +59,10 @@ static int prog_ns(int fd, double *ns, __u64 *runs)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
+	int err = bpf_obj_get_info_by_fd(fd, &info, &len);	/* 0 or -errno */
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
+	if (err)
+		return err;
 	*runs = info.run_cnt;
 	*ns = info.run_cnt ? (double)info.run_time_ns / info.run_cnt : 0;
 	return 0;
@@ -126,7 +129,7 @@ static double handler_cost(void)
 	struct kp_observer *obs = NULL;
 	struct bench_bpf *bench;
 	__u64 empty_runs = 0;
-	int i, n, stats_fd, pass;
+	int i, n, stats_fd, pass, err;
 
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (stats_fd < 0) {
@@ -150,8 +153,17 @@ static double handler_cost(void)
 			pipe_ops();
 			drain(obs);
 		}
-		prog_ns(bpf_program__fd(bench->progs.empty_switch), &e, &er);
-		prog_ns(bpf_program__fd(bench->progs.runqlat_switch), &r, &rr);
+		err = prog_ns(bpf_program__fd(bench->progs.empty_switch), &e, &er);
+		if (!err)
+			err = prog_ns(bpf_program__fd(bench->progs.runqlat_switch), &r, &rr);
+		if (err) {
+			fprintf(stderr, "observer_overhead: reference programs' run time: %s\n",
+				strerror(-err));
+			kp_observer_close(obs);
+			bench_bpf__destroy(bench);
+			close(stats_fd);
+			return -1;
+		}
 		n = kp_observer_prog_stats(obs, st, 64);
 		for (i = 0; i < n; i++)
 			if (strstr(st[i].name, "sched_switch") && st[i].run_cnt)

@@ -40,10 +40,10 @@ int vocab_init(unsigned n, double s)
 		char digits[8];
 		unsigned v = i + 16, k = 0;
 
-		while (v) {
+		do {	/* v >= 16: at least two digits */
 			digits[k++] = v % 16;
 			v /= 16;
-		}
+		} while (v);
 		while (k--)
 			strcat(vocab[i], syllables[(int)digits[k]]);
 		sum += 1.0 / pow(i + 1, s);

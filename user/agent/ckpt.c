@@ -344,7 +344,6 @@ int kp_ckpt_save(const char *path, enum kp_ckpt_kind kind, const struct kp_ckpt_
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
-	fd = -1;
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {

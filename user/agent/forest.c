@@ -184,7 +184,9 @@ static int grow(struct fit_ctx *c, int *idx, int m, int depth)
 		sq += (c->y[idx[i]] - nd->mean) * (c->y[idx[i]] - nd->mean);
 	nd->var = sq / m;
 	nd->feat = -1;
-	if (m < 2 * f->cfg.min_leaf || depth >= f->cfg.max_depth || nd->var <= 1e-300)
+	/* d: kp_forest_create's 1..KP_FOREST_MAX_DIM, restated as feats[] is filled to it. */
+	if (m < 2 * f->cfg.min_leaf || depth >= f->cfg.max_depth || nd->var <= 1e-300 ||
+	    f->d < 1 || f->d > KP_FOREST_MAX_DIM)
 		return me;
 	k = (int)lround(f->cfg.max_features * f->d);
 	k = k < 1 ? 1 : k > f->d ? f->d : k;

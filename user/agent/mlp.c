@@ -26,15 +26,15 @@ static double *kp_orthogonal(struct kp_rng *rng, int rows, int cols)
 		free(q);
 		return NULL;
 	}
-	/* Fill in the orientation torch uses (rows x cols), then view as m x n. */
-	for (i = 0; i < rows * cols; i++)
-		q[i] = kp_rng_gauss(rng);
+	/* Drawn in the order torch uses (rows x cols, row-major), stored as m x n. */
 	for (i = 0; i < rows; i++)
 		for (j = 0; j < cols; j++) {
+			double g = kp_rng_gauss(rng);
+
 			if (tall)
-				a[i * n + j] = q[i * cols + j];
+				a[i * n + j] = g;
 			else
-				a[j * n + i] = q[i * cols + j];
+				a[j * n + i] = g;
 		}
 	for (c = 0; c < n; c++) {
 		double norm = 0;

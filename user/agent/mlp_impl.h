@@ -228,7 +228,8 @@ KP_CLONES void FN(infer)(const struct MLP *m, const REAL *x, REAL *out)
 
 	for (l = 0; l < m->nlayers; l++) {
 		int last = l == m->nlayers - 1;
-		REAL *y = last ? out : buf[l & 1];
+		/* &[0]: an address (cppcheck takes buf[l & 1] for a read of it) */
+		REAL *y = last ? out : &buf[l & 1][0];
 
 		FN(linear_row)(m->params + m->w_off[l], m->params + m->b_off[l],
 			       in, y, m->sizes[l], m->sizes[l + 1]);

@@ -235,13 +235,16 @@ static void normalize_obs(struct kp_ppo *a, const float *obs, float *dst, int ro
 static int sample_categorical(struct kp_rng *rng, const float *logits, int n,
 			      double *logprob)
 {
-	double z[KP_MLP_MAX_WIDTH], mx = logits[0], sum = 0, u, c = 0;
+	double z[KP_MLP_MAX_WIDTH], mx = logits[0], sum, u, c = 0;
 	int i, pick = n - 1;
 
 	for (i = 1; i < n; i++)
 		if (logits[i] > mx)
 			mx = logits[i];
-	for (i = 0; i < n; i++) {
+	/* Seeded with the first term, the same sum as from 0, so cppcheck sees
+	 * log() never gets 0 (the largest term is exp(0) = 1). */
+	sum = z[0] = exp(logits[0] - mx);
+	for (i = 1; i < n; i++) {
 		z[i] = exp(logits[i] - mx);
 		sum += z[i];
 	}

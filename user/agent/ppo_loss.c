@@ -7,13 +7,16 @@
 /* lp[i] = log softmax(logits)[i], stable; returns the entropy. */
 static double log_softmax(const double *logits, int n, double *lp)
 {
-	double mx = logits[0], sum = 0, lse, h = 0;
+	double mx = logits[0], sum, lse, h = 0;
 	int i;
 
 	for (i = 1; i < n; i++)
 		if (logits[i] > mx)
 			mx = logits[i];
-	for (i = 0; i < n; i++)
+	/* Seeded with the first term, the same sum as from 0, so cppcheck sees
+	 * log() never gets 0 (the largest term is exp(0) = 1). */
+	sum = exp(logits[0] - mx);
+	for (i = 1; i < n; i++)
 		sum += exp(logits[i] - mx);
 	lse = mx + log(sum);
 	for (i = 0; i < n; i++) {
@@ -136,6 +139,8 @@ double kp_ppo_mb_grad(struct kp_ppo *a, const uint32_t *ix, size_t M, struct kp_
 	const float *pout, *vout;
 	size_t j;
 
+	if (A < 1 || A > KP_MLP_MAX_WIDTH)	/* as kp_ppo_create keeps it: for z[], g[] */
+		return NAN;
 	for (j = 0; j < M; j++)
 		memcpy(a->mb_obs + j * O, a->obs + (size_t)ix[j] * O, sizeof(float) * O);
 	if (c->norm_adv) {

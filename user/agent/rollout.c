@@ -195,24 +195,32 @@ static int plan(struct kp_rollout *r, double *u)
 	double look[LOOK_MAX * KP_ROLLOUT_MAX_DIM], eps[KP_ROLLOUT_MAX_DIM], c[KP_ROLLOUT_MAX_DIM];
 	double best = -INFINITY, s, m, sd;
 	float o[OBS_MAX], mu[KP_ROLLOUT_MAX_DIM];
-	int j, k, err;
+	/*
+	 * Drawn from a copy, stored back at the end: through a pointer into *r,
+	 * clang's analyzer takes every field of r (g's sizes too) as changed by
+	 * each draw, and look[] as maybe shorter than score() reads.
+	 */
+	struct kp_rng rng = r->rng;
+	int j, k, l, err;
 
 	obs_of(r, r->u_best, r->r_best, r->last_reward, o);
 	err = kp_ppo_act_deterministic(r->ppo, o, mu);
 	if (err)
 		return err;
-	for (k = 0; k < g->n_look * g->dim; k++)
-		look[k] = kp_rng_gauss(&r->rng);
+	/* Row by row: the order score() reads them in, one row per look. */
+	for (l = 0; l < g->n_look; l++)
+		for (k = 0; k < g->dim; k++)
+			look[l * g->dim + k] = kp_rng_gauss(&rng);
 	for (j = 0; j < g->n_local + g->n_global; j++) {
 		for (k = 0; k < g->dim; k++)
-			eps[k] = j < g->n_local ? kp_rng_gauss(&r->rng) : kp_rng_uniform(&r->rng) * 2 - 1;
+			eps[k] = j < g->n_local ? kp_rng_gauss(&rng) : kp_rng_uniform(&rng) * 2 - 1;
 		if (j < g->n_local)
 			step_from(r, r->u_best, mu, widths[j % 3], eps, c);
 		else
 			memcpy(c, eps, sizeof(double) * g->dim);
 		err = score(r, c, look, &s, &m, &sd);
 		if (err)
-			return err;
+			break;
 		if (s > best) {
 			best = s;
 			memcpy(u, c, sizeof(double) * g->dim);
@@ -221,7 +229,8 @@ static int plan(struct kp_rollout *r, double *u)
 			r->st.src = j < g->n_local ? KP_ROLLOUT_LOCAL : KP_ROLLOUT_GLOBAL;
 		}
 	}
-	return 0;
+	r->rng = rng;
+	return err;
 }
 
 int kp_rollout_propose(struct kp_rollout *r, double *u)

@@ -96,27 +96,40 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'i':
-		if (parse_uint(arg, 10, 60000, &v))
+		/* argp_error exits (no ARGP_NO_EXIT); the returns say so to the analyzer. */
+		if (parse_uint(arg, 10, 60000, &v)) {
 			argp_error(state, "--interval: '%s' is not a number of ms in 10-60000", arg);
+			return EINVAL;
+		}
 		env.interval_ms = v;
 		break;
 	case 'd':
-		if (parse_uint(arg, 1, 31 * 24 * 3600, &v))
+		if (parse_uint(arg, 1, 31 * 24 * 3600, &v)) {
 			argp_error(state, "--duration: '%s' is not a positive number of seconds", arg);
+			return EINVAL;
+		}
 		env.duration_s = v;
 		break;
 	case 'p':
-		if (parse_uint(arg, 1, INT_MAX, &v))
+		if (parse_uint(arg, 1, INT_MAX, &v)) {
 			argp_error(state, "--pid: '%s' is not a process id", arg);
-		if (env.npids == MAX_PIDS)
+			return EINVAL;
+		}
+		if (env.npids == MAX_PIDS) {
 			argp_error(state, "--pid: at most %d", MAX_PIDS);
+			return EINVAL;
+		}
 		env.pids[env.npids++] = v;
 		break;
 	case 'o':
-		if (env.nops == KP_MAX_OPERATORS)
+		if (env.nops == KP_MAX_OPERATORS) {
 			argp_error(state, "--operator: at most %d", KP_MAX_OPERATORS);
-		if (kp_opspec_parse(arg, &env.ops[env.nops], err, sizeof(err)))
+			return EINVAL;
+		}
+		if (kp_opspec_parse(arg, &env.ops[env.nops], err, sizeof(err))) {
 			argp_error(state, "--operator: %s", err);
+			return EINVAL;
+		}
 		env.nops++;
 		break;
 	case 'j':
@@ -139,8 +152,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.legacy = true;
 		break;
 	case OPT_ROWS:
-		if (parse_uint(arg, 0, 100000, &v))
+		if (parse_uint(arg, 0, 100000, &v)) {
 			argp_error(state, "--rows: '%s' is not a number", arg);
+			return EINVAL;
+		}
 		env.rows = v;
 		break;
 	default:

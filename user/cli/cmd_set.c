@@ -75,19 +75,26 @@ static error_t set_parse(int key, char *arg, struct argp_state *st)
 	case 'N': a->o.netns = arg; break;
 	case 'a':
 		a->allow = realloc(a->allow, (a->nallow + 2) * sizeof(*a->allow));
-		if (!a->allow)
+		/* argp_failure and argp_error exit (no ARGP_NO_EXIT); the returns say so. */
+		if (!a->allow) {
 			argp_failure(st, KP_EXIT_USAGE, ENOMEM, "allow");
+			return ENOMEM;
+		}
 		a->allow[a->nallow++] = arg;
 		a->allow[a->nallow] = NULL;
 		a->o.allow = a->allow;
 		break;
 	case OPT_RISKY:
-		if (!kp_knob_builtin(arg) || kp_knob_builtin(arg)->risk == KP_RISK_NONE)
+		if (!kp_knob_builtin(arg) || kp_knob_builtin(arg)->risk == KP_RISK_NONE) {
 			argp_error(st, "--allow-risky: %s has no safe floor or ceiling to cross "
 				   "(--list-knobs shows them)", arg);
+			return EINVAL;
+		}
 		a->risky = realloc(a->risky, (a->nrisky + 2) * sizeof(*a->risky));
-		if (!a->risky)
+		if (!a->risky) {
 			argp_failure(st, KP_EXIT_USAGE, ENOMEM, "allow-risky");
+			return ENOMEM;
+		}
 		a->risky[a->nrisky++] = arg;
 		a->risky[a->nrisky] = NULL;
 		a->o.allow_risky = a->risky;
@@ -101,11 +108,15 @@ static error_t set_parse(int key, char *arg, struct argp_state *st)
 	case 'v': kp_verbosity = KP_DEBUG; break;
 	case ARGP_KEY_ARG:
 		eq = strchr(arg, '=');
-		if (!eq || eq == arg)
+		if (!eq || eq == arg) {
 			argp_error(st, "'%s': expected KNOB=VALUE", arg);
+			return EINVAL;
+		}
 		a->ch = realloc(a->ch, (a->n + 1) * sizeof(*a->ch));
-		if (!a->ch)
+		if (!a->ch) {
 			argp_failure(st, KP_EXIT_USAGE, ENOMEM, "args");
+			return ENOMEM;
+		}
 		memset(&a->ch[a->n], 0, sizeof(a->ch[a->n]));
 		*eq = '\0';
 		a->ch[a->n].knob = arg;

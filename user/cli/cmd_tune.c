@@ -202,6 +202,22 @@ found:
 	return kp_tune_config_load(path, c, why, len);
 }
 
+/* The run's config: --config FILE (a trusted file) or --profile NAME. */
+static int load_config(struct kp_tune_config *c, char *why, size_t len)
+{
+	int err;
+
+	if (tune_args.config) {
+		err = kp_safety_trusted_file(tune_args.config, why, len);
+		return err ? err : kp_tune_config_load(tune_args.config, c, why, len);
+	}
+	if (!tune_args.profile) {	/* not reached: parse_arg's ARGP_KEY_END asks for one */
+		snprintf(why, len, "give one of --config FILE, --profile NAME or --pipeline FILE");
+		return -EINVAL;
+	}
+	return load_profile(tune_args.profile, c, why, len);
+}
+
 int cmd_tune(int argc, char **argv)
 {
 	static const struct argp argp = { options, parse_arg, NULL, doc };
@@ -232,15 +248,7 @@ int cmd_tune(int argc, char **argv)
 		fprintf(stderr, "kpilot tune: --algo %s is for pipelines\n", tune_args.pipe_algo);
 		return KP_EXIT_USAGE;
 	}
-	if (tune_args.config) {
-		if (kp_safety_trusted_file(tune_args.config, err, sizeof(err))) {
-			fprintf(stderr, "kpilot tune: %s\n", err);
-			return KP_EXIT_USAGE;
-		}
-		ret = kp_tune_config_load(tune_args.config, &cfg, err, sizeof(err));
-	} else {
-		ret = load_profile(tune_args.profile, &cfg, err, sizeof(err));
-	}
+	ret = load_config(&cfg, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "kpilot tune: %s\n", err);
 		return KP_EXIT_USAGE;

@@ -303,9 +303,7 @@ int kp_jrec_parse(const char *line, struct kp_jrec *r)
 	get_str(o, "new", r->new, sizeof(r->new));
 	get_str(o, "path", r->path, sizeof(r->path));
 	get_str(o, "why", r->why, sizeof(r->why));
-	/* records that name a knob must say which one */
-	if ((r->op == KP_J_ORIG || r->op == KP_J_CHANGE || r->op == KP_J_RESTORE ||
-	     r->op == KP_J_FOREIGN) && !r->knob[0])
+	if (KP_JOP_NAMES_KNOB(r->op) && !r->knob[0])
 		goto out;
 	err = 0;
 out:

@@ -31,6 +31,15 @@ enum kp_jop {
 	KP_J_NOPS
 };
 
+/*
+ * The records about one knob, which must name it (kp_jrec_parse refuses them
+ * otherwise). A macro: clang's analyzer does not inline a function this deep
+ * in replay's calls, and would not see that replay never uses a missing knob.
+ */
+#define KP_JOP_NAMES_KNOB(op) \
+	((op) == KP_J_ORIG || (op) == KP_J_CHANGE || (op) == KP_J_FAIL || \
+	 (op) == KP_J_RESTORE || (op) == KP_J_FOREIGN)
+
 struct kp_jrec {
 	enum kp_jop op;
 	long long seq;

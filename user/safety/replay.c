@@ -135,6 +135,9 @@ int sess_replay_one(const struct kp_jrec *r, void *ctx)
 		k = sess_kfind(s, r->root, r->netns, r->knob, true);
 		if (!k)
 			return -ENOMEM;
+	} else if (KP_JOP_NAMES_KNOB(r->op)) {	/* kp_jrec_parse refuses these */
+		kp_warn("journal: record %lld is about a knob but names none", r->seq);
+		return -EINVAL;
 	}
 	switch (r->op) {
 	case KP_J_BEGIN:

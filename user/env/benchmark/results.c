@@ -266,7 +266,7 @@ static double svg_y(const struct svg *g, double v)
 /* The baseline and every successful trial fit, on round ticks. */
 static void svg_range(const struct kp_results *r, struct svg *g)
 {
-	double lo = r->baseline, hi = r->baseline;
+	double lo = r->baseline, hi = lo;
 	int i;
 
 	for (i = 0; i < r->ntrials; i++) {

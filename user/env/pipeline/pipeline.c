@@ -98,6 +98,11 @@ static int next_event(struct kp_pipe *e, const char *ev, double timeout_s, json_
 			snprintf(why, len, "interrupted");
 		if (err)
 			return err;
+#ifdef __clang_analyzer__
+		/* 0 means line is set: clang 14 takes a failed read()'s errno as maybe 0 */
+		if (!line)
+			return -EIO;
+#endif
 		if (line[0] != '{') {
 			if (line[0])
 				kp_info("%s: %s", e->d->name, line);
@@ -167,6 +172,11 @@ static int start(struct kp_pipe *e, const struct kp_pipe_opts *o, char *why, siz
 	json_t *j, *ops, *v;
 	int i, n = 0, err;
 
+	if (d->argc < 1 || d->argc > KP_PIPE_MAX_ARGS) {	/* as kp_pipe_desc_parse keeps it */
+		snprintf(why, len, "%s: the launcher command has %d arguments, not 1-%d", d->name,
+			 d->argc, KP_PIPE_MAX_ARGS);
+		return -EINVAL;
+	}
 	for (i = 0; i < d->argc; i++)
 		argv[n++] = d->argv[i];
 	if (o->topdir && strchr(argv[0], '/') && argv[0][0] != '/') {

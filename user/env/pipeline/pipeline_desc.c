@@ -181,12 +181,12 @@ static int parse_edges(struct kp_json *c, json_t *a, struct kp_pipe_desc *d)
 
 static int parse_reward(struct kp_json *c, json_t *r, struct kp_pipe_reward *w)
 {
-	static const struct { const char *key; size_t off; double lo, hi; } f[] = {
-		{ "w_attainment", offsetof(struct kp_pipe_reward, w_attainment), 0, 1000 },
-		{ "w_latency", offsetof(struct kp_pipe_reward, w_latency), 0, 1000 },
-		{ "w_cpu", offsetof(struct kp_pipe_reward, w_cpu), 0, 1000 },
-		{ "w_errors", offsetof(struct kp_pipe_reward, w_errors), 0, 1000 },
-		{ "latency_slo_ms", offsetof(struct kp_pipe_reward, latency_slo_ms), 0.001, 1e7 },
+	const struct { const char *key; double *dst, lo, hi; } f[] = {
+		{ "w_attainment", &w->w_attainment, 0, 1000 },
+		{ "w_latency", &w->w_latency, 0, 1000 },
+		{ "w_cpu", &w->w_cpu, 0, 1000 },
+		{ "w_errors", &w->w_errors, 0, 1000 },
+		{ "latency_slo_ms", &w->latency_slo_ms, 0.001, 1e7 },
 	};
 	const char *key;
 	json_t *v;
@@ -205,8 +205,7 @@ static int parse_reward(struct kp_json *c, json_t *r, struct kp_pipe_reward *w)
 			return kp_json_fail(c, p, "unknown key (w_attainment, w_latency, w_cpu, w_errors, "
 				    "latency_slo_ms)");
 		}
-		err = kp_json_num(c, r, "$.reward", key, true, f[i].lo, f[i].hi,
-			      (double *)((char *)w + f[i].off));
+		err = kp_json_num(c, r, "$.reward", key, true, f[i].lo, f[i].hi, f[i].dst);
 		if (err)
 			return err;
 	}
