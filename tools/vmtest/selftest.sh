@@ -11,7 +11,7 @@ log=$out/selftest.log
 mkdir -p "$out"
 fails=0
 # run.sh's textpoke, which the unpatched checks below read
-make -C "$proj" --no-print-directory -s build/tools/vmtest/textpoke || exit 1
+make -C "$proj" --no-print-directory -s build/tools/vmtest/textpoke >/dev/null || exit 1
 
 # vm EXPECTED-STATUS NAME SILENCE CMD
 vm() {
