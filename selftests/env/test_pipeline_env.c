@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -462,4 +463,68 @@ Test(pipeline_env, rollback_removes_the_cgroups_of_a_killed_run)
 	cr_expect(!exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
 	cr_expect(!exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
 	our_procs(true);
+}
+
+/*
+ * SIGTERM, SIGINT or SIGHUP at a random moment of a pipeline session, 50
+ * times (the seed is printed; KPILOT_SIGNALS_SEED replays it): status 130,
+ * or death by that signal only before the session opened; either way no
+ * operator, cgroup, FIFO or journal entry left (test_signals does the same
+ * for benchmark tuning and observe).
+ */
+Test(pipeline_env, stop_signals_at_any_moment_leave_nothing, .timeout = 400)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	char out[PATH_MAX + 16], cmd[2 * PATH_MAX], errpath[PATH_MAX + 16], *err;
+	unsigned int seed = (unsigned int)time(NULL);
+	int r, st, sig, i, early = 0;
+	long delay;
+	pid_t pid;
+
+	if (getenv("KPILOT_SIGNALS_SEED"))
+		seed = (unsigned int)atoi(getenv("KPILOT_SIGNALS_SEED"));
+	cr_log_info("seed %u (KPILOT_SIGNALS_SEED replays it)", seed);
+	srand(seed);
+	snprintf(out, sizeof(out), "%s/out-signals", tmp);
+	snprintf(errpath, sizeof(errpath), "%s/stderr", tmp);
+	for (r = 0; r < 50; r++) {
+		sig = sigs[rand() % 3];
+		delay = 1000 + rand() % 2000000;	/* 1 ms to 2 s: set-up, launch, intervals */
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			char *argv[] = { KPILOT, "tune", "--pipeline", descpath, "--algo", "ds2",
+					 "--trials", "30", "--state-dir", tmp, "--out", out, "-q", NULL };
+
+			freopen("/dev/null", "w", stdout);
+			freopen(errpath, "w", stderr);
+			execv(KPILOT, argv);
+			_exit(127);
+		}
+		usleep((useconds_t)delay);
+		kill(pid, sig);
+		for (i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
+			usleep(50000);
+		if (i == 300) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			cr_assert_fail("round %d: still running 15 s after signal %d at %ld ms", r, sig,
+				       delay / 1000);
+		}
+		if (WIFSIGNALED(st)) {
+			cr_expect_eq(WTERMSIG(st), sig, "round %d: died of signal %d", r, WTERMSIG(st));
+			early++;
+		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 130) {
+			err = tu_slurp(errpath);
+			cr_expect_fail("round %d: signal %d at %ld ms: status %d; it said: %s", r, sig,
+				       delay / 1000, WIFEXITED(st) ? WEXITSTATUS(st) : -1, err ? err : "");
+			free(err);
+		}
+		assert_nothing_left();
+		snprintf(cmd, sizeof(cmd), KPILOT " rollback --list --state-dir %s 2>&1 | "
+			 "grep -q 'nothing to restore'", tmp);
+		cr_expect_eq(tu_system(cmd), 0, "round %d: the journal has something to restore", r);
+	}
+	cr_log_info("50 rounds: %d interrupted (130), %d killed before the session opened",
+		    50 - early, early);
 }
