@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The MLP's compute kernels, a template: mlp_simd.c instantiates the float32
+ * ones once per instruction set (under #pragma GCC target), mlp.c the
+ * float64 ones for the gradient-check twin. Expects REAL, VEC (a vector type
+ * name to define), MLP (struct name), KFN(name) and TANH_VEC (the tanh the
+ * one-row path calls) defined; KERN_F32 selects the float32 tanh. Undefines
+ * them at the end.
+ */
+
+#define TR 4	/* register tile: rows */
+#define TC 16	/* register tile: columns */
+
+typedef REAL VEC __attribute__((vector_size(TC * sizeof(REAL))));
+
+#ifdef KERN_F32
+/*
+ * tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)) with a branch-free exp that
+ * vectorises: 2^n by exponent bits, e^r on |r| <= ln2/2 by a degree-7 Taylor
+ * polynomial (relative error < 2e-8). Saturates at |x| >= 9, where
+ * 1 - tanh(9) < float epsilon. Absolute error ~1e-7, far below what
+ * training notices, and the same bits on every run.
+ */
+static void KFN(tanh_vec)(float *restrict y, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		float x = y[i], ax = fabsf(x), t, r, p, e;
+		int32_t k, bits;
+
+		/* Written so that NaN passes through: the NaN guards rely on it. */
+		ax = ax > 9.0f ? 9.0f : ax;
+		t = 2.0f * ax;
+		/* NaN must not reach the int conversion (undefined); it still
+		 * flows through r, so the result stays NaN. */
+		r = t * 1.44269504088896341f + 0.5f;
+		k = (int32_t)(r > 0 ? r : 0);
+		r = t - (float)k * 0.693145751953125f;
+		r = r - (float)k * 1.42860682030941723e-6f;
+		p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 +
+			r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+		bits = (k + 127) << 23;
+		memcpy(&e, &bits, sizeof(e));
+		e *= p;
+		t = 1.0f - 2.0f / (e + 1.0f);
+		y[i] = copysignf(t, x);
+	}
+}
+#endif
+
+/* y[o] = b[o] + sum_k x[k] W[k][o]: one row, the inner loop a contiguous axpy. */
+static inline void KFN(linear_row)(const REAL *restrict w, const REAL *restrict b,
+				   const REAL *restrict x, REAL *restrict y,
+				   int in, int out)
+{
+	int k, o;
+
+	for (o = 0; o < out; o++)
+		y[o] = b ? b[o] : 0;
+	for (k = 0; k < in; k++) {
+		const REAL xk = x[k];
+		const REAL *restrict wk = w + (size_t)k * out;
+
+		for (o = 0; o < out; o++)
+			y[o] += xk * wk[o];
+	}
+}
+
+/*
+ * C (n x p) = bias + A (n x q) * B (q x p), all row-major. Tiles of TR rows
+ * by TC columns stay in registers across the whole k loop, so each load of B
+ * feeds TR multiply-adds; leftover rows take the axpy path, leftover columns
+ * (the 1- or 2-wide heads) a plain dot product.
+ */
+static void KFN(gemm_nn)(REAL *restrict C, const REAL *restrict A,
+			 const REAL *restrict B, const REAL *restrict bias,
+			 int n, int q, int p)
+{
+	int i, j, k, r;
+
+	for (i = 0; i + TR <= n; i += TR) {
+		for (j = 0; j + TC <= p; j += TC) {
+			VEC acc[TR], b;
+
+			if (bias)
+				memcpy(&b, bias + j, sizeof(b));
+			else
+				memset(&b, 0, sizeof(b));
+			for (r = 0; r < TR; r++)
+				acc[r] = b;
+			for (k = 0; k < q; k++) {
+				memcpy(&b, B + (size_t)k * p + j, sizeof(b));
+				for (r = 0; r < TR; r++)
+					acc[r] += A[(size_t)(i + r) * q + k] * b;
+			}
+			for (r = 0; r < TR; r++)
+				memcpy(C + (size_t)(i + r) * p + j, &acc[r], sizeof(b));
+		}
+		for (; j < p; j++)
+			for (r = 0; r < TR; r++) {
+				const REAL *restrict a = A + (size_t)(i + r) * q;
+				REAL s = bias ? bias[j] : 0;
+
+				for (k = 0; k < q; k++)
+					s += a[k] * B[(size_t)k * p + j];
+				C[(size_t)(i + r) * p + j] = s;
+			}
+	}
+	for (; i < n; i++)
+		KFN(linear_row)(B, bias, A + (size_t)i * q, C + (size_t)i * p, q, p);
+}
+
+/* C (q x p) += A^T * B with A (n x q), B (n x p): weight gradients. */
+static void KFN(gemm_tn)(REAL *restrict C, const REAL *restrict A,
+			 const REAL *restrict B, int n, int q, int p)
+{
+	int i, j, k, r;
+
+	for (k = 0; k + TR <= q; k += TR) {
+		for (j = 0; j + TC <= p; j += TC) {
+			VEC acc[TR], b;
+
+			for (r = 0; r < TR; r++)
+				memcpy(&acc[r], C + (size_t)(k + r) * p + j, sizeof(b));
+			for (i = 0; i < n; i++) {
+				memcpy(&b, B + (size_t)i * p + j, sizeof(b));
+				for (r = 0; r < TR; r++)
+					acc[r] += A[(size_t)i * q + k + r] * b;
+			}
+			for (r = 0; r < TR; r++)
+				memcpy(C + (size_t)(k + r) * p + j, &acc[r], sizeof(b));
+		}
+		for (; j < p; j++)
+			for (r = 0; r < TR; r++) {
+				REAL s = 0;
+
+				for (i = 0; i < n; i++)
+					s += A[(size_t)i * q + k + r] * B[(size_t)i * p + j];
+				C[(size_t)(k + r) * p + j] += s;
+			}
+	}
+	for (; k < q; k++)
+		for (i = 0; i < n; i++) {
+			const REAL a = A[(size_t)i * q + k];
+			const REAL *restrict b = B + (size_t)i * p;
+			REAL *restrict cr = C + (size_t)k * p;
+
+			for (j = 0; j < p; j++)
+				cr[j] += a * b[j];
+		}
+}
+
+/* One row through the network, no cache touched: safe on a const network. */
+static void KFN(infer)(const struct MLP *m, const REAL *x, REAL *out)
+{
+	REAL buf[2][KP_MLP_MAX_WIDTH];
+	const REAL *in = x;
+	int l;
+
+	for (l = 0; l < m->nlayers; l++) {
+		int last = l == m->nlayers - 1;
+		/* &[0]: an address (cppcheck takes buf[l & 1] for a read of it) */
+		REAL *y = last ? out : &buf[l & 1][0];
+
+		KFN(linear_row)(m->params + m->w_off[l], m->params + m->b_off[l],
+				in, y, m->sizes[l], m->sizes[l + 1]);
+		if (!last)
+			TANH_VEC(y, m->sizes[l + 1]);
+		in = y;
+	}
+}
+
+#undef TR
+#undef TC
+#undef REAL
+#undef VEC
+#undef MLP
+#undef KFN
+#undef TANH_VEC
+#undef KERN_F32
