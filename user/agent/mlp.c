@@ -74,6 +74,7 @@ static void kp_mlpd_tanh_vec(double *y, size_t n)
 /* The float64 twin's kernels: portable code, it only checks gradients. */
 #define REAL double
 #define VEC kp_vecd
+#define VW 2
 #define MLP kp_mlpd
 #define KFN(name) kp_mlpd_k_##name
 #define TANH_VEC kp_mlpd_tanh_vec

@@ -3,15 +3,24 @@
  * The MLP's compute kernels, a template: mlp_simd.c instantiates the float32
  * ones once per instruction set (under #pragma GCC target), mlp.c the
  * float64 ones for the gradient-check twin. Expects REAL, VEC (a vector type
- * name to define), MLP (struct name), KFN(name) and TANH_VEC (the tanh the
- * one-row path calls) defined; KERN_F32 selects the float32 tanh. Undefines
- * them at the end.
+ * name to define), VW (REALs in one native vector register), MLP (struct
+ * name), KFN(name) and TANH_VEC (the tanh the one-row path calls) defined;
+ * KERN_F32 selects the float32 tanh. Undefines them at the end.
+ *
+ * Vectors are the register's own width, a tile row NV of them: GCC lowers a
+ * generic vector wider than the target's registers through the stack (on
+ * AVX2 a 16-float vector made the kernels slower than SSE2's).
  */
 
-#define TR 4	/* register tile: rows */
-#define TC 16	/* register tile: columns */
+#ifndef TR
+#define TR 4		/* register tile: rows */
+#endif
+#ifndef NV
+#define NV 2		/* register tile: vectors per row */
+#endif
+#define TC (NV * VW)	/* register tile: columns */
 
-typedef REAL VEC __attribute__((vector_size(TC * sizeof(REAL))));
+typedef REAL VEC __attribute__((vector_size(VW * sizeof(REAL))));
 
 #ifdef KERN_F32
 /*
@@ -77,25 +86,34 @@ static void KFN(gemm_nn)(REAL *restrict C, const REAL *restrict A,
 			 const REAL *restrict B, const REAL *restrict bias,
 			 int n, int q, int p)
 {
-	int i, j, k, r;
+	int i, j, k, r, v;
 
 	for (i = 0; i + TR <= n; i += TR) {
 		for (j = 0; j + TC <= p; j += TC) {
-			VEC acc[TR], b;
+			VEC acc[TR][NV], b[NV];
 
-			if (bias)
-				memcpy(&b, bias + j, sizeof(b));
-			else
-				memset(&b, 0, sizeof(b));
-			for (r = 0; r < TR; r++)
-				acc[r] = b;
-			for (k = 0; k < q; k++) {
-				memcpy(&b, B + (size_t)k * p + j, sizeof(b));
+			for (v = 0; v < NV; v++) {
+				if (bias)
+					memcpy(&b[v], bias + j + v * VW, sizeof(VEC));
+				else
+					memset(&b[v], 0, sizeof(VEC));
 				for (r = 0; r < TR; r++)
-					acc[r] += A[(size_t)(i + r) * q + k] * b;
+					acc[r][v] = b[v];
+			}
+			for (k = 0; k < q; k++) {
+				for (v = 0; v < NV; v++)
+					memcpy(&b[v], B + (size_t)k * p + j + v * VW, sizeof(VEC));
+				for (r = 0; r < TR; r++) {
+					const REAL a = A[(size_t)(i + r) * q + k];
+
+					for (v = 0; v < NV; v++)
+						acc[r][v] += a * b[v];
+				}
 			}
 			for (r = 0; r < TR; r++)
-				memcpy(C + (size_t)(i + r) * p + j, &acc[r], sizeof(b));
+				for (v = 0; v < NV; v++)
+					memcpy(C + (size_t)(i + r) * p + j + v * VW, &acc[r][v],
+					       sizeof(VEC));
 		}
 		for (; j < p; j++)
 			for (r = 0; r < TR; r++) {
@@ -115,21 +133,30 @@ static void KFN(gemm_nn)(REAL *restrict C, const REAL *restrict A,
 static void KFN(gemm_tn)(REAL *restrict C, const REAL *restrict A,
 			 const REAL *restrict B, int n, int q, int p)
 {
-	int i, j, k, r;
+	int i, j, k, r, v;
 
 	for (k = 0; k + TR <= q; k += TR) {
 		for (j = 0; j + TC <= p; j += TC) {
-			VEC acc[TR], b;
+			VEC acc[TR][NV], b[NV];
 
 			for (r = 0; r < TR; r++)
-				memcpy(&acc[r], C + (size_t)(k + r) * p + j, sizeof(b));
+				for (v = 0; v < NV; v++)
+					memcpy(&acc[r][v], C + (size_t)(k + r) * p + j + v * VW,
+					       sizeof(VEC));
 			for (i = 0; i < n; i++) {
-				memcpy(&b, B + (size_t)i * p + j, sizeof(b));
-				for (r = 0; r < TR; r++)
-					acc[r] += A[(size_t)i * q + k + r] * b;
+				for (v = 0; v < NV; v++)
+					memcpy(&b[v], B + (size_t)i * p + j + v * VW, sizeof(VEC));
+				for (r = 0; r < TR; r++) {
+					const REAL a = A[(size_t)i * q + k + r];
+
+					for (v = 0; v < NV; v++)
+						acc[r][v] += a * b[v];
+				}
 			}
 			for (r = 0; r < TR; r++)
-				memcpy(C + (size_t)(k + r) * p + j, &acc[r], sizeof(b));
+				for (v = 0; v < NV; v++)
+					memcpy(C + (size_t)(k + r) * p + j + v * VW, &acc[r][v],
+					       sizeof(VEC));
 		}
 		for (; j < p; j++)
 			for (r = 0; r < TR; r++) {
@@ -172,7 +199,9 @@ static void KFN(infer)(const struct MLP *m, const REAL *x, REAL *out)
 }
 
 #undef TR
+#undef NV
 #undef TC
+#undef VW
 #undef REAL
 #undef VEC
 #undef MLP

@@ -29,6 +29,8 @@
 #pragma GCC target("arch=x86-64-v4")
 #define REAL float
 #define VEC kp_vec_avx512
+#define VW 16
+#define NV 1
 #define MLP kp_mlp
 #define KFN(name) avx512_##name
 #define TANH_VEC avx512_tanh_vec
@@ -40,6 +42,7 @@
 #pragma GCC target("arch=x86-64-v3")
 #define REAL float
 #define VEC kp_vec_avx2
+#define VW 8
 #define MLP kp_mlp
 #define KFN(name) avx2_##name
 #define TANH_VEC avx2_tanh_vec
@@ -50,6 +53,7 @@
 
 #define REAL float
 #define VEC kp_vec_baseline
+#define VW 4
 #define MLP kp_mlp
 #define KFN(name) baseline_##name
 #define TANH_VEC baseline_tanh_vec
