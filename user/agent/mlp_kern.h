@@ -129,6 +129,51 @@ static void KFN(gemm_nn)(REAL *restrict C, const REAL *restrict A,
 		KFN(linear_row)(B, bias, A + (size_t)i * q, C + (size_t)i * p, q, p);
 }
 
+/*
+ * The columns j0..p of C += A^T * B that make no full tile (the 1- or 2-wide
+ * heads' weight gradients): vectors along k instead, TR columns of B a tile
+ * (missing ones read as 0), so the sum over the n rows still runs in
+ * registers. Each element's sum runs over i in order, from 0.
+ */
+static void KFN(gemm_tn_narrow)(REAL *restrict C, const REAL *restrict A,
+				const REAL *restrict B, int n, int q, int p, int j0)
+{
+	int i, j, k, c, v, e;
+
+	for (j = j0; j < p; j += TR) {
+		for (k = 0; k + TC <= q; k += TC) {
+			VEC acc[TR][NV], a[NV];
+			REAL out[TC];
+
+			memset(acc, 0, sizeof(acc));
+			for (i = 0; i < n; i++) {
+				for (v = 0; v < NV; v++)
+					memcpy(&a[v], A + (size_t)i * q + k + v * VW, sizeof(VEC));
+				for (c = 0; c < TR; c++) {
+					const REAL b = j + c < p ? B[(size_t)i * p + j + c] : 0;
+
+					for (v = 0; v < NV; v++)
+						acc[c][v] += b * a[v];
+				}
+			}
+			for (c = 0; c < TR && j + c < p; c++) {
+				memcpy(out, acc[c], sizeof(out));
+				for (v = 0; v < NV; v++)
+					for (e = 0; e < VW; e++)
+						C[(size_t)(k + v * VW + e) * p + j + c] += out[v * VW + e];
+			}
+		}
+		for (; k < q; k++)
+			for (c = 0; c < TR && j + c < p; c++) {
+				REAL s = 0;
+
+				for (i = 0; i < n; i++)
+					s += A[(size_t)i * q + k] * B[(size_t)i * p + j + c];
+				C[(size_t)k * p + j + c] += s;
+			}
+	}
+}
+
 /* C (q x p) += A^T * B with A (n x q), B (n x p): weight gradients. */
 static void KFN(gemm_tn)(REAL *restrict C, const REAL *restrict A,
 			 const REAL *restrict B, int n, int q, int p)
@@ -158,14 +203,6 @@ static void KFN(gemm_tn)(REAL *restrict C, const REAL *restrict A,
 					memcpy(C + (size_t)(k + r) * p + j + v * VW, &acc[r][v],
 					       sizeof(VEC));
 		}
-		for (; j < p; j++)
-			for (r = 0; r < TR; r++) {
-				REAL s = 0;
-
-				for (i = 0; i < n; i++)
-					s += A[(size_t)i * q + k + r] * B[(size_t)i * p + j];
-				C[(size_t)(k + r) * p + j] += s;
-			}
 	}
 	for (; k < q; k++)
 		for (i = 0; i < n; i++) {
@@ -173,9 +210,11 @@ static void KFN(gemm_tn)(REAL *restrict C, const REAL *restrict A,
 			const REAL *restrict b = B + (size_t)i * p;
 			REAL *restrict cr = C + (size_t)k * p;
 
-			for (j = 0; j < p; j++)
+			for (j = 0; j < p / TC * TC; j++)
 				cr[j] += a * b[j];
 		}
+	if (p % TC)
+		KFN(gemm_tn_narrow)(C, A, B, n, q, p, p / TC * TC);
 }
 
 /* One row through the network, no cache touched: safe on a const network. */
