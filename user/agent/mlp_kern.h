@@ -58,21 +58,56 @@ static void KFN(tanh_vec)(float *restrict y, size_t n)
 }
 #endif
 
-/* y[o] = b[o] + sum_k x[k] W[k][o]: one row, the inner loop a contiguous axpy. */
+/*
+ * Columns o..o + nb * VW of y = b + x W, the nb vectors held in registers
+ * across the k loop (nb a constant once inlined): one load and one
+ * multiply-add per vector and k, where an axpy on y in memory also loads
+ * and stores y. Each element sums over k in order, from its bias.
+ */
+static inline __attribute__((always_inline)) void
+KFN(row_block)(const REAL *restrict w, const REAL *restrict b, const REAL *restrict x,
+	       REAL *restrict y, int in, int out, int o, const int nb)
+{
+	VEC acc[8];
+	int k, v;
+
+	for (v = 0; v < nb; v++) {
+		if (b)
+			memcpy(&acc[v], b + o + v * VW, sizeof(VEC));
+		else
+			memset(&acc[v], 0, sizeof(VEC));
+	}
+	for (k = 0; k < in; k++) {
+		const REAL xk = x[k];
+
+		for (v = 0; v < nb; v++) {
+			VEC wk;
+
+			memcpy(&wk, w + (size_t)k * out + o + v * VW, sizeof(VEC));
+			acc[v] += xk * wk;
+		}
+	}
+	for (v = 0; v < nb; v++)
+		memcpy(y + o + v * VW, &acc[v], sizeof(VEC));
+}
+
+/* y[o] = b[o] + sum_k x[k] W[k][o]: one row. */
 static inline void KFN(linear_row)(const REAL *restrict w, const REAL *restrict b,
 				   const REAL *restrict x, REAL *restrict y,
 				   int in, int out)
 {
-	int k, o;
+	int k, o = 0;
 
-	for (o = 0; o < out; o++)
-		y[o] = b ? b[o] : 0;
-	for (k = 0; k < in; k++) {
-		const REAL xk = x[k];
-		const REAL *restrict wk = w + (size_t)k * out;
+	for (; o + 8 * VW <= out; o += 8 * VW)
+		KFN(row_block)(w, b, x, y, in, out, o, 8);
+	for (; o + VW <= out; o += VW)
+		KFN(row_block)(w, b, x, y, in, out, o, 1);
+	for (; o < out; o++) {
+		REAL s = b ? b[o] : 0;
 
-		for (o = 0; o < out; o++)
-			y[o] += xk * wk[o];
+		for (k = 0; k < in; k++)
+			s += x[k] * w[(size_t)k * out + o];
+		y[o] = s;
 	}
 }
 
