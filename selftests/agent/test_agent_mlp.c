@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* MLP gradients against float64 finite differences, init, Adam, clipping, PRNG. */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "agent/adam.h"
 #include "agent/mlp.h"
@@ -104,16 +107,28 @@ static void gradcheck(int nlayers, const int *sizes, int n, uint64_t seed)
 	kp_mlpd_free(&d);
 }
 
+/* On every kernel set this CPU has: each has its own tiles and leftovers. */
 Test(agent_mlp, gradients_match_finite_differences)
 {
+	static const char *const names[] = { "baseline", "avx2", "avx512" };
 	int deep[] = { 5, 20, 33, 3 };
 	int head1[] = { 4, 64, 64, 1 };
+	int head2[] = { 4, 64, 64, 2 };
 	int single[] = { 7, 2 };
+	char why[128];
+	int s;
 
-	gradcheck(3, deep, 7, 1);
-	gradcheck(3, deep, 8, 2);
-	gradcheck(3, head1, 6, 3);
-	gradcheck(1, single, 3, 4);
+	for (s = 0; s < 3; s++) {
+		if (kp_mlp_simd_set(names[s], why, sizeof(why))) {
+			cr_log_info("%s gradients not checked: %s", names[s], why);
+			continue;
+		}
+		gradcheck(3, deep, 7, 1);
+		gradcheck(3, deep, 8, 2);
+		gradcheck(3, head1, 6, 3);
+		gradcheck(3, head2, 9, 5);
+		gradcheck(1, single, 3, 4);
+	}
 }
 
 Test(agent_mlp, forward_matches_twin_and_infer)
@@ -146,6 +161,116 @@ Test(agent_mlp, forward_matches_twin_and_infer)
 	}
 	kp_mlp_free(&f);
 	kp_mlpd_free(&d);
+}
+
+/* Forward, backward and one-row inference of f on the current kernels. */
+static void run_kernels(struct kp_mlp *f, const float *x, const float *c, int n,
+			float *out, float *grads, float *one)
+{
+	int nout = f->sizes[f->nlayers];
+	const float *o;
+
+	kp_mlp_zero_grad(f);
+	o = kp_mlp_forward(f, x, n);
+	cr_assert_not_null(o);
+	memcpy(out, o, sizeof(float) * n * nout);
+	kp_mlp_backward(f, c);
+	memcpy(grads, f->grads, sizeof(float) * f->nparams);
+	kp_mlp_infer(f, x + f->sizes[0] * (n - 1), one);
+}
+
+static double rel_err_f(const float *a, const float *b, size_t n)
+{
+	double d = 0, na = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		na += (double)b[i] * b[i];
+	}
+	return na < 1e-24 ? sqrt(d) : sqrt(d / na);
+}
+
+/*
+ * Every instruction set this CPU has computes what the baseline computes, up
+ * to float rounding, and is the one that runs once chosen: an AVX-512 host
+ * told "avx2" must run the AVX2 kernels, as an AVX2 host would. Widths and a
+ * row count off the tiles cover the leftover paths.
+ */
+static void simd_paths_agree(int nlayers, const int *sizes, int n)
+{
+	static const char *const names[] = { "baseline", "avx2", "avx512" };
+	int nin = sizes[0], nout = sizes[nlayers], i, s, compared = 0;
+	float *x = malloc(sizeof(float) * n * nin), *c = malloc(sizeof(float) * n * nout);
+	float *out[3], *grads[3], one[3][KP_MLP_MAX_WIDTH];
+	struct kp_mlp f;
+	struct kp_rng rng;
+	char why[128];
+
+	kp_rng_seed(&rng, 11);
+	cr_assert_eq(kp_mlp_init(&f, nlayers, sizes, n), 0);
+	kp_mlp_init_orthogonal(&f, &rng, M_SQRT2, 1.0);
+	for (i = 0; i < n * nin; i++)
+		x[i] = 2 * kp_rng_gauss(&rng);
+	for (i = 0; i < n * nout; i++)
+		c[i] = kp_rng_gauss(&rng);
+	for (s = 0; s < 3; s++) {
+		int err = kp_mlp_simd_set(names[s], why, sizeof(why));
+
+		out[s] = malloc(sizeof(float) * n * nout);
+		grads[s] = malloc(sizeof(float) * f.nparams);
+		if (err == -ENOTSUP) {
+			cr_log_info("%s kernels not compared: %s", names[s], why);
+			continue;
+		}
+		cr_assert_eq(err, 0, "%s: %s", names[s], why);
+		cr_assert_str_eq(kp_mlp_simd(), names[s]);
+		run_kernels(&f, x, c, n, out[s], grads[s], one[s]);
+		if (s == 0)
+			continue;
+		cr_expect_lt(rel_err_f(out[s], out[0], (size_t)n * nout), 1e-5, "%s outputs", names[s]);
+		cr_expect_lt(rel_err_f(grads[s], grads[0], f.nparams), 1e-5, "%s gradients", names[s]);
+		cr_expect_lt(rel_err_f(one[s], one[0], nout), 1e-5, "%s one-row", names[s]);
+		compared++;
+	}
+	cr_log_info("%d wider kernel sets compared with baseline", compared);
+	cr_expect_eq(kp_mlp_simd_set("sse9", why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(kp_mlp_simd(), compared == 2 ? "avx512" : compared ? "avx2" : "baseline",
+			 "a refused name must leave the kernels alone");
+	for (s = 0; s < 3; s++) {
+		free(out[s]);
+		free(grads[s]);
+	}
+	free(x);
+	free(c);
+	kp_mlp_free(&f);
+}
+
+Test(agent_mlp, simd_kernel_sets_agree)
+{
+	int ppo[] = { 4, 64, 64, 2 };
+	int odd[] = { 5, 20, 33, 3 };
+
+	simd_paths_agree(3, ppo, 37);
+	simd_paths_agree(3, odd, 9);
+}
+
+/* Criterion runs each test in a process of its own: this is the first use. */
+Test(agent_mlp, simd_from_environment)
+{
+	setenv("KPILOT_SIMD", "baseline", 1);
+	cr_assert_str_eq(kp_mlp_simd(), "baseline");
+}
+
+Test(agent_mlp, simd_bad_environment_keeps_best)
+{
+	char why[128];
+	const char *got;
+
+	setenv("KPILOT_SIMD", "avx1024", 1);
+	got = kp_mlp_simd();
+	cr_assert_eq(kp_mlp_simd_set("auto", why, sizeof(why)), 0);
+	cr_assert_str_eq(got, kp_mlp_simd());
 }
 
 Test(agent_mlp, tanh_saturates_and_stays_accurate)

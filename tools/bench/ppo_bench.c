@@ -33,7 +33,8 @@ static const char doc[] =
 "EXAMPLES:\n"
 "    ppo_bench                     # seeds 1-5\n"
 "    ppo_bench --seeds 3 -t 300000 # one seed, 300k-step budget\n"
-"    taskset -c 0 ppo_bench        # pinned to one CPU, as the benchmark runs it";
+"    taskset -c 0 ppo_bench        # pinned to one CPU, as the benchmark runs it\n"
+"    KPILOT_SIMD=avx2 ppo_bench    # the AVX2 kernels, as on an AVX2-only host";
 
 static const struct argp_option opts[] = {
 	{ "seeds", 's', "LIST", 0, "Comma-separated seeds (default 1,2,3,4,5)", 0 },
@@ -189,6 +190,8 @@ int main(int argc, char **argv)
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
+	/* Which kernels ran (KPILOT_SIMD can force a narrower set). */
+	printf("C simd=%s\n", kp_mlp_simd());
 	for (tok = strtok_r(env.seeds, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		err = run(strtoull(tok, NULL, 10));
 		if (err) {

@@ -64,6 +64,21 @@ void NAME##_zero_grad(struct NAME *m)
 KP_MLP_API(kp_mlp, float);
 KP_MLP_API(kp_mlpd, double);
 
+/*
+ * The instruction set the float32 kernels use: "avx512" (x86-64-v4), "avx2"
+ * (x86-64-v3: AVX2 + FMA) or "baseline" (SSE2). Chosen once per process, on
+ * first use: the best this CPU has, unless the environment variable
+ * KPILOT_SIMD names another ("auto" = the best); a name that is unknown or
+ * that this CPU lacks gets a warning and the best.
+ */
+const char *kp_mlp_simd(void);
+/*
+ * Switch the kernels to NAME (as KPILOT_SIMD). 0, -EINVAL (unknown name) or
+ * -ENOTSUP (not on this CPU or build), with the reason in why. For tests and
+ * benchmarks: call it while no other thread runs a network.
+ */
+int kp_mlp_simd_set(const char *name, char *why, size_t len);
+
 /* Copy the float network's shape-compatible parameters into the twin. */
 int kp_mlpd_copy_from(struct kp_mlpd *d, const struct kp_mlp *f);
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The MLP body, instantiated by mlp.c for float (kp_mlp_*) and double
- * (kp_mlpd_*). Expects REAL, VEC (a vector type name to define), MLP
- * (struct name) and FN(name) defined; undefines them at the end.
+ * (kp_mlpd_*). Expects REAL, MLP (struct name), FN(name) and the kernels
+ * K_GEMM_NN, K_GEMM_TN, K_TANH_VEC, K_INFER (mlp_kern.h) defined; undefines
+ * them at the end.
  */
 
-typedef REAL VEC __attribute__((vector_size(TC * sizeof(REAL))));
 static int FN(reserve)(struct MLP *m, int rows);
 
 int FN(init)(struct MLP *m, int nlayers, const int *sizes, int cap)
@@ -99,108 +99,6 @@ void FN(init_orthogonal)(struct MLP *m, struct kp_rng *rng,
 	}
 }
 
-/* y[o] = b[o] + sum_k x[k] W[k][o]: one row, the inner loop a contiguous axpy. */
-static inline void FN(linear_row)(const REAL *restrict w, const REAL *restrict b,
-				  const REAL *restrict x, REAL *restrict y,
-				  int in, int out)
-{
-	int k, o;
-
-	for (o = 0; o < out; o++)
-		y[o] = b ? b[o] : 0;
-	for (k = 0; k < in; k++) {
-		const REAL xk = x[k];
-		const REAL *restrict wk = w + (size_t)k * out;
-
-		for (o = 0; o < out; o++)
-			y[o] += xk * wk[o];
-	}
-}
-
-/*
- * C (n x p) = bias + A (n x q) * B (q x p), all row-major. Tiles of TR rows
- * by TC columns stay in registers across the whole k loop, so each load of B
- * feeds TR multiply-adds; leftover rows take the axpy path, leftover columns
- * (the 1- or 2-wide heads) a plain dot product.
- */
-KP_CLONES static void FN(gemm_nn)(REAL *restrict C, const REAL *restrict A,
-				  const REAL *restrict B, const REAL *restrict bias,
-				  int n, int q, int p)
-{
-	int i, j, k, r;
-
-	for (i = 0; i + TR <= n; i += TR) {
-		for (j = 0; j + TC <= p; j += TC) {
-			VEC acc[TR], b;
-
-			if (bias)
-				memcpy(&b, bias + j, sizeof(b));
-			else
-				memset(&b, 0, sizeof(b));
-			for (r = 0; r < TR; r++)
-				acc[r] = b;
-			for (k = 0; k < q; k++) {
-				memcpy(&b, B + (size_t)k * p + j, sizeof(b));
-				for (r = 0; r < TR; r++)
-					acc[r] += A[(size_t)(i + r) * q + k] * b;
-			}
-			for (r = 0; r < TR; r++)
-				memcpy(C + (size_t)(i + r) * p + j, &acc[r], sizeof(b));
-		}
-		for (; j < p; j++)
-			for (r = 0; r < TR; r++) {
-				const REAL *restrict a = A + (size_t)(i + r) * q;
-				REAL s = bias ? bias[j] : 0;
-
-				for (k = 0; k < q; k++)
-					s += a[k] * B[(size_t)k * p + j];
-				C[(size_t)(i + r) * p + j] = s;
-			}
-	}
-	for (; i < n; i++)
-		FN(linear_row)(B, bias, A + (size_t)i * q, C + (size_t)i * p, q, p);
-}
-
-/* C (q x p) += A^T * B with A (n x q), B (n x p): weight gradients. */
-KP_CLONES static void FN(gemm_tn)(REAL *restrict C, const REAL *restrict A,
-				  const REAL *restrict B, int n, int q, int p)
-{
-	int i, j, k, r;
-
-	for (k = 0; k + TR <= q; k += TR) {
-		for (j = 0; j + TC <= p; j += TC) {
-			VEC acc[TR], b;
-
-			for (r = 0; r < TR; r++)
-				memcpy(&acc[r], C + (size_t)(k + r) * p + j, sizeof(b));
-			for (i = 0; i < n; i++) {
-				memcpy(&b, B + (size_t)i * p + j, sizeof(b));
-				for (r = 0; r < TR; r++)
-					acc[r] += A[(size_t)i * q + k + r] * b;
-			}
-			for (r = 0; r < TR; r++)
-				memcpy(C + (size_t)(k + r) * p + j, &acc[r], sizeof(b));
-		}
-		for (; j < p; j++)
-			for (r = 0; r < TR; r++) {
-				REAL s = 0;
-
-				for (i = 0; i < n; i++)
-					s += A[(size_t)i * q + k + r] * B[(size_t)i * p + j];
-				C[(size_t)(k + r) * p + j] += s;
-			}
-	}
-	for (; k < q; k++)
-		for (i = 0; i < n; i++) {
-			const REAL a = A[(size_t)i * q + k];
-			const REAL *restrict b = B + (size_t)i * p;
-			REAL *restrict cr = C + (size_t)k * p;
-
-			for (j = 0; j < p; j++)
-				cr[j] += a * b[j];
-		}
-}
-
 const REAL *FN(forward)(struct MLP *m, const REAL *x, int n)
 {
 	int l;
@@ -212,31 +110,17 @@ const REAL *FN(forward)(struct MLP *m, const REAL *x, int n)
 	for (l = 0; l < m->nlayers; l++) {
 		int in = m->sizes[l], out = m->sizes[l + 1];
 
-		FN(gemm_nn)(m->act[l + 1], m->act[l], m->params + m->w_off[l],
+		K_GEMM_NN(m->act[l + 1], m->act[l], m->params + m->w_off[l],
 			    m->params + m->b_off[l], n, in, out);
 		if (l < m->nlayers - 1)
-			FN(tanh_vec)(m->act[l + 1], (size_t)n * out);
+			K_TANH_VEC(m->act[l + 1], (size_t)n * out);
 	}
 	return m->act[m->nlayers];
 }
 
-KP_CLONES void FN(infer)(const struct MLP *m, const REAL *x, REAL *out)
+void FN(infer)(const struct MLP *m, const REAL *x, REAL *out)
 {
-	REAL buf[2][KP_MLP_MAX_WIDTH];
-	const REAL *in = x;
-	int l;
-
-	for (l = 0; l < m->nlayers; l++) {
-		int last = l == m->nlayers - 1;
-		/* &[0]: an address (cppcheck takes buf[l & 1] for a read of it) */
-		REAL *y = last ? out : &buf[l & 1][0];
-
-		FN(linear_row)(m->params + m->w_off[l], m->params + m->b_off[l],
-			       in, y, m->sizes[l], m->sizes[l + 1]);
-		if (!last)
-			FN(tanh_vec)(y, m->sizes[l + 1]);
-		in = y;
-	}
+	K_INFER(m, x, out);
 }
 
 void FN(backward)(struct MLP *m, const REAL *dout)
@@ -251,7 +135,7 @@ void FN(backward)(struct MLP *m, const REAL *dout)
 		const REAL *x = m->act[l];
 		REAL *dx = m->delta[l & 1];
 
-		FN(gemm_tn)(m->grads + m->w_off[l], x, delta, n, in, out);
+		K_GEMM_TN(m->grads + m->w_off[l], x, delta, n, in, out);
 		for (i = 0; i < n; i++)
 			for (o = 0; o < out; o++)
 				gb[o] += delta[(size_t)i * out + o];
@@ -261,7 +145,7 @@ void FN(backward)(struct MLP *m, const REAL *dout)
 		for (k = 0; k < in; k++)
 			for (o = 0; o < out; o++)
 				m->wt[(size_t)o * in + k] = w[(size_t)k * out + o];
-		FN(gemm_nn)(dx, delta, m->wt, NULL, n, out, in);
+		K_GEMM_NN(dx, delta, m->wt, NULL, n, out, in);
 		for (i = 0; i < n * in; i++)
 			dx[i] *= 1 - x[i] * x[i];
 		delta = dx;
@@ -274,6 +158,9 @@ void FN(zero_grad)(struct MLP *m)
 }
 
 #undef REAL
-#undef VEC
 #undef MLP
 #undef FN
+#undef K_GEMM_NN
+#undef K_GEMM_TN
+#undef K_TANH_VEC
+#undef K_INFER
