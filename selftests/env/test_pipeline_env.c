@@ -41,13 +41,19 @@ static void make_desc(void)
 	int i;
 	static const char *const ops[] = { "source", "split", "count", "sink" };
 
+	/*
+	 * stop_timeout_s 10, as the shipped profile: longer than the launcher's
+	 * own 5 s drain limit, so a slow drain (a loaded machine) ends in its
+	 * hard stop, which removes the FIFO, rather than in kpilot's SIGKILL,
+	 * which cannot.
+	 */
 	snprintf(descpath, sizeof(descpath), "%s/p.pipeline.json", tmp);
 	f = fopen(descpath, "w");
 	cr_assert(f);
 	fprintf(f, "{\"pipeline\":\"wc-test\",\"cpu_budget\":2.0,\"launcher\":{\"command\":"
 		"[\"" WORDCOUNT "\",\"run\",\"--rate\",\"800\",\"--control\",\"%s\"],"
 		"\"pids\":\"start_line\",\"control\":\"fifo\",\"report\":\"interval_lines\","
-		"\"stop_timeout_s\":5},\"operators\":[", fifo);
+		"\"stop_timeout_s\":10},\"operators\":[", fifo);
 	for (i = 0; i < 4; i++)
 		fprintf(f, "%s{\"name\":\"%s\",\"cgroup\":\"%s/%s\"}", i ? "," : "", ops[i], tag,
 			ops[i]);
