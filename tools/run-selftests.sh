@@ -14,7 +14,7 @@ else
 fi
 [ -n "$bins" ] || { echo "no selftests in $dir" >&2; exit 2; }
 
-pass=0 fail=0 skip=0 rc=0
+pass=0 fail=0 skip=0 rc=0 broken=
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for b in $bins; do
 	name=$(basename "$b")
@@ -33,7 +33,14 @@ for b in $bins; do
 	[ -n "$t" ] || { t=1; p=0; echo "$name: no synthesis (crashed?)"; cat "$log"; }
 	pass=$((pass + p)); fail=$((fail + t - p)); skip=$((skip + s))
 	[ $r -eq 0 ] || rc=1
+	# Every test passed yet the binary failed: a test's process died after
+	# its body (a LeakSanitizer report under SANITIZE=, say). Say where.
+	if [ $r -ne 0 ] && [ "$t" = "$p" ]; then
+		broken=$((broken + 1))
+		echo "$name: exit $r although every test passed; from its log:"
+		grep -E 'crashed during|LeakSanitizer|^SUMMARY|^    #[0-9] .* in [a-z_]*_impl ' "$log" | head -n 12
+	fi
 done
-echo "selftests: $pass passed, $fail failed, $skip skipped"
+echo "selftests: $pass passed, $fail failed, $skip skipped${broken:+, $broken binaries failed after passing}"
 [ $fail -eq 0 ] || rc=1
 exit $rc

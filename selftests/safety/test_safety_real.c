@@ -278,7 +278,7 @@ static long long stat_field(const char *file, const char *key)
 
 Test(safety_real, cgroup_v1_cpu_quota_throttles, .init = need_root, .timeout = 30)
 {
-	char dir[256], cs[256], f[512], why[512], state[256], name[KP_NAME_MAX];
+	char dir[256], cs[256], f[512], why[512], state[256], kn[3][KP_NAME_MAX];
 	struct kp_session *s;
 	struct kp_change ch[3];
 	double cpu;
@@ -296,14 +296,14 @@ Test(safety_real, cgroup_v1_cpu_quota_throttles, .init = need_root, .timeout = 3
 
 		cr_assert_eq(kp_session_open(&o, &s, why, sizeof(why)), 0, "%s", why);
 	}
-	snprintf(name, sizeof(name), "cgroup:kpilot-test-%d:cpu.max", getpid());
-	ch[0].knob = strdup(name);
+	snprintf(kn[0], sizeof(kn[0]), "cgroup:kpilot-test-%d:cpu.max", getpid());
+	ch[0].knob = kn[0];
 	ch[0].value = "20000 100000";		/* 0.2 CPU */
-	snprintf(name, sizeof(name), "cgroup:kpilot-test-%d:cpu.weight", getpid());
-	ch[1].knob = strdup(name);
+	snprintf(kn[1], sizeof(kn[1]), "cgroup:kpilot-test-%d:cpu.weight", getpid());
+	ch[1].knob = kn[1];
 	ch[1].value = "150";
-	snprintf(name, sizeof(name), "cgroup:kpilot-test-%d:cpuset.cpus", getpid());
-	ch[2].knob = strdup(name);
+	snprintf(kn[2], sizeof(kn[2]), "cgroup:kpilot-test-%d:cpuset.cpus", getpid());
+	ch[2].knob = kn[2];
 	ch[2].value = "0";
 	cr_assert_eq(kp_session_apply(s, ch, 3, "throttle test", why, sizeof(why)), 0, "%s", why);
 	snprintf(f, sizeof(f), "%s/cpu.cfs_quota_us", dir);
