@@ -311,12 +311,15 @@ touch "$run/done"
 wait "$watch" 2>/dev/null || true
 rm -rf "$qdir"
 
+# CI keeps only the tail of the output: name the test that was running.
+last_test() {
+	t=$(grep -a '^== ' "$run/console.log" 2>/dev/null | tail -1)
+	echo "${t:-(no test had started)}"
+}
 if [ -e "$run/hang" ]; then
 	cp -f "$run/hang.log" "$out/hang.log" 2>/dev/null
 	echo "vmtest: HANG DETECTED: $(cat "$run/hang") (dump: $out/hang.log, console: $out/console.log)" >&2
-	# CI keeps only the tail of the output: name what was running.
-	t=$(grep -a '^== ' "$run/console.log" 2>/dev/null | tail -1)
-	echo "vmtest: the hang came during: ${t:-(no test had started)}" >&2
+	echo "vmtest: the hang came during: $(last_test)" >&2
 	rc=123
 elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "vmtest: TIMEOUT: the VM was killed after ${tmo}s (VMTEST_TIMEOUT)" >&2
@@ -329,8 +332,7 @@ elif [ -r "$run/status" ]; then
 else
 	if grep -q 'Kernel panic' "$run/console.log" 2>/dev/null; then
 		echo "vmtest: KERNEL PANIC (console: $out/console.log)" >&2
-		t=$(grep -a '^== ' "$run/console.log" | tail -1)
-		echo "vmtest: the panic came during: ${t:-(no test had started)}" >&2
+		echo "vmtest: the panic came during: $(last_test)" >&2
 	else
 		echo "vmtest: the guest stopped without an exit status (console: $out/console.log)" >&2
 	fi
