@@ -251,6 +251,8 @@ static bool guardrails(struct tune *t, int n, const struct kp_trial *tr)
 	} else if (!t->c->netns && kp_session_report(t->s, tr->reward) == 1) {
 		kp_warn("trial %d: reward regressed for several trials; back to the last known-good values",
 			n);
+		/* the revert wrote the knobs: the next trial waits out their interval too */
+		t->last_apply = kp_mono_s();
 	}
 	return true;
 }
