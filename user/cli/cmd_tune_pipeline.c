@@ -62,18 +62,10 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* The directory of tools/profiles: next to the binary (a build tree) or installed. */
+/* The pipeline descriptions sit with the profiles (cli_profiles.c). */
 int tune_profile_path(const char *name, const char *suffix, char *path, size_t len)
 {
-	char exe[PATH_MAX];
-
-	if (!cli_exe_dir(exe, sizeof(exe))) {
-		snprintf(path, len, "%s/tools/profiles/%s%s", exe, name, suffix);
-		if (!access(path, R_OK))
-			return 0;
-	}
-	snprintf(path, len, "/usr/share/kpilot/profiles/%s%s", name, suffix);
-	return access(path, R_OK) ? -ENOENT : 0;
+	return cli_profile_path(tune_args.profile_dir, name, suffix, path, len);
 }
 
 /* --quotas source=0.05,split=0.6,...: every operator, in cores. */
