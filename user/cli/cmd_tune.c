@@ -100,9 +100,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'p':
 		tune_args.profile = arg;
 		break;
-	case OPT_PROFILE_DIR:
-		tune_args.profile_dir = arg;
-		break;
 	case 't':
 		if (!cli_parse_ll(arg, 0, 100000, &v))
 			argp_error(state, "--trials: '%s' is not a number of trials in 0-100000", arg);

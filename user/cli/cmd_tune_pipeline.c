@@ -25,6 +25,9 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PIPELINE:
 		tune_args.pipeline = arg;
 		break;
+	case OPT_PROFILE_DIR:	/* the descriptions' directory too (tune_profile_path) */
+		tune_args.profile_dir = arg;
+		break;
 	case OPT_RATE:
 	case OPT_STEP_RATE:
 		errno = 0;
