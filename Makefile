@@ -98,7 +98,7 @@ all: $(KPILOT_BIN) tools
 
 $(KPILOT_BIN): $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(OUTPUT)/libkpilot.a: $(USER_OBJS)
 	$(call msg,AR,$@)
@@ -152,7 +152,7 @@ $(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
 # Objects only: a .d left by the one-file rule still names wordcount.c.
 $(OUTPUT)/tools/wordcount/wordcount: $(WC_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LIBS) -o $@
 
 tools: $(TOOL_BINS)
 
@@ -290,8 +290,7 @@ $(OUTPUT)/user/cli/cli_profiles.o: $(OUTPUT)/datadir.stamp
 install: $(KPILOT_BIN) $(OUTPUT)/tools/wordcount/wordcount
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)/profiles \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)/kpilot
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	$(Q)install -m 0755 $(KPILOT_BIN) $(DESTDIR)$(SBINDIR)/kpilot
 	$(Q)install -m 0755 $(OUTPUT)/tools/wordcount/wordcount $(DESTDIR)$(LIBEXECDIR)/wordcount
 	$(Q)install -m 0644 $(PROFILES) $(DESTDIR)$(DATADIR)/profiles/
@@ -302,6 +301,7 @@ install: $(KPILOT_BIN) $(OUTPUT)/tools/wordcount/wordcount
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/kpilot.service
 	$(Q)install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	$(Q)install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)[ -d $(DESTDIR)$(SYSCONFDIR)/kpilot ] || install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/kpilot
 	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/kpilot/kpilot.json ] || \
 		install -m 0600 tools/packaging/kpilot.json $(DESTDIR)$(SYSCONFDIR)/kpilot/kpilot.json
 
