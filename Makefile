@@ -206,7 +206,10 @@ demo: deps
 # the same kernel paths as test_tune, minutes under TCG (the guest hang once
 # seen in test_tune_external was qemu's: testing.md, "Fixed: an emulator
 # hang while tracepoints flip").
-VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals
+# test_install (make install, systemd-analyze, groff, rpmbuild) is userland
+# packaging; its rpmbuild compiles the whole tree, many minutes under TCG.
+VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals \
+	install
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 # Tests that patch kernel text no hold can cover (kpilot probe attaches an
 # fentry program: ftrace rewrites vfs_read's entry) run in a second VM with
