@@ -289,5 +289,6 @@ t_rpm() {
 	echo "rpm: $(basename "$P"), $(wc -l <"$T/list") paths; unit verified; binary runs"
 }
 
+# KEEP=1: leave the temporary directory for a look (debugging).
 [ -n "${KEEP:-}" ] && trap - EXIT
 "t_$1"
