@@ -289,6 +289,47 @@ t_rpm() {
 	echo "rpm: $(basename "$P"), $(wc -l <"$T/list") paths; unit verified; binary runs"
 }
 
+# The .deb: tools/packaging/mkdeb.sh over a PREFIX=/usr install, contents,
+# control fields and scriptlets checked (it is not installed: dpkg would run
+# its scriptlets against this host).
+t_deb() {
+	need dpkg-deb "Debian: dpkg"
+	need dpkg-shlibdeps "Debian: dpkg-dev"
+	[ -z "${KPILOT_SANITIZED:-}" ] || skip "a sanitized build cannot be relinked for another prefix here"
+	B=$T/build
+	mkdir -p "$B/tools"
+	cp -a build/user build/bpf build/libkpilot.a build/datadir.stamp build/*.skel.h "$B"/ &&
+		cp -a build/tools/wordcount "$B/tools/" || fail "copying build/"
+	D=$(tools/packaging/mkdeb.sh "$T/deb" OUTPUT="$B" KPILOT_BIN="$T/kpilot" 2>"$T/err") ||
+		{ cat "$T/err"; fail "mkdeb.sh failed"; }
+	[ -f "$D" ] || fail "mkdeb.sh printed $D, which is not a file"
+	dpkg-deb -f "$D" Package Version Depends >"$T/fields" || fail "dpkg-deb -f failed"
+	grep -qx 'Package: kpilot' "$T/fields" && grep -q '^Version: [0-9.]*-1$' "$T/fields" ||
+		{ cat "$T/fields"; fail "wrong package name or version"; }
+	for lib in libbpf.so libjansson.so; do
+		real=$(readlink -f "$(ldconfig -p | sed -n "s/.*$lib\.[0-9]* .*=> //p" | head -n1)")
+		pkg=$(dpkg -S "*/${real##*/}" 2>/dev/null | sed 's/:.*//' | head -n1)
+		[ -n "$pkg" ] || fail "no Debian package holds $lib ($real)"
+		grep -q "^Depends:.*$pkg" "$T/fields" || { cat "$T/fields"; fail "Depends lacks $pkg (for $lib)"; }
+	done
+	dpkg-deb --ctrl-tarfile "$D" | tar xf - -C "$T" ./conffiles ./postinst ./prerm ./postrm || fail "no control files"
+	grep -qx /etc/kpilot/kpilot.json "$T/conffiles" || fail "kpilot.json is not a conffile"
+	for s in postinst prerm postrm; do sh -n "$T/$s" || fail "$s is not valid sh"; done
+	! grep -q 'helper enable' "$T/postinst" || fail "postinst enables the unit on install"
+	R=$T/payload
+	dpkg-deb -x "$D" "$R" || fail "dpkg-deb -x failed"
+	(cd "$R" && find . ! -type d | sed 's,^\./,,; s,\.gz$,,' | sort) >"$T/got"
+	expected_files /usr | sort | diff -u - "$T/got" || fail "the .deb holds other files than make install"
+	mode_is "$R/etc/kpilot/kpilot.json" 600
+	"$R/usr/sbin/kpilot" --version | grep -q '^kpilot ' || fail "the packaged binary does not run"
+	if command -v systemd-analyze >/dev/null; then
+		unit_world "$R"
+		out=$(verify "$R" /usr/lib/systemd/system/kpilot.service)
+		[ -z "$out" ] || { echo "$out"; fail "systemd-analyze verify of the packaged unit printed the above"; }
+	fi
+	echo "deb: $(basename "$D"), $(wc -l <"$T/got") files; $(sed -n 's/^Depends: //p' "$T/fields")"
+}
+
 # KEEP=1: leave the temporary directory for a look (debugging).
 [ -n "${KEEP:-}" ] && trap - EXIT
 "t_$1"

@@ -2,7 +2,7 @@
 /*
  * Installing kpilot (Documentation/install.md): make install / uninstall into
  * temporary roots, the unit under systemd-analyze verify, the installed binary
- * finding its profiles, the man pages against --help, the RPM. The checks are
+ * finding its profiles, the man pages against --help, the RPM and the .deb. The checks are
  * shell (selftests/install/install.sh NAME, from the top of the tree as
  * `make check` runs): they drive make, systemd-analyze, groff and rpmbuild.
  * Each runs as one test here; exit 77 is a skip, its last line the reason.
@@ -53,3 +53,4 @@ Test(install, man_pages_render, .timeout = 60) { check("man_render"); }
 Test(install, man_pages_match_help, .timeout = 60) { check("man_options"); }
 Test(install, man_pages_of_the_daemon_match_help, .timeout = 60) { check("man_daemon"); }
 Test(install, rpm_builds_and_holds_everything, .timeout = 600) { check("rpm"); }
+Test(install, deb_builds_and_holds_everything, .timeout = 120) { check("deb"); }
