@@ -75,6 +75,8 @@ if [ "$extras" = 1 ]; then
 	check py optuna python3-optuna python3-optuna
 	# test_install builds the RPM (Debian's rpm has rpmbuild and rpm2archive)
 	check cmd rpmbuild rpm rpm-build
+	# ... and the .deb (tools/packaging/mkdeb.sh), on Debian and Ubuntu
+	if [ "$family" = debian ]; then check cmd dpkg-shlibdeps dpkg-dev dpkg-dev; fi
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);
