@@ -330,6 +330,70 @@ t_deb() {
 	echo "deb: $(basename "$D"), $(wc -l <"$T/got") files; $(sed -n 's/^Depends: //p' "$T/fields")"
 }
 
+# The unit's CapabilityBoundingSet is enough for what kpilot does, and not
+# an empty promise: setpriv gives a process exactly that bounding set (and
+# no_new_privs, as the unit does); without those capabilities the same
+# commands fail.
+t_caps() {
+	need setpriv "util-linux"
+	need ip "iproute2"
+	[ "$(id -u)" = 0 ] || skip "needs root: the capabilities are root's"
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' tools/packaging/kpilot.service.in)
+	[ -n "$caps" ] || fail "no CapabilityBoundingSet in the unit"
+	bset=-all
+	for c in $caps; do bset="$bset,+$(echo "${c#CAP_}" | tr A-Z a-z)"; done
+	ns=kpilot-install-$$
+	ip netns add $ns || fail "ip netns add $ns"
+	trap 'ip netns delete '$ns' 2>/dev/null; rm -rf "$T"' EXIT
+	orig=$(ip netns exec $ns cat /proc/sys/net/core/somaxconn)
+	sp() { b=$1; shift; setpriv --inh-caps=-all --no-new-privs --bounding-set="$b" "$@"; }
+	sp "$bset" grep -q "^CapBnd:.*[1-9a-f]" /proc/self/status || fail "setpriv did not keep a bounding set"
+	out=$(sp "$bset" ./kpilot observe --duration 1 --json 2>&1 >"$T/obs") ||
+		{ echo "$out"; fail "kpilot observe fails with $caps"; }
+	grep -q '"pid"' "$T/obs" || fail "kpilot observe printed no process with $caps"
+	./kpilot probe | sed 's/ (.*//' >"$T/probe.root"
+	sp "$bset" ./kpilot probe | sed 's/ (.*//' | diff -u "$T/probe.root" - ||
+		fail "kpilot probe answers differently with $caps than with every capability"
+	sp "$bset" ./kpilot set --state-dir "$T/state" --netns $ns net.core.somaxconn=$((orig + 100)) >"$T/out" 2>&1 ||
+		{ cat "$T/out"; fail "kpilot set --netns fails with $caps"; }
+	[ "$(ip netns exec $ns cat /proc/sys/net/core/somaxconn)" = $((orig + 100)) ] || fail "set --netns did not write"
+	sp "$bset" ./kpilot rollback --state-dir "$T/state" >"$T/out" 2>&1 || { cat "$T/out"; fail "rollback fails with $caps"; }
+	[ "$(ip netns exec $ns cat /proc/sys/net/core/somaxconn)" = "$orig" ] || fail "rollback did not restore"
+	sp "$bset" ip -n $ns link set lo up || fail "a private namespace's loopback (kpilot tune) fails with $caps"
+	# A cgroup CPU limit, in a cgroup of the test's own (v1 cpu, or v2 with cpu delegated).
+	cg=kpilot-install-$$
+	if [ -d /sys/fs/cgroup/cpu ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then
+		cgd=/sys/fs/cgroup/cpu/$cg quota=cpu.cfs_quota_us want=50000
+	elif grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		cgd=/sys/fs/cgroup/$cg quota=cpu.max want="50000 100000"
+	else
+		cgd=
+	fi
+	if [ -n "$cgd" ]; then
+		mkdir "$cgd" || fail "mkdir $cgd"
+		trap 'ip netns delete '$ns' 2>/dev/null; rmdir '$cgd' 2>/dev/null; rm -rf "$T"' EXIT
+		before=$(cat "$cgd/$quota")
+		sp "$bset" ./kpilot set --state-dir "$T/state" "cgroup:$cg:cpu.max=50000 100000" >"$T/out" 2>&1 ||
+			{ cat "$T/out"; fail "kpilot set of a cgroup CPU limit fails with $caps"; }
+		[ "$(cat "$cgd/$quota")" = "$want" ] || fail "$cgd/$quota is $(cat "$cgd/$quota"), not $want"
+		sp "$bset" ./kpilot rollback --state-dir "$T/state" >"$T/out" 2>&1 || { cat "$T/out"; fail "rollback fails"; }
+		[ "$(cat "$cgd/$quota")" = "$before" ] || fail "$cgd/$quota not restored"
+		rmdir "$cgd"
+	fi
+	# The controls: none of the five, and the observer's pair alone.
+	! sp -all ./kpilot observe --duration 1 >/dev/null 2>&1 || fail "kpilot observe works without capabilities"
+	! sp -all ./kpilot set --state-dir "$T/state" --netns $ns net.core.somaxconn=$((orig + 100)) >/dev/null 2>&1 ||
+		fail "kpilot set --netns works without capabilities"
+	./kpilot rollback --state-dir "$T/state" >/dev/null 2>&1
+	! sp -all,+bpf,+perfmon ./kpilot set --state-dir "$T/state" --netns $ns net.core.somaxconn=$((orig + 100)) \
+		>/dev/null 2>&1 || fail "kpilot set --netns works without CAP_SYS_ADMIN"
+	./kpilot rollback --state-dir "$T/state" >/dev/null 2>&1
+	! sp -all,+bpf ./kpilot observe --duration 1 >/dev/null 2>&1 || fail "kpilot observe works with CAP_BPF alone"
+	! sp -all,+sys_admin,+bpf,+perfmon ip -n $ns link set lo down 2>/dev/null || fail "ip link works without CAP_NET_ADMIN"
+	[ "$(ip netns exec $ns cat /proc/sys/net/core/somaxconn)" = "$orig" ] || fail "somaxconn not restored"
+	echo "with $caps and no_new_privs: observe, probe, set --netns${cgd:+, a cgroup CPU limit}, rollback, ip link work; without them they fail"
+}
+
 # KEEP=1: leave the temporary directory for a look (debugging).
 [ -n "${KEEP:-}" ] && trap - EXIT
 "t_$1"

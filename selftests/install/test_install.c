@@ -54,3 +54,4 @@ Test(install, man_pages_match_help, .timeout = 60) { check("man_options"); }
 Test(install, man_pages_of_the_daemon_match_help, .timeout = 60) { check("man_daemon"); }
 Test(install, rpm_builds_and_holds_everything, .timeout = 600) { check("rpm"); }
 Test(install, deb_builds_and_holds_everything, .timeout = 120) { check("deb"); }
+Test(install, unit_capabilities_are_enough, .timeout = 120) { check("caps"); }
