@@ -195,6 +195,12 @@ t_man_render() {
 	printf '.TH X 8\n.SH NAME\nx \\- y\n.BOGUS\n.SH X\n\\fBunclosed\n' >"$T/bad.8"
 	[ -n "$(groff -ww -z -man "$T/bad.8" 2>&1)" ] || fail "groff -ww did not complain about a bad page"
 	[ "$(ls $MAN | wc -l)" = 9 ] || { ls $MAN; fail "pages besides the nine"; }
+	# One version everywhere: the binary's, the pages', the packages'.
+	v=$(./kpilot --version | sed 's/^kpilot //')
+	for p in $PAGES; do
+		grep -q "^\.TH [^ ]* [58] [0-9-]* \"kpilot $v\"" "$MAN/$p" || fail "$p: .TH does not say kpilot $v"
+	done
+	grep -qx "Version: *$v" tools/packaging/kpilot.spec || fail "kpilot.spec: Version is not $v"
 	echo "9 pages render without warnings"
 }
 
