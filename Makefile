@@ -5,6 +5,7 @@
 #   make check      install missing deps, build, run every selftest
 #   make demo       install missing deps, build, run the default demo
 #   make analyze    clang --analyze and cppcheck over user/ and tools/: any finding fails
+#   make install    [PREFIX=/usr/local] [DESTDIR=]; make uninstall (Documentation/install.md)
 #   make vmlinux    regenerate vmlinux/<arch>/vmlinux.h from the running kernel
 #   make vmtest     run the selftests on a second kernel in a throwaway VM
 #                   [KERNEL=5.10|6.1|6.12|vmlinuz] [VMTEST_TESTS="a b"] [VMTEST_CMD=...]
@@ -97,7 +98,7 @@ all: $(KPILOT_BIN) tools
 
 $(KPILOT_BIN): $(OUTPUT)/user/main.o $(OUTPUT)/libkpilot.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(OUTPUT)/libkpilot.a: $(USER_OBJS)
 	$(call msg,AR,$@)
@@ -151,7 +152,7 @@ $(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
 # Objects only: a .d left by the one-file rule still names wordcount.c.
 $(OUTPUT)/tools/wordcount/wordcount: $(WC_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LIBS) -o $@
 
 tools: $(TOOL_BINS)
 
@@ -205,7 +206,10 @@ demo: deps
 # the same kernel paths as test_tune, minutes under TCG (the guest hang once
 # seen in test_tune_external was qemu's: testing.md, "Fixed: an emulator
 # hang while tracepoints flip").
-VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals
+# test_install (make install, systemd-analyze, groff, rpmbuild) is userland
+# packaging; its rpmbuild compiles the whole tree, many minutes under TCG.
+VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals \
+	install
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 # Tests that patch kernel text no hold can cover (kpilot probe attaches an
 # fentry program: ftrace rewrites vfs_read's entry) run in a second VM with
@@ -265,6 +269,58 @@ analyze: $(SKELS)
 	$(Q)tools/deps.sh --analyze
 	$(Q)CLANG=$(CLANG) tools/analyze/run.sh $(OUTPUT) \
 		"$(filter -std=% -D% -I%,$(CFLAGS))" $(ANALYZE_SRCS)
+
+# make install / uninstall [PREFIX=/usr/local] [DESTDIR=]: the binary, the
+# pipeline's wordcount, the profiles, the unit, the man pages, and an example
+# /etc/kpilot/kpilot.json only where none is (Documentation/install.md).
+# The binary finds the profiles in DATADIR/profiles, compiled in: the stamp
+# rebuilds that one object when PREFIX or DATADIR changes.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share/kpilot
+LIBEXECDIR ?= $(PREFIX)/libexec/kpilot
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+CFLAGS_cli_profiles.o += -DKPILOT_DATADIR='"$(DATADIR)"'
+MAN_PAGES  := $(wildcard Documentation/man/*.[58])
+PROFILES   := $(wildcard tools/profiles/*.json)
+.PHONY: install uninstall FORCE
+$(OUTPUT)/datadir.stamp: FORCE
+	$(Q)mkdir -p $(OUTPUT) && [ "$$(cat $@ 2>/dev/null)" = '$(DATADIR)' ] || echo '$(DATADIR)' > $@
+$(OUTPUT)/user/cli/cli_profiles.o: $(OUTPUT)/datadir.stamp
+
+install: $(KPILOT_BIN) $(OUTPUT)/tools/wordcount/wordcount
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)/profiles \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(Q)install -m 0755 $(KPILOT_BIN) $(DESTDIR)$(SBINDIR)/kpilot
+	$(Q)install -m 0755 $(OUTPUT)/tools/wordcount/wordcount $(DESTDIR)$(LIBEXECDIR)/wordcount
+	$(Q)install -m 0644 $(PROFILES) $(DESTDIR)$(DATADIR)/profiles/
+	$(Q)sed -i 's|"build/tools/wordcount/wordcount"|"$(LIBEXECDIR)/wordcount"|' \
+		$(DESTDIR)$(DATADIR)/profiles/wordcount.pipeline.json
+	$(Q)install -m 0644 tools/packaging/kpilot.json $(DESTDIR)$(DATADIR)/kpilot.json.example
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' tools/packaging/kpilot.service.in > $(DESTDIR)$(UNITDIR)/kpilot.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/kpilot.service
+	$(Q)install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	$(Q)install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)[ -d $(DESTDIR)$(SYSCONFDIR)/kpilot ] || install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/kpilot
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/kpilot/kpilot.json ] || \
+		install -m 0600 tools/packaging/kpilot.json $(DESTDIR)$(SYSCONFDIR)/kpilot/kpilot.json
+
+# The admin's kpilot.json goes only when it is still the example.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)f=$(DESTDIR)$(SYSCONFDIR)/kpilot/kpilot.json; \
+	if [ -e $$f ] && ! cmp -s $$f tools/packaging/kpilot.json; then \
+		echo "kpilot: $$f was changed: left in place"; else rm -f $$f; fi
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/kpilot $(DESTDIR)$(LIBEXECDIR)/wordcount \
+		$(DESTDIR)$(UNITDIR)/kpilot.service $(DESTDIR)$(DATADIR)/kpilot.json.example \
+		$(addprefix $(DESTDIR)$(DATADIR)/profiles/,$(notdir $(PROFILES))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN_PAGES)))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(filter %.8,$(MAN_PAGES))))
+	$(Q)rmdir $(DESTDIR)$(DATADIR)/profiles $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/kpilot 2>/dev/null || true
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 

@@ -59,6 +59,8 @@ check hdr zlib.h zlib1g-dev zlib-devel
 check hdr jansson.h libjansson-dev jansson-devel
 check hdr criterion/criterion.h libcriterion-dev criterion-devel
 check cmd python3 python3 python3
+# test_install renders the man pages (groff -ww -z -man).
+check cmd groff groff-base groff-base
 
 if [ "$extras" = 1 ]; then
 	check cmd pgbench postgresql-contrib postgresql-contrib
@@ -71,6 +73,10 @@ if [ "$extras" = 1 ]; then
 	check cmd valgrind valgrind valgrind
 	# tools/optimizers/optuna.py, for kpilot tune --algo external
 	check py optuna python3-optuna python3-optuna
+	# test_install builds the RPM (Debian's rpm has rpmbuild and rpm2archive)
+	check cmd rpmbuild rpm rpm-build
+	# ... and the .deb (tools/packaging/mkdeb.sh), on Debian and Ubuntu
+	if [ "$family" = debian ]; then check cmd dpkg-shlibdeps dpkg-dev dpkg-dev; fi
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);

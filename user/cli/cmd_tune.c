@@ -41,9 +41,10 @@ static const char doc[] =
 "    kpilot tune --profile wordcount --algo ds2   # size a pipeline's operators\n"
 "    kpilot tune --profile wordcount --rate 800 --step-at 21 --step-rate 1600\n"
 "\n"
-"Profiles: tcp-churn (built in); tools/profiles/*.json for pgbench, sysbench,\n"
-"fio and wrk; tools/profiles/*.pipeline.json describe stream pipelines\n"
-"(Documentation/pipeline.md): one trial per control interval, metric =\n"
+"Profiles: tcp-churn (built in); *.json for pgbench, sysbench, fio and wrk,\n"
+"*.pipeline.json describe stream pipelines, in tools/profiles (build tree) or\n"
+"share/kpilot/profiles (installed; Documentation/install.md). A pipeline run\n"
+"(Documentation/pipeline.md) has one trial per control interval, metric =\n"
 "throughput attainment. Results go to --out (default ./kpilot-results/<workload>-<time>/):\n"
 "results.json, history.csv, plot.svg. At the end the baseline and the best\n"
 "are measured alternately --confirm times each (default 5) for a 95%\n"
@@ -55,7 +56,9 @@ static const char doc[] =
 
 static const struct argp_option options[] = {
 	{ "config", 'c', "FILE", 0, "Run config (JSON; root-owned, not group/world-writable)" },
-	{ "profile", 'p', "NAME", 0, "A built-in or tools/profiles profile" },
+	{ "profile", 'p', "NAME", 0, "A built-in profile or NAME.json / NAME.pipeline.json in the profile directory" },
+	{ "profile-dir", OPT_PROFILE_DIR, "DIR", 0, "Where --profile looks (default: tools/profiles beside a "
+	  "build tree's binary, else the installed share/kpilot/profiles)" },
 	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only; pipelines: control intervals, 1 or more (default 30)" },
 	{ "seed", 's', "N", 0, "Random seed (overrides the config)" },
 	{ "algo", 'a', "ALGO", 0, "ppo (model + rollout over PPO), ppo-plain, random or external "
@@ -169,10 +172,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* A profile: built in, or tools/profiles/NAME.json next to the binary or installed. */
+/* A profile: built in, or NAME.json in the profile directory (cli_profiles.c). */
 static int load_profile(const char *name, struct kp_tune_config *c, char *why, size_t len)
 {
-	char exe[PATH_MAX], path[PATH_MAX + 64], origin[96];
+	char dir[512], path[PATH_MAX + 64], origin[96];
 	const char *text = kp_tune_profile(name);
 	int i;
 
@@ -186,17 +189,11 @@ static int load_profile(const char *name, struct kp_tune_config *c, char *why, s
 			snprintf(why, len, "profile '%s': not a profile name", name);
 			return -EINVAL;
 		}
-	if (!cli_exe_dir(exe, sizeof(exe))) {
-		snprintf(path, sizeof(path), "%s/tools/profiles/%s.json", exe, name);
-		if (!access(path, R_OK))
-			goto found;
+	if (cli_profile_path(tune_args.profile_dir, name, ".json", path, sizeof(path))) {
+		cli_profile_dir(tune_args.profile_dir, dir, sizeof(dir));
+		snprintf(why, len, "no profile '%s' (built in: tcp-churn; others in %s/)", name, dir);
+		return -ENOENT;
 	}
-	snprintf(path, sizeof(path), "/usr/share/kpilot/profiles/%s.json", name);
-	if (!access(path, R_OK))
-		goto found;
-	snprintf(why, len, "no profile '%s' (built in: tcp-churn; others in tools/profiles/)", name);
-	return -ENOENT;
-found:
 	if (kp_safety_trusted_file(path, why, len))
 		return -EPERM;
 	return kp_tune_config_load(path, c, why, len);

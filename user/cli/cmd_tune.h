@@ -13,7 +13,7 @@
 #define KP_TUNE_RISKY_MAX	16
 
 struct tune_args {
-	const char *config, *profile, *out, *state_dir;
+	const char *config, *profile, *profile_dir, *out, *state_dir;
 	long trials;		/* -1: the config's */
 	long long seed;
 	int algo;		/* -1: the config's */
@@ -36,11 +36,11 @@ extern struct tune_args tune_args;
 
 enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
        OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG,
-       OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT };
+       OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT, OPT_PROFILE_DIR };
 
 /* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);
-/* tools/profiles/NAME SUFFIX next to the binary or installed; -ENOENT. */
+/* NAME SUFFIX in the profile directory (--profile-dir, the tree's or the installed); -ENOENT. */
 int tune_profile_path(const char *name, const char *suffix, char *path, size_t len);
 /* Size the pipeline that path describes: an exit status. */
 int tune_pipeline(const char *path);

@@ -25,6 +25,9 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PIPELINE:
 		tune_args.pipeline = arg;
 		break;
+	case OPT_PROFILE_DIR:	/* the descriptions' directory too (tune_profile_path) */
+		tune_args.profile_dir = arg;
+		break;
 	case OPT_RATE:
 	case OPT_STEP_RATE:
 		errno = 0;
@@ -62,18 +65,10 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* The directory of tools/profiles: next to the binary (a build tree) or installed. */
+/* The pipeline descriptions sit with the profiles (cli_profiles.c). */
 int tune_profile_path(const char *name, const char *suffix, char *path, size_t len)
 {
-	char exe[PATH_MAX];
-
-	if (!cli_exe_dir(exe, sizeof(exe))) {
-		snprintf(path, len, "%s/tools/profiles/%s%s", exe, name, suffix);
-		if (!access(path, R_OK))
-			return 0;
-	}
-	snprintf(path, len, "/usr/share/kpilot/profiles/%s%s", name, suffix);
-	return access(path, R_OK) ? -ENOENT : 0;
+	return cli_profile_path(tune_args.profile_dir, name, suffix, path, len);
 }
 
 /* --quotas source=0.05,split=0.6,...: every operator, in cores. */
