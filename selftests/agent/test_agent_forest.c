@@ -178,7 +178,7 @@ Test(forest, degenerate_inputs)
 #include "agent/rollout.h"
 
 /*
- * The synthetic tuning surface of tools/bench/tuning (kpilot synth): four
+ * The synthetic tuning surface of tools/bench/tuning (tools/bench/synth): four
  * knobs, the optimum off-centre, two interacting pairs; 1 at the optimum.
  */
 static double synth(const double *u)
@@ -240,7 +240,7 @@ Test(rollout, same_seed_same_proposals)
 }
 
 /*
- * Not a benchmark (tools/bench/tuning-synth is): a guard that the model is
+ * Not a benchmark (tools/bench/tuning is): a guard that the model is
  * used. Median over 9 seeds of the best after 40 trials, against uniform
  * random search with the same seeds (single runs vary a lot: 0.58 to 0.98).
  */
