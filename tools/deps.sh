@@ -57,6 +57,8 @@ check hdr bpf/libbpf.h libbpf-dev libbpf-devel
 check hdr gelf.h libelf-dev elfutils-libelf-devel
 check hdr zlib.h zlib1g-dev zlib-devel
 check hdr jansson.h libjansson-dev jansson-devel
+# kpilot run's HTTP listener (/metrics, /stats)
+check hdr microhttpd.h libmicrohttpd-dev libmicrohttpd-devel
 check hdr criterion/criterion.h libcriterion-dev criterion-devel
 check cmd python3 python3 python3
 
@@ -71,6 +73,9 @@ if [ "$extras" = 1 ]; then
 	check cmd valgrind valgrind valgrind
 	# tools/optimizers/optuna.py, for kpilot tune --algo external
 	check py optuna python3-optuna python3-optuna
+	# test_daemon: promtool check metrics, and a real Prometheus scraping kpilot run
+	# (Fedora's package; openEuler's name was not checked here)
+	check cmd promtool prometheus golang-github-prometheus
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);
