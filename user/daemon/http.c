@@ -86,6 +86,23 @@ static MHD_RESULT stats(struct MHD_Connection *c, struct kp_dm_figures *fig)
 	return reply(c, MHD_HTTP_OK, "application/json", s, strlen(s), true);
 }
 
+/* The first call, before any body is read: the only time a refusal can be queued. */
+static MHD_RESULT first(struct MHD_Connection *c, const char *method, void **con_cls)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return MHD_NO;
+	*con_cls = r;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+	if (cl && strtoull(cl, NULL, 10) > KP_HTTP_MAX_BODY)
+		return text(c, 413 /* content too large */, "request too large\n");
+	return MHD_YES;
+}
+
 static MHD_RESULT handle(void *cls, struct MHD_Connection *c, const char *url,
 			 const char *method, const char *version, const char *upload,
 			 size_t *upload_size, void **con_cls)
@@ -93,22 +110,13 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *c, const char *url,
 	struct kp_http *h = cls;
 	struct req *r = *con_cls;
 
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
-			return MHD_NO;
-		*con_cls = r;
-		/* Refused before any body is read. */
-		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-			return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
-		return MHD_YES;
-	}
+	if (!r)
+		return first(c, method, con_cls);
 	if (*upload_size) {
+		/* A chunked body that outgrows the bound: no reply can be queued now; cut it. */
 		r->body += *upload_size;
 		*upload_size = 0;
-		if (r->body > KP_HTTP_MAX_BODY)
-			return text(c, 413 /* content too large; its macro was renamed in 0.9.74 */, "request too large\n");
-		return MHD_YES;
+		return r->body > KP_HTTP_MAX_BODY ? MHD_NO : MHD_YES;
 	}
 	if (!strcmp(url, "/metrics"))
 		return metrics(c, h->fig);
@@ -158,13 +166,13 @@ int kp_http_start(struct kp_http **out, const char *host, unsigned int port,
 		return -ENOMEM;
 	h->fig = fig;
 	h->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, h,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_SOCK_ADDR, &ss,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KP_HTTP_MEM_LIMIT,
 				  MHD_OPTION_CONNECTION_LIMIT, 64u,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
 				  MHD_OPTION_CONNECTION_TIMEOUT, 10u,
 				  MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_END);
 	if (!h->mhd) {
 		snprintf(why, len, "http: cannot listen on %s:%u (in use, or not an address "
