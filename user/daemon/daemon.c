@@ -59,7 +59,7 @@ static json_t *status(struct kp_dm *d)
 	pthread_mutex_unlock(&d->fig.lock);
 	snprintf(http, sizeof(http), strchr(d->cfg->http_host, ':') ? "[%s]:%u" : "%s:%u",
 		 d->cfg->http_host, kp_http_port(d->http));
-	s = json_pack("{s:i, s:s, s:s, s:s, s:s*, s:i, s:i, s:s*, s:o}",
+	s = json_pack("{s:i, s:s, s:s, s:s, s:s?, s:i, s:i, s:s?, s:o}",
 		      "pid", (int)getpid(), "mode", "observe-only", "config", d->config,
 		      "socket", d->socket, "http", d->http ? http : NULL,
 		      "reloads", d->reloads, "reloads_refused", d->reloads_refused,
