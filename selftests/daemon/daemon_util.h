@@ -204,7 +204,7 @@ static inline int http_raw(unsigned int port, const char *req, size_t reqlen, ch
 		if (r <= 0)
 			break;	/* the server may answer and close before all is sent */
 	}
-	shutdown(fd, SHUT_WR);
+	/* No shutdown(SHUT_WR): Go's server (Prometheus) takes it for a client gone. */
 	while ((r = read(fd, buf + n, cap - n)) > 0) {
 		n += (size_t)r;
 		if (n == cap) {

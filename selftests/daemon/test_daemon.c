@@ -247,3 +247,94 @@ Test(daemon, operator_cpu_matches_the_process_clock, .fini = fini, .timeout = 12
 	free(m);
 	cr_assert_eq(dm_stop(&d, SIGINT), 0, "SIGINT: exit 0");
 }
+
+static unsigned int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t n = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned int port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &n);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Prometheus' /api/v1/query: the first result's value, or -1 when there is none. */
+static double prom_query(unsigned int port, const char *q)
+{
+	char path[256], *body = NULL;
+	json_t *j, *res;
+	double v = -1;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s", q);
+	if (http_get(port, path, &body) == 200) {
+		j = json_loads(body, 0, NULL);
+		res = json_array_get(json_object_get(json_object_get(j, "data"), "result"), 0);
+		if (res)
+			v = strtod(json_string_value(json_array_get(json_object_get(res, "value"), 1)),
+				   NULL);
+		json_decref(j);
+	}
+	free(body);
+	return v;
+}
+
+static pid_t prom_pid;
+
+static void prom_fini(void)
+{
+	if (prom_pid > 0) {
+		kill(prom_pid, SIGTERM);
+		waitpid(prom_pid, NULL, 0);
+	}
+	fini();
+}
+
+/* Debian's prometheus, a minimal config, scraping the daemon every second. */
+Test(daemon, prometheus_scrapes_it, .fini = prom_fini, .timeout = 180)
+{
+	char yml[128], conf[512], data[128], flag[3][160], log[128];
+	unsigned int pport;
+	double up = -1, w = -1;
+	int i, fd;
+
+	dm_need_root();
+	if (!have("prometheus"))
+		cr_skip_test("no prometheus server (Debian: prometheus; tools/deps.sh --extras)");
+	dm_init(&d, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200}\n");
+	dm_start(&d);
+	snprintf(yml, sizeof(yml), "%s/prometheus.yml", d.dir);
+	snprintf(conf, sizeof(conf), "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+		 "  - job_name: kpilot\n    static_configs:\n      - targets: ['127.0.0.1:%u']\n",
+		 d.port);
+	dm_write(yml, conf);
+	snprintf(data, sizeof(data), "%s/tsdb", d.dir);
+	snprintf(log, sizeof(log), "%s/prometheus.log", d.dir);
+	pport = free_port();
+	snprintf(flag[0], sizeof(flag[0]), "--config.file=%s", yml);
+	snprintf(flag[1], sizeof(flag[1]), "--storage.tsdb.path=%s", data);
+	snprintf(flag[2], sizeof(flag[2]), "--web.listen-address=127.0.0.1:%u", pport);
+	prom_pid = fork();
+	cr_assert_geq(prom_pid, 0);
+	if (prom_pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("prometheus", "prometheus", flag[0], flag[1], flag[2], (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 240 && (up != 1 || w <= 0); i++) {
+		usleep(500000);
+		cr_assert_eq(waitpid(prom_pid, NULL, WNOHANG), 0, "prometheus exited: %s", log);
+		up = prom_query(pport, "up%7Bjob%3D%22kpilot%22%7D");
+		w = prom_query(pport, "kpilot_observer_windows_total");
+	}
+	cr_assert_eq(up, 1, "up{job=\"kpilot\"} is %g after %d s", up, i / 2);
+	cr_assert_gt(w, 0, "kpilot_observer_windows_total through Prometheus: %g", w);
+	cr_assert_gt(prom_query(pport, "kpilot_observed_runqueue_latency_seconds_count"), 0);
+	cr_assert_eq(dm_stop(&d, SIGTERM), 0);
+}
