@@ -168,6 +168,29 @@ Test(daemon_ctl, refusals_leave_state_unchanged, .fini = fini, .timeout = 120)
 	cr_assert_eq(dm_stop(&d, SIGTERM), 0);
 }
 
+/* After SIGHUP: the n-th refused reload, its reason containing want. */
+static void reload_refused(int n, const char *want)
+{
+	json_t *v = NULL;
+	int i;
+
+	kill(d.pid, SIGHUP);
+	for (i = 0; i < 200; i++) {
+		v = status_pick("reloads_refused");
+		if (json_integer_value(v) == n)
+			break;
+		json_decref(v);
+		v = NULL;
+		usleep(50000);
+	}
+	cr_assert_not_null(v, "SIGHUP: reload %d not refused", n);
+	json_decref(v);
+	v = status_pick("last_reload_error");
+	cr_assert(json_is_string(v) && strstr(json_string_value(v), want), "%s (want %s)",
+		  json_string_value(v), want);
+	json_decref(v);
+}
+
 Test(daemon_ctl, sighup_broken_config_keeps_the_old, .fini = fini, .timeout = 120)
 {
 	char *m = NULL, *log;
@@ -178,33 +201,25 @@ Test(daemon_ctl, sighup_broken_config_keeps_the_old, .fini = fini, .timeout = 12
 	dm_init(&d, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200}\n");
 	dm_start(&d);
 	port = d.port;
+	/* Truncated JSON: refused, naming the file and where it broke. */
 	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200,\n");
-	kill(d.pid, SIGHUP);
-	for (int i = 0; i < 100; i++) {
-		v = status_pick("reloads_refused");
-		if (json_integer_value(v) == 1)
-			break;
-		json_decref(v);
-		v = NULL;
-		usleep(50000);
-	}
-	cr_assert_not_null(v, "SIGHUP with a broken config: not refused");
-	json_decref(v);
-	v = status_pick("last_reload_error");
-	cr_assert(strstr(json_string_value(v), d.cfg), "names the file: %s", json_string_value(v));
-	json_decref(v);
+	reload_refused(1, d.cfg);
 	cr_assert_eq(http_get(port, "/metrics", &m), 200, "the old listener serves on");
 	free(m);
 	dm_wait_windows(&d, 2);
 
-	/* A policy: refused with what is missing; then a good config taken whole. */
+	/*
+	 * A policy: refused with what is missing. A config that parses but
+	 * cannot be opened (no such cgroup): refused too. Then a good one.
+	 */
 	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"policies\": []}\n");
-	kill(d.pid, SIGHUP);
-	usleep(500000);
-	v = status_pick("last_reload_error");
-	cr_assert(v && strstr(json_string_value(v), "$.policies: policy kinds are not implemented"),
-		  "%s", json_string_value(v));
-	json_decref(v);
+	reload_refused(2, "$.policies: policy kinds are not implemented");
+	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200,"
+		 " \"operators\": [{\"name\": \"gone\", \"cgroup\": \"/kpilot-no-such-cgroup\"}]}\n");
+	reload_refused(3, "operator 'gone': no cgroup");
+	cr_assert_eq(http_get(port, "/metrics", &m), 200);
+	cr_assert_null(strstr(m, "operator=\"gone\""), "a refused config left a trace");
+	free(m);
 	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200,"
 		 " \"operators\": [{\"name\": \"self\", \"pids\": [1]}]}\n");
 	kill(d.pid, SIGHUP);
