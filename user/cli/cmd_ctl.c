@@ -93,10 +93,11 @@ static void print_status(json_t *s)
 	printf("observer:   %s programs, %.0f windows of %.0f ms, %.0f events, %.0f drops\n",
 	       json_string_value(json_object_get(fig, "observer_mode")), num(fig, "windows"),
 	       num(fig, "window_ms"), num(fig, "events_total"), num(fig, "ringbuf_drops_total"));
-	json_array_foreach(ops, i, o)
+	json_array_foreach(ops, i, o) {
 		printf("operator:   %s: cpu %.3f s, run-queue wait %.3f s\n",
 		       json_string_value(json_object_get(o, "name")), num(o, "cpu_seconds_total"),
 		       num(o, "runqueue_wait_seconds_total"));
+	}
 	printf("managed:    nothing (observe-only: no policies yet)\n");
 }
 
