@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include "daemon/ctl.h"
 #include "lib/fs.h"
@@ -205,10 +206,13 @@ static void serve(int fd, json_t *(*handle)(json_t *req, void *arg), void *arg)
 
 int kp_ctl_serve_one(int lfd, json_t *(*handle)(json_t *req, void *arg), void *arg)
 {
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_MS / 1000 };
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return 0;
+	/* An answer nobody reads must not block the loop either. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	serve(fd, handle, arg);
 	close(fd);
 	return 1;

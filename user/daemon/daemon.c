@@ -19,6 +19,8 @@
 #include "lib/log.h"
 #include "observe/observer.h"
 
+#define CTL_BATCH 16	/* control connections served per wake-up */
+
 static const char *op_name(const void *arg, __u32 id)
 {
 	return kp_observer_op_name(arg, id);
@@ -41,12 +43,15 @@ static int window(struct kp_dm *d)
 			       drops);
 	pthread_mutex_unlock(&d->fig.lock);
 	kp_observer_reset(d->obs);
+	/* Out of memory for the process list: this window shows none; the next may. */
+	if (ret)
+		kp_warn("window %llu: %s", (unsigned long long)d->fig.windows, strerror(-ret));
 	if (drops > d->warned_drops) {
 		kp_warn("%llu records dropped so far: the ring buffer was full",
 			(unsigned long long)drops);
 		d->warned_drops = drops;
 	}
-	return ret;
+	return 0;
 }
 
 static json_t *status(struct kp_dm *d)
@@ -133,9 +138,10 @@ static int loop(struct kp_dm *d)
 			return -errno;
 		if (n > 0 && (p[0].revents & POLLIN) && on_signal(d))
 			return 0;
-		if (n > 0 && (p[1].revents & POLLIN))
-			while (kp_ctl_serve_one(d->ctl_fd, handle, d) > 0)
-				;
+		/* A bounded batch: a flood of clients must not hold the windows back. */
+		for (int k = 0; n > 0 && (p[1].revents & POLLIN) && k < CTL_BATCH; k++)
+			if (kp_ctl_serve_one(d->ctl_fd, handle, d) <= 0)
+				break;
 		if (ms_until(&next) > 0)
 			continue;
 		ret = window(d);
