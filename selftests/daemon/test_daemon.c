@@ -213,9 +213,44 @@ static pid_t spinner(int *go, int *report)
 	return pid;
 }
 
-Test(daemon, operator_cpu_matches_the_process_clock, .fini = fini, .timeout = 120)
+static char cgdir[128];
+
+static void cg_fini(void)
 {
-	char cfg[512], *m = NULL;
+	fini();
+	if (cgdir[0] && rmdir(cgdir))
+		fprintf(stderr, "rmdir %s: %s\n", cgdir, strerror(errno));
+	cgdir[0] = '\0';
+}
+
+/* The project's own cgroup for the spinner: v1 cpu hierarchy or v2 root. A config entry. */
+static void cgroup_operator(pid_t pid, char *entry, size_t len)
+{
+	char f[160];
+	int fd;
+
+	snprintf(cgdir, sizeof(cgdir), "/sys/fs/cgroup/cpu/kpilot-dmtest-%d", getpid());
+	if (mkdir(cgdir, 0755)) {
+		snprintf(cgdir, sizeof(cgdir), "/sys/fs/cgroup/kpilot-dmtest-%d", getpid());
+		if (mkdir(cgdir, 0755)) {
+			cgdir[0] = '\0';
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			cr_skip_test("cannot create a test cgroup: %s", strerror(errno));
+		}
+	}
+	snprintf(f, sizeof(f), "%s/cgroup.procs", cgdir);
+	fd = open(f, O_WRONLY);
+	cr_assert_geq(fd, 0, "%s: %s", f, strerror(errno));
+	dprintf(fd, "%d\n", pid);
+	close(fd);
+	snprintf(entry, len, "{\"name\": \"spin\", \"cgroup\": \"kpilot-dmtest-%d\"}", getpid());
+}
+
+/* The spinner as operator "spin" (by pid or by cgroup): its CPU on /metrics vs its own clock. */
+static void operator_cpu(bool by_cgroup)
+{
+	char cfg[512], op[160], *m = NULL;
 	int go, rep, st;
 	long long ns = 0;
 	double got;
@@ -223,8 +258,12 @@ Test(daemon, operator_cpu_matches_the_process_clock, .fini = fini, .timeout = 12
 
 	dm_need_root();
 	pid = spinner(&go, &rep);
+	if (by_cgroup)
+		cgroup_operator(pid, op, sizeof(op));
+	else
+		snprintf(op, sizeof(op), "{\"name\": \"spin\", \"pids\": [%d]}", pid);
 	snprintf(cfg, sizeof(cfg), "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200,"
-		 " \"operators\": [{\"name\": \"spin\", \"pids\": [%d]}]}\n", pid);
+		 " \"operators\": [%s]}\n", op);
 	dm_init(&d, cfg);
 	dm_start(&d);
 	cr_assert_eq(write(go, "g", 1), 1);
@@ -246,6 +285,16 @@ Test(daemon, operator_cpu_matches_the_process_clock, .fini = fini, .timeout = 12
 	promtool_clean(m);
 	free(m);
 	cr_assert_eq(dm_stop(&d, SIGINT), 0, "SIGINT: exit 0");
+}
+
+Test(daemon, operator_cpu_matches_the_process_clock, .fini = fini, .timeout = 120)
+{
+	operator_cpu(false);
+}
+
+Test(daemon, cgroup_operator_cpu_matches_the_process_clock, .fini = cg_fini, .timeout = 120)
+{
+	operator_cpu(true);
 }
 
 static unsigned int free_port(void)
