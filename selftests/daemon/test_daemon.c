@@ -284,6 +284,21 @@ static void operator_cpu(bool by_cgroup)
 				   "kind=\"voluntary\"}"), 0);
 	promtool_clean(m);
 	free(m);
+	/* Daemon.md's pipeline, as documented (this run's port and operator). */
+	if (have("curl")) {
+		char cmd[160], line[256];
+		int n = 0;
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%u/metrics | "
+			 "grep 'operator=\"spin\"'", d.port);
+		p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		while (fgets(line, sizeof(line), p))
+			n += !strncmp(line, "kpilot_operator_", 16);
+		cr_assert_eq(pclose(p), 0);
+		cr_assert_gt(n, 10, "curl | grep: %d operator lines", n);
+	}
 	cr_assert_eq(dm_stop(&d, SIGINT), 0, "SIGINT: exit 0");
 }
 

@@ -16,6 +16,8 @@
 #include "lib/log.h"
 
 #define IO_TIMEOUT_MS 1000	/* a client that stalls mid-request is dropped after this */
+/* What a client waits for the answer: the loop may be busy loading a new observer (SIGHUP). */
+#define ANSWER_TIMEOUT_MS 30000
 
 static int addr_of(const char *path, struct sockaddr_un *sa, char *why, size_t len)
 {
@@ -110,15 +112,15 @@ void kp_ctl_close(int fd, const char *path)
 	unlink(path);
 }
 
-/* Up to max bytes or the first newline, within IO_TIMEOUT_MS; the length, or -errno. */
-static ssize_t read_line(int fd, char *buf, size_t max)
+/* Up to max bytes or the first newline, each read within ms; the length, or -errno. */
+static ssize_t read_line(int fd, char *buf, size_t max, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	size_t n = 0;
 	ssize_t r;
 
 	while (n < max) {
-		if (poll(&p, 1, IO_TIMEOUT_MS) <= 0)
+		if (poll(&p, 1, ms) <= 0)
 			return -ETIMEDOUT;
 		r = read(fd, buf + n, max - n);
 		if (r < 0 && errno == EINTR)
@@ -179,7 +181,7 @@ static void serve(int fd, json_t *(*handle)(json_t *req, void *arg), void *arg)
 		refuse(fd, msg);
 		return;
 	}
-	n = read_line(fd, buf, KP_CTL_MAX_REQ);
+	n = read_line(fd, buf, KP_CTL_MAX_REQ, IO_TIMEOUT_MS);
 	if (n < 0) {
 		if (n == -EMSGSIZE)
 			snprintf(msg, sizeof(msg), "request refused: larger than %d bytes",
@@ -226,7 +228,7 @@ static int read_answer(int fd, json_t **resp, char *why, size_t len)
 
 	if (!buf)
 		return -ENOMEM;
-	n = read_line(fd, buf, KP_CTL_MAX_RESP);
+	n = read_line(fd, buf, KP_CTL_MAX_RESP, ANSWER_TIMEOUT_MS);
 	if (n <= 0) {
 		snprintf(why, len, "no answer from the daemon: %s",
 			 n ? strerror((int)-n) : "it closed the connection");
