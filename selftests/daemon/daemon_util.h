@@ -198,8 +198,7 @@ static inline int http_raw(unsigned int port, const char *req, size_t reqlen, ch
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		/* not (yet) listening: Prometheus starting; the caller's status check says more */
-		cr_log_warn("connect :%u: %s", port, strerror(errno));
+		/* not (yet) listening (Prometheus starting): the caller's status check says more */
 		close(fd);
 		free(buf);
 		if (body)

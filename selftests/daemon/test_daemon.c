@@ -65,7 +65,8 @@ static void promtool_clean(const char *text)
 	char path[128], cmd[400], *out;
 
 	if (!have("promtool")) {
-		cr_log_warn("promtool check metrics skipped: no promtool (tools/deps.sh --extras)");
+		/* not cr_log_warn(): Criterion 2.4 exits 1 after a warning */
+		fprintf(stderr, "promtool check metrics skipped: no promtool (tools/deps.sh --extras)\n");
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/metrics.txt", d.dir);

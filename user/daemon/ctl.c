@@ -12,12 +12,15 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include "daemon/ctl.h"
+#include "lib/clock.h"
 #include "lib/fs.h"
 #include "lib/log.h"
 
 #define IO_TIMEOUT_MS 1000	/* a client that stalls mid-request is dropped after this */
 /* What a client waits for the answer: the loop may be busy loading a new observer (SIGHUP). */
 #define ANSWER_TIMEOUT_MS 30000
+#define DRAIN_MS	200
+#define DRAIN_MAX	(1 << 20)
 
 static int addr_of(const char *path, struct sockaddr_un *sa, char *why, size_t len)
 {
@@ -206,6 +209,30 @@ static void serve(int fd, json_t *(*handle)(json_t *req, void *arg), void *arg)
 	json_decref(req);
 }
 
+/*
+ * Closing a UNIX socket with unread input resets the peer, which may then
+ * lose the answer (a refusal sent before the request was read). So: say we
+ * are done, and read what is left, for at most DRAIN_MS and DRAIN_MAX bytes.
+ */
+static void drain(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	double end = kp_mono_s() + DRAIN_MS / 1e3;
+	char buf[4096];
+	size_t total = 0;
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	while (total < DRAIN_MAX && kp_mono_s() < end) {
+		if (poll(&p, 1, DRAIN_MS) <= 0)
+			break;
+		r = read(fd, buf, sizeof(buf));
+		if (r <= 0)
+			break;
+		total += (size_t)r;
+	}
+}
+
 int kp_ctl_serve_one(int lfd, json_t *(*handle)(json_t *req, void *arg), void *arg)
 {
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_MS / 1000 };
@@ -216,6 +243,7 @@ int kp_ctl_serve_one(int lfd, json_t *(*handle)(json_t *req, void *arg), void *a
 	/* An answer nobody reads must not block the loop either. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	serve(fd, handle, arg);
+	drain(fd);
 	close(fd);
 	return 1;
 }
