@@ -275,6 +275,31 @@ Test(daemon_ctl, sigterm_exits_0_with_journal_priorities, .fini = fini, .timeout
 	free(log);
 }
 
+/* Type=notify: READY=1 on $NOTIFY_SOCKET once it answers on its socket. */
+Test(daemon_ctl, notify_ready, .fini = fini, .timeout = 120)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char env[160], buf[64] = "";
+	struct timeval tv = { .tv_sec = 30 };
+	ssize_t n;
+	int fd;
+
+	dm_need_root();
+	dm_init(&d, "{\"interval_ms\": 200}\n");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", d.dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sa.sun_path);
+	dm_start_env(&d, env);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	cr_assert_gt(n, 0, "no notification: %s", strerror(errno));
+	buf[n] = '\0';
+	cr_assert_str_eq(buf, "READY=1");
+	cr_assert_eq(dm_stop(&d, SIGTERM), 0);
+}
+
 Test(daemon_ctl, start_refusals, .fini = fini, .timeout = 120)
 {
 	char cmd[512], *out;
