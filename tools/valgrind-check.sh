@@ -59,15 +59,16 @@ printf '{"http": {"listen": "127.0.0.1:9464"}, "interval_ms": 200,\n "operators"
 run "run + ctl status + /metrics + SIGHUP + SIGTERM" 0 unshare --net sh -c "
 	ip link set lo up
 	$VG $KP run --config $tmp/kpilot.json --socket $tmp/kp.sock & p=\$!
+	trap 'kill -9 \$p 2>/dev/null' EXIT
 	i=0
 	until $KP ctl --socket $tmp/kp.sock status >/dev/null 2>&1; do
-		i=\$((i + 1)); [ \$i -lt 120 ] || { kill -9 \$p; exit 98; }; sleep 0.5
+		i=\$((i + 1)); [ \$i -lt 120 ] || exit 98; sleep 0.5
 	done
 	! command -v curl >/dev/null || curl -sf http://127.0.0.1:9464/metrics >/dev/null || exit 95
 	echo '{' >$tmp/kpilot.json
 	kill -HUP \$p; sleep 1
 	$KP ctl --socket $tmp/kp.sock status --json | grep -q 'reloads_refused.:1' || exit 96
-	kill -TERM \$p; wait \$p"
+	kill -TERM \$p; wait \$p; rc=\$?; trap - EXIT; exit \$rc"
 
 echo "valgrind: $pass passed, $fail failed"
 [ "$fail" = 0 ]
