@@ -57,6 +57,8 @@ check hdr bpf/libbpf.h libbpf-dev libbpf-devel
 check hdr gelf.h libelf-dev elfutils-libelf-devel
 check hdr zlib.h zlib1g-dev zlib-devel
 check hdr jansson.h libjansson-dev jansson-devel
+# kpilot run's HTTP listener (/metrics, /stats)
+check hdr microhttpd.h libmicrohttpd-dev libmicrohttpd-devel
 check hdr criterion/criterion.h libcriterion-dev criterion-devel
 check cmd python3 python3 python3
 # test_install renders the man pages (groff -ww -z -man).
@@ -77,6 +79,9 @@ if [ "$extras" = 1 ]; then
 	check cmd rpmbuild rpm rpm-build
 	# ... and the .deb (tools/packaging/mkdeb.sh), on Debian and Ubuntu
 	if [ "$family" = debian ]; then check cmd dpkg-shlibdeps dpkg-dev dpkg-dev; fi
+	# test_daemon: promtool check metrics, and a real Prometheus scraping kpilot run
+	# (Fedora's package; openEuler's name was not checked here)
+	check cmd promtool prometheus golang-github-prometheus
 fi
 
 # make vmtest: virtme-ng (vng) is used where the distro ships it (Fedora);

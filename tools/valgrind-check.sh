@@ -1,7 +1,7 @@
 #!/bin/sh
 # kpilot under valgrind (memcheck, --leak-check=full): the observer, set and
-# rollback in a private network namespace, a short tcp-churn tuning run and
-# the config parsers (--dry-run on the seed corpus). Root only. Run from the
+# rollback in a private network namespace, a short tcp-churn tuning run,
+# the config parsers (--dry-run on the seed corpus) and the daemon. Root only. Run from the
 # top of the tree after `make`; prints one line per case and a closing
 # `valgrind: N passed, N failed`. valgrind's error exit status is 99 so it
 # is told apart from kpilot's own (a refused config exits 2 on purpose).
@@ -52,6 +52,23 @@ for f in selftests/data/tune-corpus/*.json tools/profiles/*.json; do
 done
 run "tune --pipeline (parse only: --dry-run)" '*' $VG $KP tune --pipeline \
 	tools/profiles/wordcount.pipeline.json --dry-run --state-dir "$state" --out "$tmp/out-pipe"
+
+# kpilot run in a private netns: asked, scraped, reloaded with a broken config
+# (refused), asked again, stopped with SIGTERM (exit 0).
+printf '{"http": {"listen": "127.0.0.1:9464"}, "interval_ms": 200,\n "operators": [{"name": "init", "pids": [1]}]}\n' >"$tmp/kpilot.json"
+run "run + ctl status + /metrics + SIGHUP + SIGTERM" 0 unshare --net sh -c "
+	ip link set lo up
+	$VG $KP run --config $tmp/kpilot.json --socket $tmp/kp.sock & p=\$!
+	trap 'kill -9 \$p 2>/dev/null' EXIT
+	i=0
+	until $KP ctl --socket $tmp/kp.sock status >/dev/null 2>&1; do
+		i=\$((i + 1)); [ \$i -lt 120 ] || exit 98; sleep 0.5
+	done
+	! command -v curl >/dev/null || curl -sf http://127.0.0.1:9464/metrics >/dev/null || exit 95
+	echo '{' >$tmp/kpilot.json
+	kill -HUP \$p; sleep 1
+	$KP ctl --socket $tmp/kp.sock status --json | grep -q 'reloads_refused.:1' || exit 96
+	kill -TERM \$p; wait \$p; rc=\$?; trap - EXIT; exit \$rc"
 
 echo "valgrind: $pass passed, $fail failed"
 [ "$fail" = 0 ]

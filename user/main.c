@@ -16,6 +16,8 @@ static const struct command {
 	{ "tune", cmd_tune, "find better knob values for a benchmark, safely" },
 	{ "set", cmd_set, "apply knob values through the validator and the journal" },
 	{ "rollback", cmd_rollback, "restore every knob kpilot changed to its original" },
+	{ "run", cmd_run, "the daemon: observe-only for now, metrics on HTTP (Prometheus)" },
+	{ "ctl", cmd_ctl, "ask the running daemon: status" },
 	{ "probe", cmd_probe, "what this kernel supports and which observer mode kpilot uses" },
 	/* Internal: the tcp-churn profile's client and server. */
 	{ "tcpchurn", cmd_tcpchurn, NULL },

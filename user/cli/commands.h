@@ -17,5 +17,7 @@ int cmd_tcpchurn(int argc, char **argv);	/* hidden: the tcp-churn benchmark */
 int cmd_set(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 #endif
