@@ -121,7 +121,7 @@ t_unit_verifies() {
 	rm "$R/usr/sbin/kpilot"
 	out=$(verify "$R" "$U")
 	echo "$out" | grep -q 'kpilot.*not executable' || { echo "$out"; fail "verify did not report a missing ExecStart binary"; }
-	grep -qx 'Type=simple' "$R$U" || fail "the unit is not Type=simple"
+	grep -qx 'Type=notify' "$R$U" || fail "the unit is not Type=notify"
 	grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_NET_ADMIN CAP_SYS_RESOURCE' "$R$U" ||
 		fail "the capability bounding set is not the documented one"
 	echo "systemd-analyze verify: the unit is clean; a misspelled one and a missing binary are reported"
