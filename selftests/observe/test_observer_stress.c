@@ -193,7 +193,7 @@ static void *squeeze(void *arg)
  * frees every page whose physical frame is odd and whose even buddy it
  * holds. Free memory is then plenty but in single pages, so a GFP_ATOMIC
  * slab page of order >= 1 (6.1's task storage element is in kmalloc-cg-512:
- * order 1 with 2 CPUs, 2 with 64 or slub_min_objects=32) misses the
+ * order 1 with 2 CPUs, 2 from 8 or slub_min_objects=32) misses the
  * allocator's fast path, and the slow path wakes kswapd (or kcompactd) on
  * every such miss, not only below the low watermark, which the other modes
  * seldom reach (testing.md, "Provoking the deadlock").
