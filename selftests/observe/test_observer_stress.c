@@ -14,7 +14,8 @@
  * in 2 of 3 runs, 2026-12-01); 500 long-lived threads, 4 cycles per
  * mode. On the host a small version (64 MiB, 16 MiB churn, 100
  * threads, 3 cycles) keeps the shared machine usable.
- * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override.
+ * KPILOT_STRESS_{CYCLES,THREADS,HOG_MB,FLOOR_MB} override; in the guest
+ * KPILOT_STRESS_HOLES=1 is the mode that hangs the unfixed observer (below).
  *
  * It also checks the observer still sees what it must under the churn:
  * threads alive before attach (their task storage comes from the start-up
@@ -22,8 +23,10 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,9 @@ struct stress {
 	FILE *console;		/* in the guest: progress on its console, live */
 	int cycles, threads;
 	long hog_mb, floor_mb;	/* floor: squeeze down to this much available (0: 16 MiB churn) */
+	int holes;		/* holes mode (below) */
+	int req[2], ack[2];	/* holes mode: the test asks the hog to refill and punch */
+	char knobs[4][64];	/* holes mode: guest vm knobs' old values ("": unchanged) */
 	pid_t hog, storm;
 };
 
@@ -56,7 +62,8 @@ static long env_long(const char *name, long def)
 	return v && *v ? strtol(v, NULL, 10) : def;
 }
 
-static long mem_available_mb(void)
+/* A /proc/meminfo line's value in kB ("MemAvailable: %ld kB"), -1 if none. */
+static long meminfo_kb(const char *fmt)
 {
 	char line[128];
 	long kb = -1;
@@ -65,9 +72,16 @@ static long mem_available_mb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
+		if (sscanf(line, fmt, &kb) == 1)
 			break;
 	fclose(f);
+	return kb;
+}
+
+static long mem_available_mb(void)
+{
+	long kb = meminfo_kb("MemAvailable: %ld kB");
+
 	return kb < 0 ? -1 : kb / 1024;
 }
 
@@ -80,6 +94,10 @@ static void plan(struct stress *s)
 	s->threads = env_long("KPILOT_STRESS_THREADS", guest ? 500 : 100);
 	s->hog_mb = env_long("KPILOT_STRESS_HOG_MB", guest ? avail - 96 : 64);
 	s->floor_mb = env_long("KPILOT_STRESS_FLOOR_MB", guest ? 32 : 0);
+	/* Fills the machine's memory: only in a throwaway guest. */
+	s->holes = guest ? env_long("KPILOT_STRESS_HOLES", 0) : 0;
+	if (s->holes)
+		s->hog_mb = s->floor_mb = 0;	/* the holes are the pressure */
 	if (s->hog_mb > avail - 64)
 		s->hog_mb = avail - 64;	/* pressure, not the OOM killer */
 	if (s->hog_mb < 0)
@@ -169,6 +187,224 @@ static void *squeeze(void *arg)
 	return NULL;
 }
 
+/*
+ * Holes mode (KPILOT_STRESS_HOLES=1): before each attach the hog touches
+ * pages until the biggest zone is 64 pages above its low watermark, then
+ * frees every page whose physical frame is odd and whose even buddy it
+ * holds. Free memory is then plenty but in single pages, so a GFP_ATOMIC
+ * slab page of order >= 1 (6.1's task storage element is in kmalloc-cg-512:
+ * order 1 with 2 CPUs, 2 from 8 or slub_min_objects=32) misses the
+ * allocator's fast path, and the slow path wakes kswapd (or kcompactd) on
+ * every such miss, not only below the low watermark, which the other modes
+ * seldom reach (testing.md, "Provoking the deadlock").
+ */
+struct frame {
+	unsigned long pfn;
+	size_t i;
+};
+
+struct holes {
+	char *base;
+	unsigned char *in;	/* page i is resident */
+	struct frame *f;
+	size_t npages;
+};
+
+static int by_pfn(const void *a, const void *b)
+{
+	const struct frame *x = a, *y = b;
+
+	return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
+}
+
+/* Free pages above the low watermark in the zone with the most pages. */
+static long above_low(void)
+{
+	char line[160];
+	long v, managed = 0, free = 0, low = 0, fr = 0, lo = 0;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " pages free %ld", &v) == 1)
+			fr = v;
+		else if (sscanf(line, " low %ld", &v) == 1)
+			lo = v;
+		else if (sscanf(line, " managed %ld", &v) == 1 && v > managed) {
+			managed = v;
+			free = fr;
+			low = lo;
+		}
+	}
+	fclose(f);
+	return managed ? free - low : -1;
+}
+
+static void refill(struct holes *h)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->npages; i++) {
+		if (h->in[i])
+			continue;
+		h->base[i * 4096] = 1;
+		h->in[i] = 1;
+		if (++n % 64 == 0 && above_low() < 64)
+			break;
+	}
+}
+
+/* Pages freed: odd frames whose even buddy stays, none in the DMA zone (16 MiB). */
+static long punch(struct holes *h)
+{
+	size_t i, n = 0, len = h->npages * sizeof(__u64);
+	__u64 *pm = malloc(len);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long freed = 0;
+
+	if (fd < 0 || !pm || pread(fd, pm, len, (uintptr_t)h->base / 4096 * 8) != (ssize_t)len)
+		goto cleanup;
+	for (i = 0; i < h->npages; i++)
+		if (h->in[i] && (pm[i] >> 63) && (pm[i] & ((1ULL << 55) - 1)))
+			h->f[n++] = (struct frame){ pm[i] & ((1ULL << 55) - 1), i };
+	qsort(h->f, n, sizeof(*h->f), by_pfn);
+	for (i = 1; i < n; i++) {
+		struct frame *f = &h->f[i];
+
+		if (f->pfn & 1 && f->pfn >= 4096 && f[-1].pfn == f->pfn - 1 &&
+		    !madvise(h->base + f->i * 4096, 4096, MADV_DONTNEED)) {
+			h->in[f->i] = 0;
+			freed++;
+		}
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(pm);
+	return freed;
+}
+
+/* The hog's main thread in holes mode: a refill and punch per request. */
+static void holes_serve(const struct stress *s)
+{
+	struct holes h = { .npages = meminfo_kb("MemTotal: %ld kB") / 4 };
+	size_t len = h.npages * 4096;
+	long freed;
+	char c;
+
+	h.base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	h.in = calloc(h.npages, 1);
+	h.f = calloc(h.npages, sizeof(*h.f));
+	if (h.base == MAP_FAILED || !h.in || !h.f)
+		_exit(6);
+	madvise(h.base, len, MADV_NOHUGEPAGE);	/* single pages, not 2 MiB ones */
+	while (read(s->req[0], &c, 1) == 1) {
+		refill(&h);
+		freed = punch(&h);
+		if (write(s->ack[1], &freed, sizeof(freed)) != sizeof(freed))
+			_exit(5);
+	}
+	_exit(0);
+}
+
+/* Free blocks of order >= 1 in a zone, from /proc/buddyinfo (-1: none). */
+static long blocks_above_order0(const char *zone)
+{
+	char line[256], name[32];
+	long n = -1, c;
+	int off, k;
+	FILE *f = fopen("/proc/buddyinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %*d, zone %31s%n", name, &off) != 1 || strcmp(name, zone))
+			continue;
+		char *p = line + off;
+
+		for (n = 0, k = 0; sscanf(p, "%ld%n", &c, &off) == 1; p += off, k++)
+			n += k ? c : 0;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * The guest's vm knobs in holes mode, restored at the end: no proactive
+ * compaction (it fills the holes; under TCG it ran 21 s without a break, an
+ * RCU stall report, 2026-12-01); lowmem_reserve_ratio's DMA entry 1 (the
+ * DMA zone's free blocks, out of the hog's reach, serve no DMA32 request);
+ * during a refill only, min_free_kbytes 256 and no watermark boost, so the
+ * hog takes DMA32 down to a few hundred pages, few in blocks of order >= 1.
+ */
+enum { K_PROACTIVE, K_LOWMEM, K_MINFREE, K_BOOST, K_N };
+static const char *const knob_path[K_N] = {
+	"/proc/sys/vm/compaction_proactiveness", "/proc/sys/vm/lowmem_reserve_ratio",
+	"/proc/sys/vm/min_free_kbytes", "/proc/sys/vm/watermark_boost_factor",
+};
+
+/* Write v, saving the old value first; v NULL: write the saved one back. */
+static void knob_set(struct stress *s, int k, const char *v)
+{
+	char *old = s->knobs[k];
+	FILE *f;
+
+	if (!old[0] && v && (f = fopen(knob_path[k], "r"))) {
+		old[fread(old, 1, sizeof(s->knobs[k]) - 1, f)] = 0;
+		fclose(f);
+	}
+	if (old[0] && (f = fopen(knob_path[k], "w"))) {
+		fputs(v ? v : old, f);
+		fclose(f);
+	}
+	if (!v)
+		old[0] = 0;
+}
+
+static void knobs_holes(struct stress *s, bool on)
+{
+	char v[80];
+
+	for (int k = 0; s->holes && !on && k < K_N; k++)
+		knob_set(s, k, NULL);
+	if (!s->holes || !on)
+		return;
+	knob_set(s, K_PROACTIVE, "0");
+	knob_set(s, K_LOWMEM, "256");	/* saves the old line; the DMA entry is first */
+	snprintf(v, sizeof(v), "1%s", s->knobs[K_LOWMEM] + strcspn(s->knobs[K_LOWMEM], " \t"));
+	knob_set(s, K_LOWMEM, v);
+}
+
+/*
+ * Holes mode, before each attach: the hog refills (the holes first, then
+ * the blocks compaction and frees made meanwhile) and punches again.
+ */
+static void holes_cycle(struct stress *s, int n)
+{
+	char msg[160];
+	long freed;
+
+	if (!s->holes)
+		return;
+	knob_set(s, K_MINFREE, "256");
+	knob_set(s, K_BOOST, "0");
+	cr_assert_eq(write(s->req[1], "h", 1), 1);
+	cr_assert_eq(read(s->ack[0], &freed, sizeof(freed)), (ssize_t)sizeof(freed),
+		     "cycle %d: the memory hog did not refill", n);
+	knob_set(s, K_MINFREE, NULL);
+	knob_set(s, K_BOOST, NULL);
+	snprintf(msg, sizeof(msg), "holes: %ld pages punched, %ld MiB free, %ld free blocks of "
+		 "order >= 1 in DMA32", freed, meminfo_kb("MemFree: %ld kB") / 1024,
+		 blocks_above_order0("DMA32"));
+	cr_log_info("cycle %d: %s", n, msg);
+	if (s->console) {
+		fprintf(s->console, "observer_stress: %s\n", msg);
+		fflush(s->console);
+	}
+}
+
 /* The memory hog with its threads: never returns. */
 static void hog_main(const struct stress *s, int ready)
 {
@@ -189,10 +425,13 @@ static void hog_main(const struct stress *s, int ready)
 	for (i = 0; i < s->threads; i++)
 		if (pthread_create(&t, &a, sleeper, NULL))
 			_exit(4);
-	if (pthread_create(&t, &a, churn, NULL) || pthread_create(&t, &a, squeeze, (void *)s))
+	if (pthread_create(&t, &a, churn, NULL) ||
+	    (!s->holes && pthread_create(&t, &a, squeeze, (void *)s)))
 		_exit(4);
 	if (write(ready, "r", 1) != 1)
 		_exit(5);
+	if (s->holes)
+		holes_serve(s);
 	for (;;)
 		pause();
 }
@@ -245,8 +484,11 @@ static void start(struct stress *s)
 	char c;
 
 	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(pipe(s->req), 0);
+	cr_assert_eq(pipe(s->ack), 0);
 	/* Reap the storm's orphans too, so none outlives the test. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	knobs_holes(s, true);
 	s->hog = spawn_child(0, hog_main, s, p[1]);
 	close(p[1]);
 	cr_assert_eq(read(p[0], &c, 1), 1, "the memory hog (%ld MiB, %d threads) did not start",
@@ -264,6 +506,11 @@ static void stop(struct stress *s)
 		;
 	cr_assert_eq(kill(-s->hog, 0), -1, "processes of the stress group left behind");
 	cr_assert_eq(errno, ESRCH);
+	close(s->req[0]);
+	close(s->req[1]);
+	close(s->ack[0]);
+	close(s->ack[1]);
+	knobs_holes(s, false);
 }
 
 /* The workload must survive: a dead hog (the OOM killer) reports nothing. */
@@ -336,12 +583,13 @@ static void provoke(bool legacy)
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		cr_skip_test("needs kernel BTF (/sys/kernel/btf/vmlinux)");
 	plan(&s);
-	cr_log_info("%d cycles, %ld MiB hog, floor %ld MiB, %d threads", s.cycles, s.hog_mb,
-		    s.floor_mb, s.threads);
+	cr_log_info("%d cycles, %ld MiB hog, floor %ld MiB, holes %d, %d threads", s.cycles,
+		    s.hog_mb, s.floor_mb, s.holes, s.threads);
 	start(&s);
 	for (n = 0; n < s.cycles; n++) {
 		double t0 = now_s();
 
+		holes_cycle(&s, n);
 		progress(&s, legacy ? "legacy cycle" : "tp_btf cycle", n);
 		cycle(&s, legacy, n, 1500);
 		cr_log_info("cycle %d: %.1f s, %ld MiB available", n, now_s() - t0,

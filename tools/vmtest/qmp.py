@@ -2,7 +2,8 @@
 """Dump a hung vmtest guest's vCPUs through qemu's QMP socket, then quit qemu.
     tools/vmtest/qmp.py SOCKET [--map KALLSYMS] [--quit]
 Prints `info cpus`, `info registers -a`, and for each vCPU its RIP and the 64
-quadwords at its RSP (`x/64gx`, read in that vCPU's address space). With a
+quadwords at its RSP (`x/64gx`, read in that vCPU's address space; VMTEST_STACK_WORDS
+sets how many: a slab allocation from a BPF program in __schedule is deeper). With a
 copy of the guest's /proc/kallsyms (or a System.map of a kernel booted with
 nokaslr), words pointing into kernel text get their symbol, which turns the
 stack dump into a rough backtrace.
@@ -11,9 +12,12 @@ QMP's human-monitor-command returns plain text, with no terminal escapes.
 import argparse
 import bisect
 import json
+import os
 import re
 import socket
 import sys
+
+STACK_WORDS = max(1, min(2048, int(os.environ.get("VMTEST_STACK_WORDS") or 64)))
 
 
 class Qmp:
@@ -93,7 +97,7 @@ def dump_cpu(q, cpu, syms):
           if rip is not None and rsp is not None else f"--- vCPU {cpu}: no RIP/RSP")
     if rsp is None:
         return
-    words = q.hmp(f"x/64gx {rsp:#x}", cpu)
+    words = q.hmp(f"x/{STACK_WORDS}gx {rsp:#x}", cpu)
     print(words.rstrip())
     if not syms:
         return
@@ -125,7 +129,7 @@ def main():
     print(cpus.rstrip())
     print("=== info registers -a")
     print(q.hmp("info registers -a").rstrip())
-    print("=== stacks (x/64gx at each vCPU's RSP)")
+    print(f"=== stacks (x/{STACK_WORDS}gx at each vCPU's RSP)")
     for n in sorted(int(c) for c in re.findall(r"CPU #(\d+)", cpus)):
         dump_cpu(q, n, syms)
     if a.quit:

@@ -34,6 +34,7 @@
 #                   that still happens is reported with the test it came in
 #   VMTEST_TCG_THREAD  multi | single (qemu's default, multi with >1 vCPU)
 #   VMTEST_VERBOSE=1  show the kernel's boot messages
+#   VMTEST_STACK_WORDS  stack words dumped per vCPU on a hang (64)
 # The command sees KPILOT_VMTEST=1, KPILOT_EMULATED=1 under TCG (0 under
 # KVM), KPILOT_VMTEST_KERNEL=<release>, plus PATH, HOME, TERM, LANG, CI and
 # every KPILOT_* variable of the caller.
