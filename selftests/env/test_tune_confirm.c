@@ -33,13 +33,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	if (!tmp[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	tu_system(cmd);
-	tmp[0] = '\0';
+	tu_rmtmp(tmp);
 }
 
 TestSuite(tune_confirm, .init = setup, .fini = teardown, .timeout = 180);

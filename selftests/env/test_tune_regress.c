@@ -51,13 +51,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	if (!tmp[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	tu_system(cmd);
-	tmp[0] = '\0';
+	tu_rmtmp(tmp);
 }
 
 Test(tune_regress, the_trial_after_a_revert_runs, .init = setup, .fini = teardown,

@@ -32,4 +32,16 @@ static inline int tu_system(const char *cmd)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* A test's scratch directory: rm -rf it and forget it (empty: nothing made). */
+static inline void tu_rmtmp(char *tmp)
+{
+	char cmd[128];
+
+	if (!tmp[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	tu_system(cmd);
+	tmp[0] = '\0';
+}
+
 #endif
