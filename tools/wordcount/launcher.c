@@ -227,13 +227,9 @@ static int fifo_open(struct run *r)
 /* Fork the operators; if one fork fails, stop and reap those started. */
 static int ops_start(struct run *r)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	pid_t launcher;
 	int i;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	fflush(NULL);
 	launcher = getpid();
 	for (i = 0; i < NR_OPS; i++) {
@@ -368,10 +364,19 @@ static void supervise(struct run *r)
 
 int cmd_run(void)
 {
+	struct sigaction sa = { .sa_handler = on_signal };
 	struct run r = { .fd = -1 };
 	struct snapshot end;
 	int ret = 1;
 
+	/*
+	 * Before the FIFO exists: a SIGTERM between mkfifo() and the handler
+	 * killed the launcher and left the FIFO, and every later run on that
+	 * path failed (mkfifo: EEXIST). The operators inherit the handler.
+	 */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (shm_map(&r) || fifo_open(&r) || ops_start(&r))
 		goto cleanup;
 	print_start(&r);
