@@ -97,7 +97,12 @@ export VMTEST_ACCEL=tcg
 	  need key-hold 'toggle-key: 300 toggles, no hang' && unpatched key-hold; }
 # Without the holds (and without the hang: single-threaded TCG) textpoke
 # names what a flip patches: CFS bandwidth's sites in the scheduler.
-VMTEST_HOLD=0 VMTEST_TCG_THREAD=single vm 0 textpoke-report 60 'sh tools/vmtest/toggle-key.sh 3' &&
+# One retry when no patch at all was reported: a CI run on 2026-12-01 saw
+# none of the ~270 (the same case passed at once after; cause not found).
+tp='sh tools/vmtest/toggle-key.sh 3'
+VMTEST_HOLD=0 VMTEST_TCG_THREAD=single vm 0 textpoke-report 60 "$tp" &&
+	{ grep -q 'kernel text patched at' "$log" || { echo "textpoke-report: nothing reported; once more";
+		VMTEST_HOLD=0 VMTEST_TCG_THREAD=single vm 0 textpoke-report 60 "$tp"; }; } &&
 	need textpoke-report '^vmtest: kernel text patched at (enqueue|dequeue)_entit' &&
 	need textpoke-report '^vmtest: kernel text was patched [0-9]+ times while the command ran'
 export VMTEST_ACCEL="$saved"
