@@ -208,7 +208,7 @@ demo: deps
 # hang while tracepoints flip").
 # test_install (make install, systemd-analyze, groff, rpmbuild) is userland
 # packaging; its rpmbuild compiles the whole tree, many minutes under TCG.
-VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals \
+VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals bench_tuning \
 	install
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 # Tests that patch kernel text no hold can cover (kpilot probe attaches an
