@@ -174,6 +174,8 @@ ifeq ($(SANITIZE),)
 		tools/run-selftests.sh $(OUTPUT)/selftests $(filter-out doc-commands,$(TESTS)) || rc=1; fi; \
 	if [ -z "$(TESTS)" ] || [ -n "$(filter doc-commands,$(TESTS))" ]; then \
 		tools/doc-commands || rc=1; fi; \
+	if [ -z "$(TESTS)" ] && [ -f $(OUTPUT)/selftests/.summary ]; then \
+		cat $(OUTPUT)/selftests/.summary; fi; \
 	exit $$rc
 else
 	$(Q)for f in selftests tools Documentation README.md user bpf vmlinux Makefile; do \

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Run every Criterion selftest binary in DIR (or only test_<name> for each
-# NAME given), print each binary's synthesis and one closing line with totals.
+# NAME given), print each binary's synthesis and one closing line with totals
+# and the failed binaries' names, also kept in DIR/.summary so `make check`
+# repeats it after doc-commands (CI shows only the end of a log).
 # Tests that measure the machine (BPF ground truth, timing) must not share the
 # CPUs with each other, so binaries run one test at a time unless their name
 # says they are pure computation (test_agent_*), which may use every CPU.
@@ -14,7 +16,7 @@ else
 fi
 [ -n "$bins" ] || { echo "no selftests in $dir" >&2; exit 2; }
 
-pass=0 fail=0 skip=0 rc=0 broken=
+pass=0 fail=0 skip=0 rc=0 broken= failed=
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for b in $bins; do
 	name=$(basename "$b")
@@ -32,15 +34,20 @@ for b in $bins; do
 	s=$(grep -c '\[SKIP\]' "$log")
 	[ -n "$t" ] || { t=1; p=0; echo "$name: no synthesis (crashed?)"; cat "$log"; }
 	pass=$((pass + p)); fail=$((fail + t - p)); skip=$((skip + s))
-	[ $r -eq 0 ] || rc=1
+	[ $r -eq 0 ] || { rc=1; failed="$failed $name"; }
 	# Every test passed yet the binary failed: a test's process died after
 	# its body (a LeakSanitizer report under SANITIZE=, say). Say where.
 	if [ $r -ne 0 ] && [ "$t" = "$p" ]; then
 		broken=$((broken + 1))
 		echo "$name: exit $r although every test passed; from its log:"
 		grep -E 'crashed during|LeakSanitizer|^SUMMARY|^    #[0-9] .* in [a-z_]*_impl ' "$log" | head -n 12
+		# Criterion 2.4 exits 1 after any cr_log_warn(): use cr_log_info().
+		grep -E '^\[WARN\]' "$log" | head -n 3
 	fi
 done
-echo "selftests: $pass passed, $fail failed, $skip skipped${broken:+, $broken binaries failed after passing}"
+{
+	echo "selftests: $pass passed, $fail failed, $skip skipped${broken:+, $broken binaries failed after passing}"
+	[ -z "$failed" ] || echo "selftests failed:$failed"
+} | tee "$dir/.summary"
 [ $fail -eq 0 ] || rc=1
 exit $rc

@@ -47,7 +47,7 @@ static void rmtmp(void)
 		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
 	if (system(cmd))
-		cr_log_warn("cannot remove %s", tmp);
+		cr_log_info("cannot remove %s", tmp);
 	tmp[0] = '\0';
 }
 

@@ -379,7 +379,7 @@ static void block_io(bool legacy)
 		if (attempt == 2 || (within(e->io_read_bytes, bytes) &&
 				     within(e->io_write_bytes, bytes)))
 			break;
-		cr_log_warn("short first run, running the workload again");
+		cr_log_info("short first run, running the workload again");
 		kp_observer_reset(obs);
 	}
 	cr_assert_geq((double)e->io_read_bytes, bytes * 0.95);
