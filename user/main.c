@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kpilot: the one binary; dispatches to a subcommand. */
 #include <argp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/commands.h"
@@ -41,6 +42,12 @@ int main(int argc, char **argv)
 	static char name[64];
 	size_t i;
 
+	/*
+	 * A reader that goes away (`kpilot observe | head`, a closed terminal)
+	 * must not kill a session halfway through restoring its knobs: writes
+	 * fail with EPIPE instead, and children get the default back.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	/* argp reports errors with this status, like every other usage error. */
 	argp_err_exit_status = KP_EXIT_USAGE;
 	if (argc < 2) {

@@ -237,3 +237,50 @@ Test(cli, ctrl_c_exits_cleanly_and_unpins)
 	cr_assert_lt(t1.tv_sec - t0.tv_sec, 2, "exits promptly");
 	cr_assert_neq(stat(PIN_DIR, &st), 0, "pins removed on Ctrl-C");
 }
+
+/*
+ * `kpilot observe --pin | head -n 1`: the reader goes away after one line.
+ * Killed by SIGPIPE, kpilot would leave its maps pinned; it must see EPIPE,
+ * end with 0 and unpin.
+ */
+Test(cli, reader_gone_ends_cleanly_and_unpins)
+{
+	struct timespec t0, t1;
+	struct stat st;
+	int p[2], status;
+	char c = 0;
+	pid_t pid;
+	FILE *f;
+
+	need_root();
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		signal(SIGPIPE, SIG_DFL);	/* as a shell's child has it */
+		dup2(p[1], 1);
+		dup2(fd, 2);
+		close(p[0]);
+		execl(KPILOT, KPILOT, "observe", "--pin", "--json", "--interval", "200",
+		      "--duration", "120", NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	cr_assert_not_null(f);
+	while ((c = (char)fgetc(f)) != '\n' && !feof(f))
+		;
+	cr_assert_eq(c, '\n', "no line from kpilot observe");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fclose(f);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Its --duration is 120 s: ending at it means EPIPE went unnoticed. */
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 60, "still ran %ld s after the reader left",
+		     (long)(t1.tv_sec - t0.tv_sec));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "status %#x (a signal: %d)", status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_neq(stat(PIN_DIR, &st), 0, "pins removed when the reader left");
+}

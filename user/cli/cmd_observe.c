@@ -388,6 +388,16 @@ static int run(struct kp_observer *obs, bool live)
 		report(obs, &c, live, ev - ev0, rec - rec0, drops - drop0);
 		if (env.self_stats)
 			self_stats(obs, &c, prev_stats, &nprev, &prev_cpu);
+		/*
+		 * The reader left (`| head`): SIGPIPE is ignored (main.c) and the
+		 * line-buffered write already failed, so ask ferror(), not fflush().
+		 */
+		if (fflush(stdout) == EOF || ferror(stdout)) {
+			if (errno == EPIPE)
+				break;
+			fprintf(stderr, "kpilot observe: writing the report: %s\n", strerror(errno));
+			return KP_EXIT_USAGE;
+		}
 		ev0 = ev;
 		rec0 = rec;
 		drop0 = drops;
