@@ -40,8 +40,14 @@ static const char good[] =
 
 static struct kp_llm_opts opts_for(const struct srv *s)
 {
+	static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+					       "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL };
 	struct kp_llm_opts o = { .timeout_s = 10 };
+	int i;
 
+	/* the server is on loopback: a proxy of the caller's must not be asked */
+	for (i = 0; proxies[i]; i++)
+		unsetenv(proxies[i]);
 	snprintf(o.url, sizeof(o.url), "%s", s->base);
 	snprintf(o.model, sizeof(o.model), "test-model");
 	snprintf(o.api_key, sizeof(o.api_key), "%s", KEY);
@@ -90,6 +96,7 @@ static int ask_checked(struct srv *s, struct kp_llm_opts *o, struct kp_tune_conf
 	err = tu_slurp(tmp) ?: strdup("");
 	unlink(tmp);
 	snprintf(port, sizeof(port), ":%u", s->port);
+	cr_assert_null(strpbrk(why, "\n\r"), "why is not one line: %s", why);
 	cr_assert_null(strstr(why, KEY), "the key in why: %s", why);
 	cr_assert_null(strstr(why, "sk-test"), "part of the key in why: %s", why);
 	cr_assert_null(strstr(why, "127.0.0.1"), "the URL's host in why: %s", why);
@@ -307,6 +314,9 @@ Test(llm, malformed_json)
 		       "the model's answer: line 1");
 	expect_refusal(SRV_RAW, "<html>502 Bad Gateway</html>", -EBADMSG,
 		       "the LLM endpoint's answer is not JSON");
+	/* jansson quotes the bad escape, newline and all: the reason stays one line */
+	expect_refusal(SRV_RAW, "{\"id\": \"```\\\n\"}", -EBADMSG,
+		       "the LLM endpoint's answer is not JSON");
 	expect_refusal(SRV_RAW, "{\"object\": \"list\"}", -EBADMSG,
 		       "not a chat completion (no choices[0].message.content string)");
 }
@@ -328,11 +338,11 @@ Test(llm, http_errors)
 	char why[512] = "", *json = NULL;
 	struct srv s;
 
-	srv_start(&s, SRV_RAW, "{\"error\": {\"message\": \"The model `x` does not exist\"}}");
+	srv_start(&s, SRV_RAW, "{\"error\": {\"message\": \"The model 'x' does not exist\"}}");
 	s.status = 404;
 	o = opts_for(&s);
 	cr_expect_eq(ask_checked(&s, &o, &c, &json, why, sizeof(why)), -EPROTO, "%s", why);
-	cr_expect_str_eq(why, "the LLM endpoint answered HTTP 404: The model `x` does not exist");
+	cr_expect_str_eq(why, "the LLM endpoint answered HTTP 404: The model 'x' does not exist");
 	s.status = 500;
 	s.text = "oops";
 	cr_expect_eq(ask_checked(&s, &o, &c, &json, why, sizeof(why)), -EPROTO, "%s", why);

@@ -27,9 +27,10 @@ static const char system_prompt[] =
 "its safe side; the benchmark command is the argv of a benchmark program installed on "
 "this host (see the host facts), run directly: never a shell, an interpreter or a tool "
 "that changes the system, and \"shell\" is false; timeout_s at most 3600, repeats 1-20, "
-"warmup_runs 0-10, trials 5-500; \"netns\" is true only if every knob is per network "
-"namespace and the benchmark needs nothing outside it. The reward_metric pattern is a "
-"POSIX extended regex with one capture group matching the benchmark's output.";
+"warmup_runs 0-10, trials 2-500 (30 is usual), and all runs together under 24 hours; "
+"\"netns\" is true only if every knob is per network namespace and the benchmark needs "
+"nothing outside it. The reward_metric pattern is a POSIX extended regex with one "
+"capture group matching the benchmark's output.";
 
 struct answer {
 	char *buf;
@@ -304,13 +305,20 @@ static void scrub(char *s, size_t len, const char *secret)
 	}
 }
 
+/* The reason as returned: one line, and nothing of the key or the endpoint. */
 static void scrub_all(const struct kp_llm_opts *o, const char *url, char *why, size_t len)
 {
-	char host[256];
+	char host[256], *p;
 	const char *h = strstr(o->url, "://");
 
+	/* jansson's messages quote the input, which may hold a newline */
+	for (p = why; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+
 	scrub(why, len, o->api_key);
-	scrub(why, len, url);
+	if (url)
+		scrub(why, len, url);
 	scrub(why, len, o->url);
 	if (h) {
 		h += 3;
@@ -342,12 +350,31 @@ static int config_of(const struct kp_llm_opts *o, char *text, struct kp_tune_con
 	return err;
 }
 
+int kp_llm_answer(const struct kp_llm_opts *o, const char *body, struct kp_tune_config *cfg,
+		  char **json, char *why, size_t len)
+{
+	char *text = NULL;
+	int err;
+
+	*json = NULL;
+	memset(cfg, 0, sizeof(*cfg));
+	err = content_of(body, &text, why, len);
+	err = err ?: config_of(o, text, cfg, why, len);
+	if (!err)
+		*json = text;
+	else
+		free(text);
+	if (err)
+		scrub_all(o, NULL, why, len);
+	return err;
+}
+
 static int ask(const struct kp_llm_opts *o, const char *url, const char *sentence,
 	       const char *context, struct kp_tune_config *cfg, char **json, char *why, size_t len)
 {
 	struct answer a = { 0 };
-	char *body, *text = NULL;
 	long status = 0;
+	char *body;
 	int err;
 
 	body = request_body(o, sentence, context);
@@ -362,12 +389,7 @@ static int ask(const struct kp_llm_opts *o, const char *url, const char *sentenc
 		snprintf(why, len, "the LLM endpoint's answer is empty");
 		err = -EBADMSG;
 	}
-	err = err ?: content_of(a.buf, &text, why, len);
-	err = err ?: config_of(o, text, cfg, why, len);
-	if (!err)
-		*json = text;
-	else
-		free(text);
+	err = err ?: kp_llm_answer(o, a.buf, cfg, json, why, len);
 	free(a.buf);
 	free(body);
 	return err;

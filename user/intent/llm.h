@@ -56,6 +56,14 @@ int kp_llm_session_config(const struct kp_llm_opts *o, const char *sentence,
 			  char *why, size_t len);
 
 /*
+ * The answer of a chat-completions endpoint (the HTTP 200 body) to a
+ * vetted config, as kp_llm_session_config() takes it: its parts for the
+ * fuzzer and for callers that got the answer another way.
+ */
+int kp_llm_answer(const struct kp_llm_opts *o, const char *body, struct kp_tune_config *cfg,
+		  char **json, char *why, size_t len);
+
+/*
  * Refusals for a parsed config from an untrusted source, beyond the
  * parser's: a knob outside the knob table, a cgroup knob, a range outside
  * the table's or across its safe floor/ceiling, a host-wide knob with
