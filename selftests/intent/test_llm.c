@@ -399,6 +399,10 @@ Test(llm, nothing_listening)
 	srv_stop(&s);	/* the port is free again: nothing listens */
 	cr_expect_eq(ask_checked(&s, &o, &c, &json, why, sizeof(why)), -ECONNREFUSED, "%s", why);
 	cr_expect_str_eq(why, "could not connect to the LLM endpoint");
+	o.timeout_s = 0;
+	cr_expect_eq(kp_llm_session_config(&o, "x", NULL, &c, &json, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "the LLM request's timeout_s must be in (0, 3600]");
+	o.timeout_s = 1;
 	o.url[0] = '\0';
 	cr_expect_eq(kp_llm_session_config(&o, "x", NULL, &c, &json, why, sizeof(why)), -EINVAL);
 	cr_expect_not_null(strstr(why, "no LLM endpoint given"), "%s", why);
@@ -551,13 +555,16 @@ Test(llm, opts_untrusted_files_refused)
 	cr_expect_eq(kp_llm_opts_load(cfg, &o, why, sizeof(why)), -EINVAL);
 	cr_expect_not_null(strstr(why, "$.url: the LLM endpoint must be an http:// or https://"),
 			   "%s", why);
+	write_file(cfg, "{\"api_key_file\": \"llm.key\"}", 0600);
+	cr_expect_eq(kp_llm_opts_load(cfg, &o, why, sizeof(why)), -EINVAL);
+	cr_expect_not_null(strstr(why, "$.api_key_file: expected an absolute path"), "%s", why);
 	write_file(cfg, "{\"api_key\": \"sk-inline\"}", 0600);
 	cr_expect_eq(kp_llm_opts_load(cfg, &o, why, sizeof(why)), -EINVAL);
 	cr_expect_not_null(strstr(why, "$.api_key: unknown key"), "%s", why);
 	tu_rmtmp(dir);
 }
 
-Test(llm, vet_builtin_and_external)
+Test(llm, vet_direct)
 {
 	struct kp_tune_config c;
 	char why[512];
@@ -571,5 +578,26 @@ Test(llm, vet_builtin_and_external)
 	c.algo = KP_ALGO_EXTERNAL;
 	cr_expect_eq(kp_intent_vet(&c, why, sizeof(why)), -EPERM);
 	cr_expect_not_null(strstr(why, "\"external\" runs an optimizer"), "%s", why);
+	c.algo = KP_ALGO_PPO;
+	/* an enum knob's range counts its words: reno cubic bbr htcp dctcp */
+	strcpy(c.actions[0].knob, "net.ipv4.tcp_congestion_control");
+	c.actions[0].min = 0;
+	c.actions[0].max = 4;
+	cr_expect_eq(kp_intent_vet(&c, why, sizeof(why)), 0, "%s", why);
+	c.actions[0].max = 7;
+	cr_expect_eq(kp_intent_vet(&c, why, sizeof(why)), -EPERM);
+	cr_expect_str_eq(why, "net.ipv4.tcp_congestion_control: the range [0, 7] is outside the "
+			 "knob table's [0, 4]");
+	c.actions[0].max = 4;
+	c.actions[0].element = 1;
+	cr_expect_eq(kp_intent_vet(&c, why, sizeof(why)), -EPERM);
+	cr_expect_not_null(strstr(why, "element 1 does not exist (the knob has 1)"), "%s", why);
+	c.actions[0].element = 0;
+	/* kpilot itself would change knobs outside the session */
+	free(c.argv[0]);
+	c.argv[0] = strdup("kpilot");
+	cr_expect_eq(kp_intent_vet(&c, why, sizeof(why)), -EPERM);
+	cr_expect_not_null(strstr(why, "\"kpilot\" is a shell, a command runner or a tool"), "%s",
+			   why);
 	kp_tune_config_free(&c);
 }

@@ -409,6 +409,10 @@ int kp_llm_session_config(const struct kp_llm_opts *o, const char *sentence,
 			 KP_LLM_CONFIG_PATH);
 		return -EINVAL;
 	}
+	if (!(o->timeout_s > 0 && o->timeout_s <= 3600)) {
+		snprintf(why, len, "the LLM request's timeout_s must be in (0, 3600]");
+		return -EINVAL;
+	}
 	if (!sentence || !*sentence || strlen(sentence) > INPUT_MAX ||
 	    (context && strlen(context) > INPUT_MAX)) {
 		snprintf(why, len, "the sentence must be 1-%d bytes, the context at most %d",

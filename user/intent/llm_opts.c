@@ -134,6 +134,8 @@ static int load_file(const char *path, struct kp_llm_opts *o, char *why, size_t 
 	err = err ?: kp_json_num(&x, root, "$", "timeout_s", false, 0.1, 3600, &o->timeout_s);
 	if (!err && url[0] && kp_llm_opts_set_url(o, url, bad, sizeof(bad)))
 		err = kp_json_fail(&x, "$.url", "%s", bad);
+	if (!err && keyf[0] && keyf[0] != '/')
+		err = kp_json_fail(&x, "$.api_key_file", "expected an absolute path");
 	if (!err && keyf[0])
 		err = read_key(keyf, o, why, len);
 	json_decref(root);

@@ -26,8 +26,9 @@ static json_t *closed(json_t *props, const char *desc)
 	json_t *req = json_array(), *v;
 	const char *k;
 
-	json_object_foreach(props, k, v)
+	json_object_foreach(props, k, v) {
 		json_array_append_new(req, json_string(k));
+	}
 	return json_pack("{s:s, s:s, s:o, s:o, s:b}", "type", "object", "description", desc,
 			 "properties", props, "required", req, "additionalProperties", 0);
 }

@@ -114,6 +114,11 @@ static const char *const not_benchmarks[] = {
 	"systemctl", "modprobe", "insmod", "rmmod", "sysctl", "mount", "umount", "iptables",
 	"nft", "ip", "tc", "crontab", "at", "useradd", "usermod", "passwd",
 	"curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "rsync", "ftp", "telnet",
+	/* kpilot itself (kpilot set) and the tools that tune or reconfigure outside a session */
+	"kpilot", "bpftool", "kexec", "swapon", "swapoff", "blkdiscard", "hdparm", "ethtool",
+	"cpupower", "tuned-adm", "setenforce", "fstrim", "tune2fs", "fsck", "e2fsck", "losetup",
+	"cryptsetup", "lvm", "mdadm", "btrfs", "zfs", "zpool", "docker", "podman", "kubectl",
+	"apt", "apt-get", "dpkg", "dnf", "yum", "rpm", "pip", "pip3", "git",
 	NULL,
 };
 
