@@ -209,6 +209,45 @@ Test(llm, full_url_and_no_key)
 	srv_stop(&s);
 }
 
+/* A model that ignores the format and fences its JSON still gives the same config. */
+Test(llm, fenced_answer)
+{
+	struct kp_tune_config c;
+	struct kp_llm_opts o;
+	char why[512] = "", *json = NULL, *fenced;
+	struct srv s;
+
+	cr_assert(asprintf(&fenced, "\n```json\n%s\n```\n", good) > 0);
+	srv_start(&s, SRV_CONTENT, fenced);
+	o = opts_for(&s);
+	cr_assert_eq(ask_checked(&s, &o, &c, &json, why, sizeof(why)), 0, "%s", why);
+	cr_expect_str_eq(c.workload_name, "echo-bench");
+	cr_expect_str_eq(json, good);
+	kp_tune_config_free(&c);
+	free(json);
+	free(fenced);
+	srv_stop(&s);
+}
+
+/* https:// is spoken (libcurl with TLS): against a plain HTTP server the handshake fails. */
+Test(llm, https_to_a_plain_server)
+{
+	struct kp_tune_config c;
+	struct kp_llm_opts o;
+	char why[512] = "", *json = NULL;
+	struct srv s;
+	int ret;
+
+	srv_start(&s, SRV_CONTENT, good);
+	o = opts_for(&s);
+	snprintf(o.url, sizeof(o.url), "https://127.0.0.1:%u/v1", s.port);
+	ret = ask_checked(&s, &o, &c, &json, why, sizeof(why));
+	cr_expect_eq(ret, -EIO, "%d: %s", ret, why);
+	cr_expect_not_null(strstr(why, "the request to the LLM endpoint failed: SSL"), "%s", why);
+	cr_expect_null(json);
+	srv_stop(&s);
+}
+
 Test(llm, knob_outside_the_table)
 {
 	char *a = good_with("action_space.knob", json_string("net.ipv4.tcp_keepalive_time"));

@@ -281,11 +281,15 @@ static void unfence(char *s)
 		p++;
 	if (!strncmp(p, "```", 3)) {
 		p += strcspn(p, "\n");
+		if (*p)
+			p++;
 		e = strstr(p, "```");
 		if (e)
 			*e = '\0';
 	}
 	memmove(s, p, strlen(p) + 1);
+	for (e = s + strlen(s); e > s && strchr(" \n\r\t", e[-1]); e--)
+		e[-1] = '\0';
 }
 
 /* Replace every occurrence of secret in s (a why buffer of size len). */
