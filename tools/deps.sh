@@ -59,6 +59,8 @@ check hdr zlib.h zlib1g-dev zlib-devel
 check hdr jansson.h libjansson-dev jansson-devel
 # kpilot run's HTTP listener (/metrics, /stats)
 check hdr microhttpd.h libmicrohttpd-dev libmicrohttpd-devel
+# the LLM endpoint client of kpilot tune --intent --llm (Documentation/llm.md)
+check hdr curl/curl.h libcurl4-openssl-dev libcurl-devel
 check hdr criterion/criterion.h libcriterion-dev criterion-devel
 check cmd python3 python3 python3
 # test_install renders the man pages (groff -ww -z -man).
