@@ -753,3 +753,61 @@ Test(intent, real_network_churn_run_leaves_nothing, .fini = rmtmp)
 		 tmp);
 	cr_assert_eq(tu_system(cmd), 0, "rollback --list shows pending changes");
 }
+
+/* ---- the seed sentence against a real PostgreSQL server ---- */
+
+#define PG "/usr/lib/postgresql/15/bin"
+#define PG_PORT "5497"
+
+static bool pg_started;
+
+static void pg_stop(void)
+{
+	char cmd[256];
+
+	if (pg_started) {
+		snprintf(cmd, sizeof(cmd), "su postgres -s /bin/sh -c '" PG "/pg_ctl -D %s/pg stop -m fast'"
+			 " >/dev/null 2>&1", tmp);
+		tu_system(cmd);
+		pg_started = false;
+	}
+	rmtmp();
+}
+
+/*
+ * A throwaway cluster on a private socket (the machine's own is left alone),
+ * initialised as the session says it must be; the baseline only (--trials 0):
+ * the session's knobs are host knobs, which a test must not move.
+ */
+Test(intent, seed_sentence_measures_a_private_postgresql, .fini = pg_stop)
+{
+	char cmd[1024], path[128], *out;
+	json_error_t e;
+	json_t *r;
+
+	need_binary();
+	if (geteuid() != 0)
+		cr_skip_test("needs root: a PostgreSQL cluster run as postgres, BPF");
+	if (tu_system("command -v pgbench >/dev/null && command -v su >/dev/null") ||
+	    access(PG "/initdb", X_OK))
+		cr_skip_test("PostgreSQL 15 server or pgbench not installed (tools/deps.sh --extras)");
+	mktmp();
+	snprintf(cmd, sizeof(cmd),
+		 "chown postgres %s && su postgres -s /bin/sh -c '" PG "/initdb -D %s/pg >/dev/null &&"
+		 " " PG "/pg_ctl -D %s/pg -o \"-p " PG_PORT " -k %s -c listen_addresses=\" -l %s/pg.log"
+		 " start >/dev/null && pgbench -h %s -p " PG_PORT " -i -s 1 postgres >/dev/null 2>&1'",
+		 tmp, tmp, tmp, tmp, tmp, tmp);
+	pg_started = true;
+	cr_assert_eq(tu_system(cmd), 0, "cannot start a private PostgreSQL cluster");
+	snprintf(cmd, sizeof(cmd), "PGHOST=%s PGPORT=" PG_PORT " PGUSER=postgres PGDATABASE=postgres "
+		 KPILOT " tune --intent '" SEED_SENTENCE "' --yes --trials 0 --confirm 0 --out %s/out "
+		 "--state-dir %s/state 2>&1", tmp, tmp, tmp);
+	cr_assert_eq(run(cmd, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "benchmark  pgbench -n -S"), "%s", out);
+	free(out);
+	snprintf(path, sizeof(path), "%s/out/results.json", tmp);
+	cr_assert_not_null(r = json_load_file(path, 0, &e), "%s", e.text);
+	cr_assert_str_eq(json_string_value(json_object_get(r, "workload_name")), "pgbench");
+	cr_assert_gt(json_number_value(json_object_get(r, "baseline_metric")), 0, "no tps measured");
+	json_decref(r);
+}

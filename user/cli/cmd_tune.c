@@ -32,7 +32,7 @@ static const char doc[] =
 "\n"
 "EXAMPLES:\n"
 "    kpilot tune --profile tcp-churn              # built in, needs nothing\n"
-"    kpilot tune --intent \"many short-lived TCP connections\" --yes  # from a sentence\n"
+"    kpilot tune --intent \"short-lived TCP connections\" --yes  # a sentence\n"
 "    kpilot tune --profile tcp-churn --algo random --trials 20 --seed 3\n"
 "    kpilot tune --profile tcp-churn --algo external --trials 20 \\\n"
 "        --optimizer tools/optimizers/optuna.py --sampler tpe\n"
@@ -52,9 +52,9 @@ static const char doc[] =
 "are measured alternately --confirm times each (default 5) for a 95%\n"
 "confidence interval of the improvement; --apply-best keeps the best only when\n"
 "that interval is above 0. The config schema is in Documentation/tuning.md.\n"
-"Exit status: 0 done, 2 bad config or environment, 3 aborted by the\n"
-"guardrails, 4 --apply-best refused: the improvement is not significant\n"
-"(restored; results written), 130 interrupted (restored; partial results).\n";
+"Exit status: 0 done, 1 --intent not confirmed, 2 bad config or environment,\n"
+"3 aborted by the guardrails, 4 --apply-best refused: the improvement is not\n"
+"significant ""(restored; results written), 130 interrupted (restored; partial results).\n";
 
 static const struct argp_option options[] = {
 	{ "config", 'c', "FILE", 0, "Run config (JSON; root-owned, not group/world-writable)" },

@@ -204,7 +204,7 @@ void kp_intent_show(const struct kp_intent *in, const struct kp_tune_config *c, 
 	const struct kp_cat_class *k = &kp_cat_classes[in->cls];
 	int i;
 
-	fprintf(f, "kpilot tune --intent: the session it built (nothing runs before you agree)\n");
+	fprintf(f, "The session built from the sentence (nothing runs before you agree):\n");
 	fprintf(f, "  class      %s: %s%s%s\n", k->name, k->title, in->matched[0] ? "; matched " : "",
 		in->matched);
 	if (c)
