@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <jansson.h>
 #include "env/benchmark/tune_config.h"
 #include "env/pipeline/pipeline_desc.h"
