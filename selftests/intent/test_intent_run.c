@@ -16,6 +16,7 @@
 #include "env/benchmark/tune_config.h"
 #include "intent/intent.h"
 #include "intent_util.h"
+#include "../lib/emulation.h"
 
 /* ---- the real binary ---- */
 
@@ -274,6 +275,8 @@ Test(intent_run, seed_sentence_measures_a_private_postgresql, .fini = pg_stop)
 	need_binary();
 	if (geteuid() != 0)
 		cr_skip_test("needs root: a PostgreSQL cluster run as postgres, BPF");
+	if (kp_test_emulated())	/* initdb and pgbench under TCG: minutes (test_tune_profiles is left out of the VM) */
+		cr_skip_test("a PostgreSQL cluster under emulation takes minutes; it runs on the host");
 	if (tu_system("command -v pgbench >/dev/null && command -v su >/dev/null") ||
 	    access(PG "/initdb", X_OK))
 		cr_skip_test("PostgreSQL 15 server or pgbench not installed (tools/deps.sh --extras)");
