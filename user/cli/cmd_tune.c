@@ -26,11 +26,13 @@ static const char doc[] =
 "                   [--dry-run] [--confirm N] [--allow-risky KNOB]... [--json]\n"
 "       kpilot tune (--config FILE | --profile NAME) ... --algo external\n"
 "                   [--optimizer-timeout S] --optimizer CMD [ARG...]\n"
+"       kpilot tune --intent TEXT [--print-config | --yes] [options as above]\n"
 "       kpilot tune --profile wordcount [--algo ppo|ds2|static] [--trials N]\n"
 "                   [--rate R] [--step-at N --step-rate R] [--pipeline FILE]\n"
 "\n"
 "EXAMPLES:\n"
 "    kpilot tune --profile tcp-churn              # built in, needs nothing\n"
+"    kpilot tune --intent \"short-lived TCP connections\" --yes  # a sentence\n"
 "    kpilot tune --profile tcp-churn --algo random --trials 20 --seed 3\n"
 "    kpilot tune --profile tcp-churn --algo external --trials 20 \\\n"
 "        --optimizer tools/optimizers/optuna.py --sampler tpe\n"
@@ -50,13 +52,17 @@ static const char doc[] =
 "are measured alternately --confirm times each (default 5) for a 95%\n"
 "confidence interval of the improvement; --apply-best keeps the best only when\n"
 "that interval is above 0. The config schema is in Documentation/tuning.md.\n"
-"Exit status: 0 done, 2 bad config or environment, 3 aborted by the\n"
-"guardrails, 4 --apply-best refused: the improvement is not significant\n"
-"(restored; results written), 130 interrupted (restored; partial results).\n";
+"Exit status: 0 done, 1 --intent not confirmed, 2 bad config or environment,\n"
+"3 aborted by the guardrails, 4 --apply-best refused: the improvement is not\n"
+"significant ""(restored; results written), 130 interrupted (restored; partial results).\n";
 
 static const struct argp_option options[] = {
 	{ "config", 'c', "FILE", 0, "Run config (JSON; root-owned, not group/world-writable)" },
 	{ "profile", 'p', "NAME", 0, "A built-in profile or NAME.json / NAME.pipeline.json in the profile directory" },
+	{ "intent", OPT_INTENT, "TEXT", 0, "Build the session from a sentence and show it; runs after "
+	  "a typed yes or --yes (Documentation/intent.md)" },
+	{ "print-config", OPT_PRINT_CONFIG, NULL, 0, "--intent: print the session's JSON and exit" },
+	{ "yes", OPT_YES, NULL, 0, "--intent: run the session shown without asking" },
 	{ "profile-dir", OPT_PROFILE_DIR, "DIR", 0, "Where --profile looks (default: tools/profiles beside a "
 	  "build tree's binary, else the installed share/kpilot/profiles)" },
 	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only; pipelines: control intervals, 1 or more (default 30)" },
@@ -160,14 +166,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--optimizer-timeout: '%s' is not in (0, 86400]", arg);
 		break;
 	case ARGP_KEY_END:
-		if (!!tune_args.config + !!tune_args.profile + !!tune_args.pipeline != 1)
-			argp_error(state, "give one of --config FILE, --profile NAME or --pipeline FILE");
+		tune_intent_arg(key, arg, state);	/* one config source, --intent's options */
 		if (!!tune_args.step_at != !!tune_args.step_rate)
 			argp_error(state, "--step-at and --step-rate go together");
 		break;
 	default:
-		return tune_pipeline_arg(key, arg, state) == ARGP_ERR_UNKNOWN ?
-		       cli_common_arg(key, arg, state) : 0;
+		return tune_intent_arg(key, arg, state) != ARGP_ERR_UNKNOWN ? 0 :
+		       tune_pipeline_arg(key, arg, state) != ARGP_ERR_UNKNOWN ? 0 :
+		       cli_common_arg(key, arg, state);
 	}
 	return 0;
 }
@@ -219,9 +225,8 @@ int cmd_tune(int argc, char **argv)
 {
 	static const struct argp argp = { options, parse_arg, NULL, doc };
 	struct kp_tune_config cfg;
-	struct kp_tune_opts o = {};
 	char err[1024], out[4096] = "";
-	int i, ret, saved = kp_verbosity;
+	int i, ret;
 
 	memset(&tune_args, 0, sizeof(tune_args));
 	tune_args.algo = -1;
@@ -238,6 +243,8 @@ int cmd_tune(int argc, char **argv)
 		return KP_EXIT_USAGE;
 	if (tune_args.pipeline)
 		return tune_pipeline(tune_args.pipeline);
+	if (tune_args.intent)
+		return tune_intent(tune_args.intent);
 	if (tune_args.profile && !kp_tune_profile(tune_args.profile) && !strpbrk(tune_args.profile, "/.") &&
 	    !tune_profile_path(tune_args.profile, ".pipeline.json", out, sizeof(out)))
 		return tune_pipeline(out);
@@ -250,18 +257,32 @@ int cmd_tune(int argc, char **argv)
 		fprintf(stderr, "kpilot tune: %s\n", err);
 		return KP_EXIT_USAGE;
 	}
+	return tune_run_config(&cfg);
+}
+
+void tune_overrides(struct kp_tune_config *cfg)
+{
 	if (tune_args.trials >= 0)
-		cfg.trials = tune_args.trials;
+		cfg->trials = tune_args.trials;
 	if (tune_args.seed >= 0)
-		cfg.seed = tune_args.seed;
+		cfg->seed = tune_args.seed;
 	if (tune_args.algo >= 0)
-		cfg.algo = tune_args.algo;
+		cfg->algo = tune_args.algo;
+}
+
+int tune_run_config(struct kp_tune_config *cfg)
+{
+	struct kp_tune_opts o = {};
+	char err[1024], out[4096] = "";
+	int ret, saved = kp_verbosity;
+
+	tune_overrides(cfg);
 	if (geteuid() != 0 && !tune_args.dry_run) {
 		fprintf(stderr, "kpilot tune: needs root: it writes kernel knobs and loads eBPF programs\n");
-		kp_tune_config_free(&cfg);
+		kp_tune_config_free(cfg);
 		return KP_EXIT_USAGE;
 	}
-	o.cfg = &cfg;
+	o.cfg = cfg;
 	o.out_dir = tune_args.out;
 	o.state_dir = tune_args.state_dir;
 	o.apply_best = tune_args.apply_best;
@@ -284,6 +305,6 @@ int cmd_tune(int argc, char **argv)
 		fprintf(stderr, "kpilot tune: %s\n", err);
 	else if (tune_args.dry_run)
 		fprintf(stderr, "kpilot tune: dry run: the config is valid and its first proposal passes the validator\n");
-	kp_tune_config_free(&cfg);
+	kp_tune_config_free(cfg);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include <argp.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "env/benchmark/tune_config.h"
 
 #define KP_TUNE_RISKY_MAX	16
 
@@ -23,6 +24,8 @@ struct tune_args {
 	const char *risky[KP_TUNE_RISKY_MAX + 1];
 	int nrisky;
 	char **optimizer;	/* --algo external: everything after --optimizer */
+	const char *intent;	/* --intent TEXT (cmd_tune_intent.c) */
+	bool print_config, yes;
 	double optimizer_timeout;
 	/* pipelines */
 	const char *pipeline, *pipe_algo, *quotas;
@@ -36,7 +39,8 @@ extern struct tune_args tune_args;
 
 enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
        OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG,
-       OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT, OPT_PROFILE_DIR };
+       OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT, OPT_PROFILE_DIR, OPT_INTENT,
+       OPT_PRINT_CONFIG, OPT_YES };
 
 /* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);
@@ -44,5 +48,13 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);
 int tune_profile_path(const char *name, const char *suffix, char *path, size_t len);
 /* Size the pipeline that path describes: an exit status. */
 int tune_pipeline(const char *path);
+/* --trials, --seed, --algo onto a benchmark config. */
+void tune_overrides(struct kp_tune_config *cfg);
+/* Run a benchmark config with the command line's options: an exit status; frees cfg. */
+int tune_run_config(struct kp_tune_config *cfg);
+/* --intent, --print-config, --yes; ARGP_ERR_UNKNOWN for the others. */
+error_t tune_intent_arg(int key, char *arg, struct argp_state *state);
+/* kpilot tune --intent TEXT (cmd_tune_intent.c): an exit status. */
+int tune_intent(const char *sentence);
 
 #endif
