@@ -26,7 +26,7 @@ static const char doc[] =
 "                   [--dry-run] [--confirm N] [--allow-risky KNOB]... [--json]\n"
 "       kpilot tune (--config FILE | --profile NAME) ... --algo external\n"
 "                   [--optimizer-timeout S] --optimizer CMD [ARG...]\n"
-"       kpilot tune --intent TEXT [--print-config | --yes] [options as above]\n"
+"       kpilot tune --intent TEXT [--llm URL] [--print-config | --yes] [options as above]\n"
 "       kpilot tune --profile wordcount [--algo ppo|ds2|static] [--trials N]\n"
 "                   [--rate R] [--step-at N --step-rate R] [--pipeline FILE]\n"
 "\n"
@@ -63,6 +63,8 @@ static const struct argp_option options[] = {
 	  "a typed yes or --yes (Documentation/intent.md)" },
 	{ "print-config", OPT_PRINT_CONFIG, NULL, 0, "--intent: print the session's JSON and exit" },
 	{ "yes", OPT_YES, NULL, 0, "--intent: run the session shown without asking" },
+	{ "llm", OPT_LLM, "URL", 0, "--intent: ask this OpenAI-compatible endpoint for the session; "
+	  "the offline matcher's if its answer is refused (Documentation/llm.md)" },
 	{ "profile-dir", OPT_PROFILE_DIR, "DIR", 0, "Where --profile looks (default: tools/profiles beside a "
 	  "build tree's binary, else the installed share/kpilot/profiles)" },
 	{ "trials", 't', "N", 0, "Number of trials (overrides the config); 0: measure the baseline only; pipelines: control intervals, 1 or more (default 30)" },

@@ -26,6 +26,7 @@ struct tune_args {
 	char **optimizer;	/* --algo external: everything after --optimizer */
 	const char *intent;	/* --intent TEXT (cmd_tune_intent.c) */
 	bool print_config, yes;
+	const char *llm;	/* --llm URL: a chat-completions endpoint writes the session */
 	double optimizer_timeout;
 	/* pipelines */
 	const char *pipeline, *pipe_algo, *quotas;
@@ -40,7 +41,7 @@ extern struct tune_args tune_args;
 enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
        OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG,
        OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT, OPT_PROFILE_DIR, OPT_INTENT,
-       OPT_PRINT_CONFIG, OPT_YES };
+       OPT_PRINT_CONFIG, OPT_YES, OPT_LLM };
 
 /* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);
@@ -52,7 +53,7 @@ int tune_pipeline(const char *path);
 void tune_overrides(struct kp_tune_config *cfg);
 /* Run a benchmark config with the command line's options: an exit status; frees cfg. */
 int tune_run_config(struct kp_tune_config *cfg);
-/* --intent, --print-config, --yes; ARGP_ERR_UNKNOWN for the others. */
+/* --intent, --print-config, --yes, --llm; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_intent_arg(int key, char *arg, struct argp_state *state);
 /* kpilot tune --intent TEXT (cmd_tune_intent.c): an exit status. */
 int tune_intent(const char *sentence);

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "env/pipeline/pipetune.h"
 #include "intent/intent.h"
+#include "intent/llm.h"
 
 error_t tune_intent_arg(int key, char *arg, struct argp_state *state)
 {
@@ -27,13 +28,16 @@ error_t tune_intent_arg(int key, char *arg, struct argp_state *state)
 	case OPT_YES:
 		tune_args.yes = true;
 		break;
+	case OPT_LLM:
+		tune_args.llm = arg;
+		break;
 	case ARGP_KEY_END:	/* from cmd_tune.c's parse_arg */
 		if (!!tune_args.config + !!tune_args.profile + !!tune_args.pipeline +
 		    !!tune_args.intent != 1)
 			argp_error(state, "give one of --config FILE, --profile NAME, --pipeline FILE "
 				   "or --intent TEXT");
-		if ((tune_args.print_config || tune_args.yes) && !tune_args.intent)
-			argp_error(state, "--print-config and --yes go with --intent");
+		if ((tune_args.print_config || tune_args.yes || tune_args.llm) && !tune_args.intent)
+			argp_error(state, "--print-config, --yes and --llm go with --intent");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -63,6 +67,43 @@ static int agreed(void)
 	return 0;
 }
 
+/*
+ * --llm URL, or a url in /etc/kpilot/llm.json: the model writes the session,
+ * which kp_llm_session_config() parses and vets like a hand-written one.
+ * 0: in holds it; 1: no endpoint configured; -errno: refused (said why).
+ */
+static int llm_build(const char *sentence, const struct kp_host_facts *h, struct kp_intent *in)
+{
+	struct kp_llm_opts o;
+	char why[1024], *ctx;
+	int err;
+
+	err = kp_llm_opts_load(NULL, &o, why, sizeof(why));
+	if (!err && tune_args.llm)
+		err = kp_llm_opts_set_url(&o, tune_args.llm, why, sizeof(why));
+	if (!err && !o.url[0])
+		return 1;
+	memset(in, 0, sizeof(*in));
+	if (!err) {
+		ctx = kp_intent_context(h);
+		err = ctx ? kp_llm_session_config(&o, sentence, ctx, &in->cfg, &in->json, why,
+						  sizeof(why)) : -ENOMEM;
+		if (!ctx)
+			snprintf(why, sizeof(why), "out of memory");
+		free(ctx);
+	}
+	memset(o.api_key, 0, sizeof(o.api_key));
+	if (err) {
+		fprintf(stderr, "kpilot tune: --intent: the model's session is not used: %s\n", why);
+		return err;
+	}
+	in->have_cfg = true;
+	in->from_llm = true;
+	in->profile = "the model's answer";
+	kp_host_facts_line(h, in->host, sizeof(in->host));
+	return 0;
+}
+
 /* Sentence -> class -> session; an exit status when it cannot. */
 static int build(const char *sentence, struct kp_intent *in)
 {
@@ -75,13 +116,21 @@ static int build(const char *sentence, struct kp_intent *in)
 		return KP_EXIT_USAGE;
 	}
 	score = kp_intent_classify(sentence, &cls, matched, sizeof(matched), why, sizeof(why));
+	err = llm_build(sentence, &h, in);
+	if (!err) {
+		in->cls = score < 0 ? 0 : cls;
+		in->score = score;
+		snprintf(in->matched, sizeof(in->matched), "%s", score < 0 ? "" : matched);
+		return 0;
+	}
+	if (err < 0 && score >= 0)
+		fprintf(stderr, "kpilot tune: --intent: the offline matcher's session instead:\n");
 	if (score < 0) {
 		known = kp_intent_known();
 		fprintf(stderr, "kpilot tune: --intent: %s\n%s", why, known ? known : "");
 		free(known);
 		return KP_EXIT_USAGE;
 	}
-	/* The integrator's --llm goes here: ask, validate; on any refusal keep the offline one. */
 	cli_profile_dir(tune_args.profile_dir, dir, sizeof(dir));
 	err = kp_intent_build_class(cls, &h, dir, in, why, sizeof(why));
 	if (err) {
@@ -108,7 +157,7 @@ int tune_intent(const char *sentence)
 		kp_intent_free(&in);
 		return fflush(stdout) ? KP_EXIT_USAGE : KP_EXIT_OK;
 	}
-	pipe = kp_cat_classes[in.cls].pipeline;
+	pipe = !in.from_llm && kp_cat_classes[in.cls].pipeline;
 	if (!pipe && tune_args.pipe_algo && (!strcmp(tune_args.pipe_algo, "ds2") ||
 					     !strcmp(tune_args.pipe_algo, "static"))) {
 		fprintf(stderr, "kpilot tune: --algo %s is for pipelines\n", tune_args.pipe_algo);

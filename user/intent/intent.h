@@ -26,6 +26,7 @@ struct kp_intent {
 	int score;
 	char *json;			/* the session's JSON text (malloc'd), '\n'-terminated */
 	bool have_cfg;			/* benchmark classes: json parsed into cfg */
+	bool from_llm;			/* json is a model's answer (--llm), vetted */
 	struct kp_tune_config cfg;
 	char pipeline_path[PATH_MAX];	/* the pipeline class: the description json came from */
 	char host[512];			/* kp_host_facts_line() of the host it was built for */

@@ -205,12 +205,21 @@ void kp_intent_show(const struct kp_intent *in, const struct kp_tune_config *c, 
 	int i;
 
 	fprintf(f, "The session built from the sentence (nothing runs before you agree):\n");
-	fprintf(f, "  class      %s: %s%s%s\n", k->name, k->title, in->matched[0] ? "; matched " : "",
-		in->matched);
-	if (c)
-		fprintf(f, "  profile    %s, with the knob catalogue's knobs and ranges\n", in->profile);
-	else
-		fprintf(f, "  profile    %s: %s, as shipped\n", in->profile, in->pipeline_path);
+	if (in->from_llm) {
+		fprintf(f, "  source     the --llm endpoint's answer, parsed and vetted like a "
+			"hand-written config (Documentation/llm.md)\n");
+		if (in->score >= 0)
+			fprintf(f, "  class      offline: %s (%s)\n", k->name, in->matched);
+	} else {
+		fprintf(f, "  class      %s: %s%s%s\n", k->name, k->title,
+			in->matched[0] ? "; matched " : "", in->matched);
+		if (c)
+			fprintf(f, "  profile    %s, with the knob catalogue's knobs and ranges\n",
+				in->profile);
+		else
+			fprintf(f, "  profile    %s: %s, as shipped\n", in->profile,
+				in->pipeline_path);
+	}
 	if (c)
 		show_benchmark(f, c, confirm);
 	else
