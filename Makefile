@@ -210,10 +210,10 @@ demo: deps
 # hang while tracepoints flip").
 # test_install (make install, systemd-analyze, groff, rpmbuild) is userland
 # packaging; its rpmbuild compiles the whole tree, many minutes under TCG.
-# test_llm is an HTTP client against an in-process server, test_intent and
+# test_llm and test_intent_llm are an HTTP client against an in-process server, test_intent and
 # test_intent_run sentence matching and tune runs test_tune covers: no kernel path of their own.
 VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals bench_tuning \
-	install llm intent intent_run
+	install llm intent intent_run intent_llm
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 # Tests that patch kernel text no hold can cover (kpilot probe attaches an
 # fentry program: ftrace rewrites vfs_read's entry) run in a second VM with
