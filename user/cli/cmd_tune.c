@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli_util.h"
+#include "cli/cmd_persist.h"
 #include "cli/cmd_tune.h"
 #include "cli/commands.h"
 #include "lib/log.h"
@@ -15,6 +16,10 @@
 #include "env/benchmark/tune.h"
 
 struct tune_args tune_args;
+
+/* --persist: kept here, not in tune_args, so the option stays one local edit */
+enum { OPT_PERSIST = 1100 };
+static bool persist;
 
 static const char doc[] =
 "Find better kernel settings for a benchmark: an agent proposes knob values,\n"
@@ -24,6 +29,7 @@ static const char doc[] =
 "USAGE: kpilot tune (--config FILE | --profile NAME) [--trials N] [--seed N]\n"
 "                   [--algo ppo|ppo-plain|random] [--out DIR] [--apply-best]\n"
 "                   [--dry-run] [--confirm N] [--allow-risky KNOB]... [--json]\n"
+"                   [--apply-best --persist]\n"
 "       kpilot tune (--config FILE | --profile NAME) ... --algo external\n"
 "                   [--optimizer-timeout S] --optimizer CMD [ARG...]\n"
 "       kpilot tune --profile wordcount [--algo ppo|ds2|static] [--trials N]\n"
@@ -35,6 +41,7 @@ static const char doc[] =
 "    kpilot tune --profile tcp-churn --algo external --trials 20 \\\n"
 "        --optimizer tools/optimizers/optuna.py --sampler tpe\n"
 "    kpilot tune --config tools/profiles/pgbench.json --apply-best\n"
+"    kpilot tune --config my.json --apply-best --persist   # keep it across reboots\n"
 "    kpilot tune --config my.json --dry-run       # validate, change nothing\n"
 "    kpilot tune --profile tcp-churn --trials 10 --confirm 0  # quick look\n"
 "    kpilot tune --config my.json --allow-risky net.ipv4.tcp_max_tw_buckets\n"
@@ -68,6 +75,8 @@ static const struct argp_option options[] = {
 	{ "optimizer-timeout", OPT_OPTIMIZER_TIMEOUT, "S", 0, "How long the optimizer may take per answer (60)" },
 	{ "out", 'o', "DIR", 0, "Where results go" },
 	{ "apply-best", OPT_APPLY_BEST, NULL, 0, "Keep the best configuration (kpilot rollback undoes it)" },
+	{ "persist", OPT_PERSIST, NULL, 0, "With --apply-best: also keep it across reboots (kpilot persist "
+	  "on the run's results.json)" },
 	{ "confirm", OPT_CONFIRM, "N", 0, "Confirmation runs of the baseline and of the best, each (default 5; 0: none)" },
 	{ "allow-risky", OPT_RISKY, "KNOB", 0, "KNOB may cross its safe floor or ceiling (repeatable; safety.md)" },
 	{ "dry-run", 'n', NULL, 0, "Validate the config and its first proposal; change and run nothing" },
@@ -122,6 +131,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_APPLY_BEST:
 		tune_args.apply_best = true;
 		break;
+	case OPT_PERSIST:
+		persist = true;
+		break;
 	case 'n':
 		tune_args.dry_run = true;
 		break;
@@ -162,6 +174,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!!tune_args.config + !!tune_args.profile + !!tune_args.pipeline != 1)
 			argp_error(state, "give one of --config FILE, --profile NAME or --pipeline FILE");
+		if (persist && !tune_args.apply_best)
+			argp_error(state, "--persist goes with --apply-best");
 		if (!!tune_args.step_at != !!tune_args.step_rate)
 			argp_error(state, "--step-at and --step-rate go together");
 		break;
@@ -224,6 +238,7 @@ int cmd_tune(int argc, char **argv)
 	int i, ret, saved = kp_verbosity;
 
 	memset(&tune_args, 0, sizeof(tune_args));
+	persist = false;
 	tune_args.algo = -1;
 	tune_args.seed = -1;
 	tune_args.trials = -1;
@@ -285,5 +300,10 @@ int cmd_tune(int argc, char **argv)
 	else if (tune_args.dry_run)
 		fprintf(stderr, "kpilot tune: dry run: the config is valid and its first proposal passes the validator\n");
 	kp_tune_config_free(&cfg);
+	if (persist && ret == KP_EXIT_OK && !tune_args.dry_run && out[0]) {
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "/results.json");
+		ret = cli_persist("kpilot tune --persist", out, NULL, tune_args.state_dir,
+				  tune_args.risky, false, tune_args.quiet);
+	}
 	return ret;
 }
