@@ -39,6 +39,8 @@ static int load_best(struct kp_json *x, json_t *root, struct kp_saved *r)
 	json_t *best = json_object_get(root, "best_config"), *base, *v;
 	const char *k;
 
+	if (!best)	/* a tuning config has a workload_name too */
+		return kp_json_fail(x, "$.best_config", "missing: not a kpilot tune results.json");
 	if (json_is_null(best))
 		return 0;
 	if (!json_is_object(best))
