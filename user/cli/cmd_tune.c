@@ -131,9 +131,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_APPLY_BEST:
 		tune_args.apply_best = true;
 		break;
-	case OPT_PERSIST:
-		persist = true;
-		break;
 	case 'n':
 		tune_args.dry_run = true;
 		break;
@@ -174,8 +171,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!!tune_args.config + !!tune_args.profile + !!tune_args.pipeline != 1)
 			argp_error(state, "give one of --config FILE, --profile NAME or --pipeline FILE");
-		if (persist && !tune_args.apply_best)
-			argp_error(state, "--persist goes with --apply-best");
 		if (!!tune_args.step_at != !!tune_args.step_rate)
 			argp_error(state, "--step-at and --step-rate go together");
 		break;
@@ -184,6 +179,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		       cli_common_arg(key, arg, state) : 0;
 	}
 	return 0;
+}
+
+/* --persist, apart from parse_arg so the option stays one local edit */
+static error_t parse_persist(int key, char *arg, struct argp_state *state)
+{
+	if (key == OPT_PERSIST) {
+		persist = true;
+		return 0;
+	}
+	if (key == ARGP_KEY_END && persist && !tune_args.apply_best)
+		argp_error(state, "--persist goes with --apply-best");
+	return parse_arg(key, arg, state);
 }
 
 /* A profile: built in, or NAME.json in the profile directory (cli_profiles.c). */
@@ -231,7 +238,7 @@ static int load_config(struct kp_tune_config *c, char *why, size_t len)
 
 int cmd_tune(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_arg, NULL, doc };
+	static const struct argp argp = { options, parse_persist, NULL, doc };
 	struct kp_tune_config cfg;
 	struct kp_tune_opts o = {};
 	char err[1024], out[4096] = "";
