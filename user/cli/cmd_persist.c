@@ -34,7 +34,7 @@ static const char doc[] =
 "EXAMPLES:\n"
 "    kpilot persist RESULTS.json --dry-run    # show the files; change nothing\n"
 "    kpilot persist RESULTS.json              # apply and keep the best\n"
-"    kpilot rollback                          # undo: files removed, values back\n"
+"    kpilot rollback                          # undo it: files and values\n"
 "\n"
 "RESULTS.json is a run's results.json (kpilot tune --out DIR, default\n"
 "./kpilot-results/<workload>-<time>/). A cgroup knob is kept only when its\n"
@@ -139,7 +139,7 @@ int cli_persist(const char *prog, const char *results, const char *root, const c
 
 int cmd_persist(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_arg, NULL, doc };
+	static const struct argp argp = { options, parse_arg, "RESULTS.json", doc };
 	struct persist_args a = { 0 };
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &a))

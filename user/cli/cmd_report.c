@@ -378,7 +378,7 @@ static void report_json(const struct kp_saved *r, const struct point *p, int n, 
 
 int cmd_report(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_arg, NULL, doc };
+	static const struct argp argp = { options, parse_arg, "RESULTS.json", doc };
 	struct report_args a = { 0 };
 	struct kp_saved r;
 	struct point *p;
