@@ -53,7 +53,7 @@ Test(tune_report, every_section_with_its_numbers)
 		"\nWhat was tried: 5 trials, 1 failed\n",
 		"  net.core.somaxconn                 1024 .. 65535            4096\n",
 		"  net.ipv4.tcp_fin_timeout           5 .. 90                  60\n",
-		"  net.ipv4.ip_local_port_range       4 distinct values        32768 60999\n",
+		"  net.ipv4.ip_local_port_range       5 distinct values        32768 60999\n",
 		"  trial 3 failed: benchmark exited with status 1\n",
 		"\nLearning curve (best so far per trial, from history.csv; higher is better):\n",
 		"   base          3800\n",
@@ -62,14 +62,13 @@ Test(tune_report, every_section_with_its_numbers)
 		"      3        failed          4100  ####################\n",
 		"      5          4400          4400  ############################## new best\n",
 		"\nBest configuration: trial 5, conns_per_sec 4400 against the baseline 3800 (+15.8%)\n",
-		"  net.ipv4.ip_local_port_range       20000 60999              (baseline 32768 60999)\n",
+		"  net.ipv4.ip_local_port_range       24576 60999              (baseline 32768 60999)\n",
 		"  confirmed over 5 runs each: baseline 3800 (sd 7.91), best 4400 (sd 7.91): +15.8% "
 		"(95% CI +15.5% to +16.1%), significant\n",
 		"\nWhat each knob does:\n  net.core.somaxconn: longest accept queue",
-		"\nApply:\n  kpilot persist /",
-		"/" DATA "/results.json   # apply and keep across reboots\n",
-		"  kpilot set net.core.somaxconn=8192 net.ipv4.tcp_fin_timeout=20 "
-		"net.ipv4.ip_local_port_range='20000 60999'   # this boot only\n",
+		"\nApply:\n  kpilot persist " DATA "/results.json   # apply and keep across reboots\n",
+		"  kpilot set net.core.somaxconn=8192 net.ipv4.tcp_fin_timeout=30 "
+		"net.ipv4.ip_local_port_range='24576 60999'   # this boot only\n",
 		"\nUndo:\n  kpilot rollback   #",
 	};
 	const char *prev;

@@ -385,3 +385,32 @@ Test(persist, survives_a_reboot_read_back_by_sysctl_system)
 	cr_assert_str_eq(host_after, host_before, "the host's somaxconn is untouched");
 	cr_assert(!kp_fs_exists("/etc/sysctl.d/90-kpilot-w4.conf"), "nothing on the host's /etc");
 }
+
+Test(persist, a_value_beyond_the_step_limit_is_reached_stepwise)
+{
+	static const char *const kv[][2] = { { "net.ipv4.tcp_fin_timeout", "5" } };
+	char args[600];
+
+	write_results(res, "w5", "sig", kv, 1);
+	snprintf(args, sizeof(args), "persist %s", res);
+	cr_assert_eq(run(args), 0, "%s", out_text());
+	/* the table's step is 30: 60 -> 30 -> 5, two journaled changes */
+	cr_assert_str_eq(fake_get(root, "/proc/sys/net/ipv4/tcp_fin_timeout"), "5");
+	cr_assert_eq(journal_count(state, "change"), 3, "two steps and the file");
+	cr_assert(strstr(fake_get(root, "/etc/sysctl.d/90-kpilot-w5.conf"), "tcp_fin_timeout = 5\n"));
+}
+
+Test(persist, a_file_that_is_not_results_exits_2)
+{
+	char args[600];
+	FILE *f = fopen(res, "w");
+
+	cr_assert_not_null(f);
+	fputs("{\"workload_name\": \"w6\"}\n", f);
+	fclose(f);
+	snprintf(args, sizeof(args), "persist %s", res);
+	cr_assert_eq(run(args), 2, "%s", out_text());
+	cr_assert(strstr(out_text(), "$.best_config: missing: not a kpilot tune results.json"), "%s",
+		  out_text());
+	cr_assert_eq(journal_count(state, "change"), 0);
+}

@@ -267,10 +267,10 @@ static void text_commands(const struct kp_saved *r)
 		printf("  nothing to apply\n");
 	} else {
 		if (ok)
-			printf("  kpilot persist %s   # apply and keep across reboots\n", r->path);
+			printf("  kpilot persist %s   # apply and keep across reboots\n", r->given);
 		else
 			printf("  (kpilot persist %s refuses: the gain is not confirmed as "
-			       "significant)\n", r->path);
+			       "significant)\n", r->given);
 		printf("  kpilot set");
 		for (i = 0; i < r->nknobs; i++) {
 			set_word(r->knob[i], r->best[i], w, sizeof(w));
@@ -283,7 +283,7 @@ static void text_commands(const struct kp_saved *r)
 
 static void report_text(const struct kp_saved *r, const struct point *p, int n, const char *from)
 {
-	printf("kpilot report: %s\n\nWorkload: %s, metric %s (%s), algo %s, %.0f s\n", r->path,
+	printf("kpilot report: %s\n\nWorkload: %s, metric %s (%s), algo %s, %.0f s\n", r->given,
 	       r->workload, r->metric, r->minimize ? "lower is better" : "higher is better",
 	       r->algo[0] ? r->algo : "?", isnan(r->elapsed_s) ? 0.0 : r->elapsed_s);
 	text_tried(r);
@@ -340,7 +340,7 @@ static json_t *json_commands(const struct kp_saved *r, bool apply)
 	if (!r->best_trial)
 		return a;
 	if (r->has_conf && r->conf.n && r->conf.significant) {
-		snprintf(line, sizeof(line), "kpilot persist %s", r->path);
+		snprintf(line, sizeof(line), "kpilot persist %s", r->given);
 		json_array_append_new(a, json_string(line));
 	}
 	snprintf(line, sizeof(line), "kpilot set");

@@ -164,6 +164,7 @@ int kp_saved_load(const char *path, struct kp_saved *r, char *why, size_t len)
 	int err;
 
 	memset(r, 0, sizeof(*r));
+	snprintf(r->given, sizeof(r->given), "%s", path);
 	if (!realpath(path, r->path))
 		snprintf(r->path, sizeof(r->path), "%s", path);
 	err = kp_json_read(path, 64L << 20, &text, why, len);

@@ -11,6 +11,7 @@
 
 struct kp_saved {
 	char path[4096];		/* results.json as found (absolute) */
+	char given[4096];		/* ... and as the caller named it */
 	char workload[64], algo[32], metric[64];
 	bool minimize;
 	double baseline, best_metric, improvement_pct, elapsed_s;	/* NaN when null */
