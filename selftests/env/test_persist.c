@@ -6,6 +6,7 @@
  * the values; and read back through `sysctl --system` after a "reboot" (a
  * fresh network namespace) where only the persisted file is visible.
  */
+#include <jansson.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -413,4 +414,68 @@ Test(persist, a_file_that_is_not_results_exits_2)
 	cr_assert(strstr(out_text(), "$.best_config: missing: not a kpilot tune results.json"), "%s",
 		  out_text());
 	cr_assert_eq(journal_count(state, "change"), 0);
+}
+
+/* kpilot tune --apply-best --persist in a private mount + network namespace. */
+static int tune_child(void)
+{
+	char cmd[8192], path[600], v[64];
+	const char *best;
+	json_t *r;
+	FILE *f;
+
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("none", "/etc/sysctl.d", "tmpfs", 0, "mode=0755"))
+		return 10;
+	snprintf(path, sizeof(path), "%s/fin.json", state);
+	f = fopen(path, "w");
+	if (!f)
+		return 11;
+	/* the metric is the knob itself, lower is better: every trial beats the default 60 */
+	fprintf(f, "{\"workload_name\": \"fin\", \"netns\": true,"
+		" \"benchmark\": {\"command\": [\"echo tps = $(cat /proc/sys/net/ipv4/tcp_fin_timeout)\"],"
+		" \"shell\": true, \"timeout_s\": 10},"
+		" \"reward_metric\": {\"name\": \"tps\", \"pattern\": \"tps = ([0-9]+)\", \"goal\": \"minimize\"},"
+		" \"action_space\": [{\"knob\": \"net.ipv4.tcp_fin_timeout\", \"min\": 5, \"max\": 40}],"
+		" \"training\": {\"trials\": 3, \"algo\": \"random\", \"seed\": 1}}\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s tune --config %s --confirm 2 --apply-best --persist -q --out %s/run"
+		 " --state-dir %s/j >%s/tune.out 2>&1", kpilot, path, state, state, state);
+	if (tu_system(cmd))
+		return 12;
+	snprintf(path, sizeof(path), "%s/run/results.json", state);
+	r = json_load_file(path, 0, NULL);
+	best = json_string_value(json_object_get(json_object_get(r, "best_config"),
+						 "net.ipv4.tcp_fin_timeout"));
+	if (!best || read_knob("/proc/sys/net/ipv4/tcp_fin_timeout", v, sizeof(v)) || strcmp(best, v))
+		return 13;
+	json_decref(r);
+	snprintf(cmd, sizeof(cmd), "grep -qx 'net.ipv4.tcp_fin_timeout = %s' "
+		 "/etc/sysctl.d/90-kpilot-fin.conf", v);
+	if (tu_system(cmd))
+		return 14;
+	snprintf(cmd, sizeof(cmd), "%s rollback --state-dir %s/j 2>/dev/null", kpilot, state);
+	if (tu_system(cmd) || kp_fs_exists("/etc/sysctl.d/90-kpilot-fin.conf") ||
+	    read_knob("/proc/sys/net/ipv4/tcp_fin_timeout", v, sizeof(v)) || strcmp(v, "60"))
+		return 15;
+	return 0;
+}
+
+Test(persist, tune_apply_best_persist_keeps_the_confirmed_best, .timeout = 120)
+{
+	char path[600];
+	pid_t pid;
+	int st;
+
+	if (geteuid())
+		cr_skip_test("needs root for mount and network namespaces (CI runs it as root)");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid)
+		_exit(tune_child());
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	snprintf(path, sizeof(path), "%s/tune.out", state);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "step %d failed; kpilot tune said: %s",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1, fake_get("", path));
+	cr_assert(!kp_fs_exists("/etc/sysctl.d/90-kpilot-fin.conf"), "nothing on the host's /etc");
 }
