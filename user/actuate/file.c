@@ -84,13 +84,19 @@ static int slurp(const char *path, char **out, size_t *n)
 	size_t got = 0;
 	int fd, err = 0;
 
+	*out = NULL;
+	*n = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > KP_FILE_MAX) {
-		err = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+	if (fstat(fd, &st)) {
+		err = -errno;
 		close(fd);
 		return err;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > KP_FILE_MAX) {
+		close(fd);
+		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
 	}
 	buf = malloc(st.st_size + 1);
 	if (!buf) {
@@ -102,7 +108,7 @@ static int slurp(const char *path, char **out, size_t *n)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			err = r < 0 ? -errno : 0;
+			err = r < 0 ? -EIO : 0;
 			break;
 		}
 		got += r;
@@ -271,8 +277,8 @@ static int remove_file(const char *path)
 
 int kp_file_write(const struct kp_target *t, const char *name, const char *value)
 {
-	char path[4096], src[4200], got[80], dir[4096], *buf;
-	size_t n;
+	char path[4096], src[4200], got[80], dir[4096], *buf = NULL;
+	size_t n = 0;
 	int err;
 
 	err = kp_file_path(t, name, path, sizeof(path));

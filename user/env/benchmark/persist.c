@@ -264,7 +264,7 @@ int kp_persist(const struct kp_persist_opts *o, struct kp_persist_out *out, char
 	struct kp_session_opts so = { .root = o->root, .state_dir = o->state_dir, .cmd = "persist",
 				      .keep = true, .dry_run = o->dry_run,
 				      .step_policy = KP_STEP_CLAMP, .allow_risky = o->allow_risky };
-	bool keep[KP_RESULTS_MAX_KNOBS];
+	bool keep[KP_RESULTS_MAX_KNOBS] = { false };
 	struct kp_session *s = NULL;
 	struct kp_saved r;
 	int err;
