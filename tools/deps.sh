@@ -52,6 +52,8 @@ check cmd llvm-strip llvm llvm
 check cmd bpftool bpftool bpftool
 check cmd pkg-config pkg-config pkgconf-pkg-config
 check cmd ip iproute2 iproute
+# test_persist reads a persisted sysctl.d file back with sysctl --system
+check cmd sysctl procps procps-ng
 check cmd perf linux-perf perf
 check hdr bpf/libbpf.h libbpf-dev libbpf-devel
 check hdr gelf.h libelf-dev elfutils-libelf-devel

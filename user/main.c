@@ -16,6 +16,8 @@ static const struct command {
 	{ "observe", cmd_observe, "stream per-process and per-operator metrics from eBPF" },
 	{ "tune", cmd_tune, "find better knob values for a benchmark, safely" },
 	{ "set", cmd_set, "apply knob values through the validator and the journal" },
+	{ "persist", cmd_persist, "keep a confirmed best configuration across reboots (undo: rollback)" },
+	{ "report", cmd_report, "a tuning run's results.json as a person reads it" },
 	{ "rollback", cmd_rollback, "restore every knob kpilot changed to its original" },
 	{ "run", cmd_run, "the daemon: observe-only for now, metrics on HTTP (Prometheus)" },
 	{ "ctl", cmd_ctl, "ask the running daemon: status" },

@@ -186,7 +186,7 @@ assert all(h["ok"] and h["state"]["throughput"] > 0 for h in d["history"]), d["h
 
 MAN=Documentation/man
 PAGES="kpilot.8 kpilot-observe.8 kpilot-tune.8 kpilot-run.8 kpilot-ctl.8 kpilot-set.8
-	kpilot-rollback.8 kpilot-probe.8 kpilot.json.5"
+	kpilot-rollback.8 kpilot-probe.8 kpilot-persist.8 kpilot-report.8 kpilot.json.5"
 
 # Every page the issue names exists and renders without a warning.
 t_man_render() {
@@ -199,14 +199,14 @@ t_man_render() {
 	# The control: a page with a bad request must be reported.
 	printf '.TH X 8\n.SH NAME\nx \\- y\n.BOGUS\n.SH X\n\\fBunclosed\n' >"$T/bad.8"
 	[ -n "$(groff -ww -z -man "$T/bad.8" 2>&1)" ] || fail "groff -ww did not complain about a bad page"
-	[ "$(ls $MAN | wc -l)" = 9 ] || { ls $MAN; fail "pages besides the nine"; }
+	[ "$(ls $MAN | wc -l)" = 11 ] || { ls $MAN; fail "pages besides the eleven"; }
 	# One version everywhere: the binary's, the pages', the packages'.
 	v=$(./kpilot --version | sed 's/^kpilot //')
 	for p in $PAGES; do
 		grep -q "^\.TH [^ ]* [58] [0-9-]* \"kpilot $v\"" "$MAN/$p" || fail "$p: .TH does not say kpilot $v"
 	done
 	grep -qx "Version: *$v" tools/packaging/kpilot.spec || fail "kpilot.spec: Version is not $v"
-	echo "9 pages render without warnings"
+	echo "11 pages render without warnings"
 }
 
 # Each command's page: its options are those of its --help, its examples are
@@ -215,7 +215,7 @@ t_man_options() {
 	rc=0
 	./kpilot --help >"$T/help.main" || fail "kpilot --help failed"
 	python3 selftests/install/man_check.py commands $MAN/kpilot.8 "$T/help.main" || rc=1
-	for c in observe tune set rollback probe; do
+	for c in observe tune set rollback probe persist report; do
 		./kpilot $c --help >"$T/help.$c" || fail "kpilot $c --help failed"
 		python3 selftests/install/man_check.py options $MAN/kpilot-$c.8 "$T/help.$c" || rc=1
 		python3 selftests/install/man_check.py examples $MAN/kpilot-$c.8 "$T/help.$c" || rc=1
@@ -234,7 +234,7 @@ t_man_options() {
 	! python3 selftests/install/man_check.py examples "$T/p3.8" "$T/help.probe" >/dev/null ||
 		fail "man_check.py missed a changed example"
 	cmp -s $P "$T/p1.8" || cmp -s $P "$T/p2.8" || cmp -s $P "$T/p3.8" && fail "a control page is unchanged"
-	echo "observe, tune, set, rollback, probe: options and examples match --help"
+	echo "observe, tune, set, rollback, probe, persist, report: options and examples match --help"
 }
 
 # kpilot run and kpilot ctl: the same check once the daemon is in the binary.

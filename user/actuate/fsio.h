@@ -14,6 +14,7 @@ struct kp_target {
 	const char *root;	/* "/" or a prefix such as a test's temp dir */
 	int netns_fd;		/* -1: the caller's network namespace */
 	int cg_version;		/* 1 or 2; 0 when no cgroup hierarchy was found */
+	const char *store;	/* persisted files' contents (file.h): the state dir; NULL: none */
 };
 
 /* root + rel (rel starts with '/'), without a doubled slash. */

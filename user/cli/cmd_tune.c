@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli_util.h"
+#include "cli/cmd_persist.h"
 #include "cli/cmd_tune.h"
 #include "cli/commands.h"
 #include "lib/log.h"
@@ -15,6 +16,10 @@
 #include "env/benchmark/tune.h"
 
 struct tune_args tune_args;
+
+/* --persist: kept here, not in tune_args, so the option stays one local edit */
+enum { OPT_PERSIST = 1100 };
+static bool persist;
 
 static const char doc[] =
 "Find better kernel settings for a benchmark: an agent proposes knob values,\n"
@@ -24,6 +29,7 @@ static const char doc[] =
 "USAGE: kpilot tune (--config FILE | --profile NAME) [--trials N] [--seed N]\n"
 "                   [--algo ppo|ppo-plain|random] [--out DIR] [--apply-best]\n"
 "                   [--dry-run] [--confirm N] [--allow-risky KNOB]... [--json]\n"
+"                   [--apply-best --persist]\n"
 "       kpilot tune (--config FILE | --profile NAME) ... --algo external\n"
 "                   [--optimizer-timeout S] --optimizer CMD [ARG...]\n"
 "       kpilot tune --intent TEXT [--llm URL] [--print-config | --yes] [options as above]\n"
@@ -37,6 +43,7 @@ static const char doc[] =
 "    kpilot tune --profile tcp-churn --algo external --trials 20 \\\n"
 "        --optimizer tools/optimizers/optuna.py --sampler tpe\n"
 "    kpilot tune --config tools/profiles/pgbench.json --apply-best\n"
+"    kpilot tune --config my.json --apply-best --persist   # keep it across reboots\n"
 "    kpilot tune --config my.json --dry-run       # validate, change nothing\n"
 "    kpilot tune --profile tcp-churn --trials 10 --confirm 0  # quick look\n"
 "    kpilot tune --config my.json --allow-risky net.ipv4.tcp_max_tw_buckets\n"
@@ -76,6 +83,8 @@ static const struct argp_option options[] = {
 	{ "optimizer-timeout", OPT_OPTIMIZER_TIMEOUT, "S", 0, "How long the optimizer may take per answer (60)" },
 	{ "out", 'o', "DIR", 0, "Where results go" },
 	{ "apply-best", OPT_APPLY_BEST, NULL, 0, "Keep the best configuration (kpilot rollback undoes it)" },
+	{ "persist", OPT_PERSIST, NULL, 0, "With --apply-best: also keep it across reboots (kpilot persist "
+	  "on the run's results.json)" },
 	{ "confirm", OPT_CONFIRM, "N", 0, "Confirmation runs of the baseline and of the best, each (default 5; 0: none)" },
 	{ "allow-risky", OPT_RISKY, "KNOB", 0, "KNOB may cross its safe floor or ceiling (repeatable; safety.md)" },
 	{ "dry-run", 'n', NULL, 0, "Validate the config and its first proposal; change and run nothing" },
@@ -180,6 +189,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* --persist, apart from parse_arg so the option stays one local edit */
+static error_t parse_persist(int key, char *arg, struct argp_state *state)
+{
+	if (key == OPT_PERSIST) {
+		persist = true;
+		return 0;
+	}
+	if (key == ARGP_KEY_END && persist && !tune_args.apply_best)
+		argp_error(state, "--persist goes with --apply-best");
+	return parse_arg(key, arg, state);
+}
+
 /* A profile: built in, or NAME.json in the profile directory (cli_profiles.c). */
 static int load_profile(const char *name, struct kp_tune_config *c, char *why, size_t len)
 {
@@ -225,12 +246,13 @@ static int load_config(struct kp_tune_config *c, char *why, size_t len)
 
 int cmd_tune(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_arg, NULL, doc };
+	static const struct argp argp = { options, parse_persist, NULL, doc };
 	struct kp_tune_config cfg;
 	char err[1024], out[4096] = "";
 	int i, ret;
 
 	memset(&tune_args, 0, sizeof(tune_args));
+	persist = false;
 	tune_args.algo = -1;
 	tune_args.seed = -1;
 	tune_args.trials = -1;
@@ -308,5 +330,10 @@ int tune_run_config(struct kp_tune_config *cfg)
 	else if (tune_args.dry_run)
 		fprintf(stderr, "kpilot tune: dry run: the config is valid and its first proposal passes the validator\n");
 	kp_tune_config_free(cfg);
+	if (persist && ret == KP_EXIT_OK && !tune_args.dry_run && out[0]) {
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "/results.json");
+		ret = cli_persist("kpilot tune --persist", out, NULL, tune_args.state_dir,
+				  tune_args.risky, false, tune_args.quiet);
+	}
 	return ret;
 }

@@ -19,5 +19,7 @@ int cmd_rollback(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
+int cmd_persist(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "actuate/cgroup.h"
+#include "actuate/file.h"
 #include "actuate/sysctl.h"
 #include "safety/session_impl.h"
 
@@ -17,6 +18,12 @@ int sess_act_read(const struct kp_target *t, const char *name, char *text, char 
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 	int err;
 
+	if (kp_file_knob(name)) {
+		err = kp_file_read(t, name, text, len);
+		if (!err && raw)
+			snprintf(raw, len, "%s", text);
+		return err;
+	}
 	if (!sess_is_cgroup(name)) {
 		err = kp_sysctl_read(t, name, text, len);
 		if (!err && raw)
@@ -32,6 +39,8 @@ static int act_write(const struct kp_target *t, const char *name, const char *te
 {
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 
+	if (kp_file_knob(name))
+		return kp_file_write(t, name, text);
 	if (!sess_is_cgroup(name))
 		return kp_sysctl_write(t, name, text);
 	if (kp_knob_cgroup_split(name, path, attr))
@@ -44,7 +53,10 @@ void sess_act_file(const struct kp_target *t, const char *name, char *buf, size_
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 
 	buf[0] = '\0';
-	if (!sess_is_cgroup(name))
+	if (kp_file_knob(name)) {
+		if (kp_file_path(t, name, buf, len))
+			buf[0] = '\0';
+	} else if (!sess_is_cgroup(name))
 		kp_sysctl_path(t->root, name, buf, len);
 	else if (!kp_knob_cgroup_split(name, path, attr))
 		kp_cg_file(t, path, attr, buf, len);
@@ -85,6 +97,7 @@ int sess_target_for(struct kp_session *s, const struct kstate *k, struct kp_targ
 
 	*fd = -1;
 	t->root = k->root;
+	t->store = s->state_dir;
 	t->netns_fd = -1;
 	t->cg_version = sess_is_cgroup(k->name) ? kp_cg_detect(k->root) : 0;
 	if (sess_is_cgroup(k->name) && t->cg_version < 0)

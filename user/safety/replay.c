@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "actuate/file.h"
 #include "lib/log.h"
 #include "safety/session_impl.h"
 
@@ -48,13 +49,16 @@ static struct jsess *jsfind(struct kp_session *s, const char *sid)
 }
 
 /*
- * A knob kpilot may write, or a run's own cgroup (setup.c), which may be the
- * root cgroup's subtree_control: "cgroup::cgroup.subtree_control.cpu".
+ * A knob kpilot may write, a run's own cgroup (setup.c), which may be the
+ * root cgroup's subtree_control: "cgroup::cgroup.subtree_control.cpu", or a
+ * persisted file (persist.c).
  */
 static bool journal_name_ok(const char *name)
 {
 	char tmp[KP_NAME_MAX + 8];
 
+	if (kp_file_knob(name))		/* the two places `kpilot persist` writes, no other */
+		return kp_file_name_ok(name);
 	if (!strncmp(name, "cgroup::cgroup.subtree_control.", 31)) {
 		snprintf(tmp, sizeof(tmp), "cgroup:root:%s", name + 8);
 		return !kp_knob_name_check(tmp, NULL, 0);

@@ -117,6 +117,7 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 		goto fail;
 	}
 	s->t.root = s->root;
+	s->t.store = s->state_dir;
 	s->t.cg_version = kp_cg_detect(s->root);
 	if (s->t.cg_version < 0)
 		s->t.cg_version = 0;

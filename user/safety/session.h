@@ -169,6 +169,16 @@ int kp_session_cg_write(struct kp_session *s, const char *path, const char *attr
 int kp_session_cg_enable(struct kp_session *s, const char *path, const char *ctrl,
 			 const char *reason, char *why, size_t len);
 
+/*
+ * Write a persisted file ("file:etc/sysctl.d/90-kpilot-W.conf" or a systemd
+ * drop-in, actuate/file.h) with text, journaled like a knob: the old content
+ * (or its absence) is kept in <state dir>/files, so `kpilot rollback` and the
+ * recovery after a crash remove or restore it. Atomic (temp file, fsync,
+ * rename). Unchanged content writes nothing. 0 or -errno with the reason.
+ */
+int kp_session_put_file(struct kp_session *s, const char *name, const char *text,
+			const char *reason, char *why, size_t len);
+
 /* Undo the session's knob changes, newest first, but not its cgroups.  0 or -errno. */
 int kp_session_restore_knobs(struct kp_session *s);
 
