@@ -105,10 +105,20 @@ static const struct argp_option options[] = {
 	{},
 };
 
+/* A duration option in (0, max] seconds, or an argp error naming it. */
+static double seconds_arg(struct argp_state *state, const char *opt, const char *arg, double max)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (*end || end == arg || !(v > 0) || v > max)
+		argp_error(state, "%s: '%s' is not in (0, %g]", opt, arg, max);
+	return v;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	long long v;
-	char *end;
 
 	switch (key) {
 	case 'c':
@@ -167,14 +177,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		tune_args.risky[tune_args.nrisky++] = arg;
 		break;
 	case OPT_CHURN_SECONDS:
-		tune_args.churn_seconds = strtod(arg, &end);
-		if (*end || tune_args.churn_seconds <= 0 || tune_args.churn_seconds > 600)
-			argp_error(state, "--churn-seconds: '%s' is not in (0, 600]", arg);
+		tune_args.churn_seconds = seconds_arg(state, "--churn-seconds", arg, 600);
 		break;
 	case OPT_OPTIMIZER_TIMEOUT:
-		tune_args.optimizer_timeout = strtod(arg, &end);
-		if (*end || tune_args.optimizer_timeout <= 0 || tune_args.optimizer_timeout > 86400)
-			argp_error(state, "--optimizer-timeout: '%s' is not in (0, 86400]", arg);
+		tune_args.optimizer_timeout = seconds_arg(state, "--optimizer-timeout", arg, 86400);
 		break;
 	case ARGP_KEY_END:
 		tune_intent_arg(key, arg, state);	/* one config source, --intent's options */
