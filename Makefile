@@ -47,7 +47,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libelf zlib libmicrohttpd libcurl 2>/dev/null || echo -lbpf -ljansson -lelf -lz -lmicrohttpd -lcurl) -lm -lpthread
+LIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libelf zlib libmicrohttpd libcurl libcrypto 2>/dev/null || echo -lbpf -ljansson -lelf -lz -lmicrohttpd -lcurl -lcrypto) -lm -lpthread
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Werror -D_GNU_SOURCE -I$(OUTPUT) -Iuser -Ibpf $(SAN_CFLAGS)

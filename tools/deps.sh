@@ -63,6 +63,8 @@ check hdr jansson.h libjansson-dev jansson-devel
 check hdr microhttpd.h libmicrohttpd-dev libmicrohttpd-devel
 # the LLM endpoint client of kpilot tune --intent --llm (Documentation/llm.md)
 check hdr curl/curl.h libcurl4-openssl-dev libcurl-devel
+# SHA-256 of the files kpilot persist keeps (journaled by content)
+check hdr openssl/evp.h libssl-dev openssl-devel
 check hdr criterion/criterion.h libcriterion-dev criterion-devel
 check cmd python3 python3 python3
 # test_install renders the man pages (groff -ww -z -man).

@@ -15,6 +15,7 @@
 #include <criterion/redirect.h>
 #include "actuate/fsio.h"
 #include "env/benchmark/persist.h"
+#include "lib/sha256.h"
 
 static char root[256], state[256], res[512], kpilot[4200];
 
@@ -478,4 +479,15 @@ Test(persist, tune_apply_best_persist_keeps_the_confirmed_best, .timeout = 120)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "step %d failed; kpilot tune said: %s",
 		  WIFEXITED(st) ? WEXITSTATUS(st) : -1, fake_get("", path));
 	cr_assert(!kp_fs_exists("/etc/sysctl.d/90-kpilot-fin.conf"), "nothing on the host's /etc");
+}
+
+/* The content names in the journal are SHA-256 (FIPS 180-4's test vectors). */
+Test(persist, sha256_known_answers)
+{
+	char hex[KP_SHA256_HEX];
+
+	kp_sha256_hex("", 0, hex);
+	cr_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	kp_sha256_hex("abc", 3, hex);
+	cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* SHA-256 (FIPS 180-4): names the files `kpilot persist` keeps by content. */
+/* SHA-256 (libcrypto): names the files `kpilot persist` keeps by content. */
 #ifndef KPILOT_LIB_SHA256_H
 #define KPILOT_LIB_SHA256_H
 
