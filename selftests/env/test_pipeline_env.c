@@ -526,6 +526,12 @@ Test(pipeline_env, stop_signals_at_any_moment_leave_nothing, .timeout = 400)
 				       delay / 1000, WIFEXITED(st) ? WEXITSTATUS(st) : -1, err ? err : "");
 			free(err);
 		}
+		if (exists("%s", fifo)) {
+			err = tu_slurp(errpath);
+			cr_expect_fail("round %d: signal %d at %ld ms: the FIFO is left; it said: %s", r,
+				       sig, delay / 1000, err ? err : "");
+			free(err);
+		}
 		assert_nothing_left();
 		snprintf(cmd, sizeof(cmd), KPILOT " rollback --list --state-dir %s 2>&1 | "
 			 "grep -q 'nothing to restore'", tmp);

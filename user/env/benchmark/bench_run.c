@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <poll.h>
 #include <regex.h>
 #include <sched.h>
@@ -22,10 +23,11 @@
  * In the child: its own process group (a timeout kills everything it
  * started), default signals, output into the pipe; it waits at the gate
  * until the parent has seen its pid (on_start), then joins the namespace
- * and execs.
+ * and execs. The stop signals arrive blocked (kp_child_start): one sent
+ * before the defaults are back is delivered after, with its default action.
  */
 static void __attribute__((noreturn)) child(const struct kp_run_opts *o, int out, int gate[2],
-					    int nsfd)
+					    int nsfd, const sigset_t *mask)
 {
 	char c;
 
@@ -34,6 +36,7 @@ static void __attribute__((noreturn)) child(const struct kp_run_opts *o, int out
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	pthread_sigmask(SIG_SETMASK, mask, NULL);
 	dup2(out, 1);
 	dup2(out, 2);
 	close(gate[1]);
@@ -54,6 +57,7 @@ static void __attribute__((noreturn)) child(const struct kp_run_opts *o, int out
 int kp_child_start(const struct kp_run_opts *o, struct kp_child *p, char *why, size_t len)
 {
 	int out[2], gate[2], nsfd = -1, err;
+	sigset_t stops, mask;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
@@ -73,10 +77,24 @@ int kp_child_start(const struct kp_run_opts *o, struct kp_child *p, char *why, s
 			close(nsfd);
 		return err;
 	}
+	/*
+	 * Blocked across fork(): the child starts with kpilot's handlers, which
+	 * would take a SIGTERM meant for it (kp_pipe_close's stop) and let it
+	 * exec on as if none came: the pipeline then ran to the stop timeout
+	 * and was SIGKILLed, its control FIFO left behind.
+	 */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stops, &mask);
 	p->pid = fork();
+	err = -errno;
+	if (p->pid == 0)
+		child(o, out[1], gate, nsfd, &mask);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	if (p->pid < 0) {
-		err = -errno;
-		snprintf(why, len, "fork: %s", strerror(errno));
+		snprintf(why, len, "fork: %s", strerror(-err));
 		close(out[0]);
 		close(out[1]);
 		close(gate[0]);
@@ -85,8 +103,6 @@ int kp_child_start(const struct kp_run_opts *o, struct kp_child *p, char *why, s
 			close(nsfd);
 		return err;
 	}
-	if (p->pid == 0)
-		child(o, out[1], gate, nsfd);
 	setpgid(p->pid, p->pid);	/* both sides, whichever runs first */
 	close(out[1]);
 	close(gate[0]);

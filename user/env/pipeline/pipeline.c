@@ -164,6 +164,15 @@ static int set_workers(struct kp_pipe *e, int i, int n)
 }
 
 
+/* The launcher is gone; a control FIFO it named and did not remove (killed) goes too. */
+static void unlink_fifo(const struct kp_pipe *e)
+{
+	struct stat st;
+
+	if (e->fifo[0] && !lstat(e->fifo, &st) && S_ISFIFO(st.st_mode) && !unlink(e->fifo))
+		kp_debug("%s: removed the control FIFO %s the launcher left", e->d->name, e->fifo);
+}
+
 static int start(struct kp_pipe *e, const struct kp_pipe_opts *o, char *why, size_t len)
 {
 	char *argv[2 * KP_PIPE_MAX_ARGS + 2], exe[PATH_MAX];
@@ -477,8 +486,12 @@ int kp_pipe_close(struct kp_pipe *e)
 			kill(e->child.pid, e->d->stop_signal);
 		/* kills the whole process group when the drain takes too long */
 		r = kp_child_finish(&e->child, kp_mono_s() - e->child.start_s + left, NULL);
-		if (r < 0 || (r && r != 128 + e->d->stop_signal))
+		if (r == -ETIMEDOUT)
+			kp_warn("%s: the launcher did not stop within %.1f s of signal %d: killed",
+				e->d->name, left, e->d->stop_signal);
+		else if (r < 0 || (r && r != 128 + e->d->stop_signal))
 			kp_debug("%s: the launcher ended with %d", e->d->name, r);
+		unlink_fifo(e);
 		kp_child_free(&e->child);
 		e->started = false;
 	}
