@@ -482,11 +482,10 @@ Test(wordcount, a_killed_launcher_takes_its_operators_along, .timeout = 30)
 		cr_assert(process_gone(wc.ops[i]), "%s (pid %d) outlived the launcher",
 			  ops[i], wc.ops[i]);
 	}
-	/* Only the FIFO can stay behind a SIGKILL; it is the caller's to remove. */
+	/* Only the FIFO can stay behind a SIGKILL... */
+	cr_expect_eq(access(wc.control, F_OK), 0, "the killed launcher's FIFO is gone?");
 	unlink(wc.control);
 }
-
-/* ---- command line ----------------------------------------------------------------- */
 
 static int run_cmd(const char *cmd)
 {
@@ -494,6 +493,40 @@ static int run_cmd(const char *cmd)
 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/*
+ * ...and the next run on that path replaces it (no launcher holds it open),
+ * where it used to fail with EEXIST, run after run; a FIFO a live launcher
+ * holds (open for reading) is never taken.
+ */
+Test(wordcount, a_stale_fifo_is_replaced_a_live_one_refused, .timeout = 30)
+{
+	char path[64], cmd[256];
+	struct wc wc;
+	json_t *final;
+	int fd, st;
+
+	need_binary();
+	snprintf(path, sizeof(path), "/tmp/kpilot-wc-stale-%d.ctl", getpid());
+	unlink(path);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	wc_start(&wc, "--rate", "200", "--seconds", "1", "--control", path, CHEAP, NULL);
+	final = wc_finish(&wc, &st);
+	cr_assert_eq(st, 0);
+	json_decref(final);
+	cr_assert_neq(access(path, F_OK), 0, "the replaced FIFO was left behind");
+	/* a live one: held open for reading as a running launcher holds it */
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	fd = open(path, O_RDWR | O_NONBLOCK);
+	cr_assert_geq(fd, 0);
+	snprintf(cmd, sizeof(cmd), WORDCOUNT " run --seconds 1 --control %s 2>&1 | "
+		 "grep -q 'control fifo %s: File exists'", path, path);
+	cr_expect_eq(run_cmd(cmd), 0, "a FIFO in use was not refused");
+	close(fd);
+	unlink(path);
+}
+
+/* ---- command line ----------------------------------------------------------------- */
 
 Test(wordcount, help_and_refusals)
 {

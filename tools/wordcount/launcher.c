@@ -204,13 +204,41 @@ static int shm_map(struct run *r)
 	return 0;
 }
 
+/*
+ * A FIFO left by a launcher that was SIGKILLed: ours, and no launcher has it
+ * open (a live one holds it open for reading, so a writer would get in).
+ * Without this, one killed run made every later run on the path fail.
+ */
+static bool fifo_stale(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid())
+		return false;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == ENXIO;
+}
+
 static int fifo_open(struct run *r)
 {
+	int err;
+
 	if (opt.control)
 		snprintf(r->fifo, sizeof(r->fifo), "%s", opt.control);
 	else
 		snprintf(r->fifo, sizeof(r->fifo), "/tmp/wordcount.%d.ctl", getpid());
-	if (mkfifo(r->fifo, 0600)) {
+	err = mkfifo(r->fifo, 0600);
+	if (err && errno == EEXIST && fifo_stale(r->fifo) && !unlink(r->fifo)) {
+		fprintf(stderr, "wordcount: control fifo %s was left by a killed run: replaced\n",
+			r->fifo);
+		err = mkfifo(r->fifo, 0600);
+	}
+	if (err) {
 		fprintf(stderr, "wordcount: control fifo %s: %s\n", r->fifo, strerror(errno));
 		return -1;
 	}
