@@ -471,6 +471,34 @@ Test(pipeline_env, rollback_removes_the_cgroups_of_a_killed_run)
 	our_procs(true);
 }
 
+/* Where a kpilot that ignored a stop signal is: its signal masks and wait channel. */
+static char *stuck_state(pid_t pid)
+{
+	static char out[512];
+	char path[64], line[128], *w;
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Sig", 3) || !strncmp(line, "ShdPnd", 6) ||
+		    !strncmp(line, "State", 5) || !strncmp(line, "Threads", 7)) {
+			line[strcspn(line, "\n")] = '\0';
+			n += snprintf(out + n, sizeof(out) - n, "%s ", line);
+			if (n >= sizeof(out))
+				break;
+		}
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	w = tu_slurp(path);
+	if (n < sizeof(out))
+		snprintf(out + n, sizeof(out) - n, "wchan %s", w ? w : "?");
+	free(w);
+	return out;
+}
+
 /*
  * SIGTERM, SIGINT or SIGHUP at a random moment of a pipeline session, 50
  * times (the seed is printed; KPILOT_SIGNALS_SEED replays it): status 130,
@@ -512,10 +540,13 @@ Test(pipeline_env, stop_signals_at_any_moment_leave_nothing, .timeout = 400)
 		for (i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
 			usleep(50000);
 		if (i == 300) {
+			char *state = stuck_state(pid);
+
+			err = tu_slurp(errpath);
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			cr_assert_fail("round %d: still running 15 s after signal %d at %ld ms", r, sig,
-				       delay / 1000);
+			cr_assert_fail("round %d: still running 15 s after signal %d at %ld ms; %s; "
+				       "it said: %s", r, sig, delay / 1000, state, err ? err : "");
 		}
 		if (WIFSIGNALED(st)) {
 			cr_expect_eq(WTERMSIG(st), sig, "round %d: died of signal %d", r, WTERMSIG(st));
