@@ -51,3 +51,16 @@ int cli_run_status(int err)
 	return err == -EINTR ? KP_EXIT_INTERRUPTED : err == -ECANCELED ? KP_EXIT_ABORTED :
 	       KP_EXIT_USAGE;
 }
+
+error_t cli_results_arg(int key, char *arg, struct argp_state *state, const char **results)
+{
+	if (key == ARGP_KEY_ARG) {
+		if (*results)
+			argp_error(state, "one RESULTS.json at a time");
+		*results = arg;
+		return 0;
+	}
+	if (key == ARGP_KEY_END && !*results)
+		argp_error(state, "give the RESULTS.json of a tuning run");
+	return key == ARGP_KEY_END ? 0 : cli_common_arg(key, arg, state);
+}

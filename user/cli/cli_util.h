@@ -9,6 +9,8 @@
 
 /* The argp keys every subcommand treats alike: -v, no positional arguments, the rest unknown. */
 error_t cli_common_arg(int key, char *arg, struct argp_state *state);
+/* persist and report: the one RESULTS.json argument, then cli_common_arg(). */
+error_t cli_results_arg(int key, char *arg, struct argp_state *state, const char **results);
 
 /* A whole decimal integer in [lo, hi]. */
 bool cli_parse_ll(const char *s, long long lo, long long hi, long long *out);

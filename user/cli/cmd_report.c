@@ -50,17 +50,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'j': a->json = true; break;
-	case ARGP_KEY_ARG:
-		if (a->results)
-			argp_error(state, "one RESULTS.json at a time");
-		a->results = arg;
-		break;
-	case ARGP_KEY_END:
-		if (!a->results)
-			argp_error(state, "give the RESULTS.json of a tuning run");
-		break;
 	default:
-		return cli_common_arg(key, arg, state);
+		return cli_results_arg(key, arg, state, &a->results);
 	}
 	return 0;
 }
