@@ -214,11 +214,12 @@ Test(daemon_ctl, sighup_broken_config_keeps_the_old, .fini = fini, .timeout = 12
 	dm_wait_windows(&d, 2);
 
 	/*
-	 * A policy: refused with what is missing. A config that parses but
-	 * cannot be opened (no such cgroup): refused too. Then a good one.
+	 * A policy of no known kind: refused, naming it. A config that parses
+	 * but cannot be opened (no such cgroup): refused too. Then a good one.
 	 */
-	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"policies\": []}\n");
-	reload_refused(2, "$.policies: policy kinds are not implemented");
+	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"policies\": "
+		 "[{\"name\": \"p\", \"kind\": \"magic\"}]}\n");
+	reload_refused(2, "$.policies[0]: kind \"magic\" is not one of sysctl, pipeline");
 	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200,"
 		 " \"operators\": [{\"name\": \"gone\", \"cgroup\": \"/kpilot-no-such-cgroup\"}]}\n");
 	reload_refused(3, "operator 'gone': no cgroup");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "daemon/config.h"
+#include "daemon/policy.h"
 #include "lib/json.h"
 #include "lib/text.h"
 #include "safety/session.h"
@@ -176,7 +177,8 @@ int kp_dm_config_parse(const char *text, const char *origin, struct kp_dm_config
 		       char *why, size_t len)
 {
 	static const char *const keys[] = { "http", "socket", "state_dir", "operators",
-					    "top_processes", "interval_ms", NULL };
+					    "top_processes", "interval_ms", "policies", "keep_on_exit",
+					    "token_file", NULL };
 	struct kp_json x = { .origin = origin, .why = why, .len = len };
 	long long v;
 	json_t *root = NULL;
@@ -186,11 +188,6 @@ int kp_dm_config_parse(const char *text, const char *origin, struct kp_dm_config
 	ret = kp_json_root(&x, text, &root);
 	if (ret)
 		goto cleanup;
-	if (json_object_get(root, "policies")) {
-		ret = kp_json_fail(&x, "$.policies", "policy kinds are not implemented yet "
-				   "(issue 14): this kpilot runs observe-only");
-		goto cleanup;
-	}
 	ret = kp_json_keys(&x, "$", root, keys);
 	if (!ret)
 		ret = parse_http(&x, root, c);
@@ -206,9 +203,40 @@ int kp_dm_config_parse(const char *text, const char *origin, struct kp_dm_config
 	if (!ret)
 		ret = kp_json_int(&x, root, "$", "interval_ms", 10, 60000, &v);
 	c->interval_ms = (unsigned int)v;
+	if (!ret)
+		ret = kp_json_bool(&x, root, "$", "keep_on_exit", &c->keep_on_exit);
+	if (!ret)
+		ret = kp_json_str(&x, root, "$", "token_file", false, c->token_file,
+				  sizeof(c->token_file));
+	if (!ret && c->token_file[0] && c->token_file[0] != '/')
+		ret = kp_json_fail(&x, "$.token_file", "'%s' is not an absolute path",
+				   c->token_file);
+	/* last: the policies name operators and the state dir */
+	if (!ret && json_object_get(root, "policies"))
+		ret = kp_policies_parse(&x, json_object_get(root, "policies"), c, &c->pol,
+					&c->npol);
+	if (!ret && c->npol) {
+		c->pol_json = json_dumps(json_object_get(root, "policies"),
+					 JSON_SORT_KEYS | JSON_COMPACT);
+		if (!c->pol_json)
+			ret = kp_json_fail(&x, "$.policies", "out of memory");
+	}
+	if (ret)
+		kp_dm_config_free(c);
 cleanup:
 	json_decref(root);
 	return ret;
+}
+
+void kp_dm_config_free(struct kp_dm_config *c)
+{
+	if (!c)
+		return;
+	kp_policies_free(c->pol, c->npol);
+	c->pol = NULL;
+	c->npol = 0;
+	free(c->pol_json);
+	c->pol_json = NULL;
 }
 
 int kp_dm_config_load(const char *path, struct kp_dm_config *c, char *why, size_t len)

@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include "observe/opspec.h"
 
+struct kp_policy;
+
 #define KP_DM_SOCKET		"/run/kpilot/kpilot.sock"
 #define KP_DM_STATE_DIR		"/var/lib/kpilot"
 #define KP_DM_TOP_DEFAULT	10
@@ -29,7 +31,15 @@ struct kp_dm_config {
 	unsigned int top_processes;
 	struct kp_opspec ops[KP_MAX_OPERATORS];
 	int nops;
+	struct kp_policy *pol;		/* policy.h; NULL/0: observe-only */
+	int npol;
+	char *pol_json;			/* the "policies" text, canonical: a reload compares it */
+	bool keep_on_exit;		/* leave managed knobs as they are at stop */
+	char token_file[4096];		/* HTTP mutating requests: a root-only file's text ("" none) */
 };
+
+/* Free a parsed config (its policies too). */
+void kp_dm_config_free(struct kp_dm_config *c);
 
 /* Defaults: no HTTP, the default socket and state dir, 1000 ms, top 10. */
 void kp_dm_config_defaults(struct kp_dm_config *c);

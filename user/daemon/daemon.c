@@ -15,6 +15,7 @@
 #include "daemon/daemon_int.h"
 #include "daemon/figures.h"
 #include "daemon/http.h"
+#include "daemon/policy.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "observe/observer.h"
@@ -51,13 +52,14 @@ static int window(struct kp_dm *d)
 			(unsigned long long)drops);
 		d->warned_drops = drops;
 	}
+	kp_dm_pol_window(d);
 	return 0;
 }
 
 static json_t *status(struct kp_dm *d)
 {
 	char http[96];
-	json_t *s, *fig;
+	json_t *s, *fig, *pols, *knobs;
 
 	pthread_mutex_lock(&d->fig.lock);
 	fig = kp_dm_fig_json(&d->fig);
@@ -65,13 +67,26 @@ static json_t *status(struct kp_dm *d)
 	snprintf(http, sizeof(http), strchr(d->cfg->http_host, ':') ? "[%s]:%u" : "%s:%u",
 		 d->cfg->http_host, kp_http_port(d->http));
 	s = json_pack("{s:i, s:s, s:s, s:s, s:s?, s:i, s:i, s:s?, s:o}",
-		      "pid", (int)getpid(), "mode", "observe-only", "config", d->config,
+		      "pid", (int)getpid(), "mode", d->cfg->npol ? "managing" : "observe-only", "config", d->config,
 		      "socket", d->socket, "http", d->http ? http : NULL,
 		      "reloads", d->reloads, "reloads_refused", d->reloads_refused,
 		      "last_reload_error", d->last_reload_error[0] ? d->last_reload_error : NULL,
 		      "figures", fig);
 	json_object_set_new(s, "state_dir", json_string(d->cfg->state_dir));
-	json_object_set_new(s, "managed_knobs", json_array());
+	json_object_set_new(s, "keep_on_exit", json_boolean(d->cfg->keep_on_exit));
+	pthread_mutex_lock(&d->pol_lock);
+	json_object_set_new(s, "policies", pols = json_array());
+	json_object_set_new(s, "managed_knobs", knobs = json_array());
+	for (int i = 0; i < d->cfg->npol; i++) {
+		const struct kp_policy *p = &d->cfg->pol[i];
+
+		json_array_append_new(pols, kp_pol_json(p));
+		for (int j = 0; j < p->nknobs; j++)
+			json_array_append_new(knobs, json_pack("{s:s, s:s, s:s, s:b}", "policy",
+				p->name, "knob", p->knobs[j].name, "value", p->knobs[j].value,
+				"overridden", p->knobs[j].overridden));
+	}
+	pthread_mutex_unlock(&d->pol_lock);
 	return s;
 }
 
@@ -117,8 +132,11 @@ static int on_signal(struct kp_dm *d)
 		kp_dm_reload(d);
 		return 0;
 	}
-	kp_info("%s: stopping; nothing is managed in observe-only mode, so nothing to restore",
-		strsignal((int)si.ssi_signo));
+	if (d->cfg->npol)
+		kp_info("%s: stopping", strsignal((int)si.ssi_signo));
+	else
+		kp_info("%s: stopping; nothing is managed in observe-only mode, so nothing to "
+			"restore", strsignal((int)si.ssi_signo));
 	return 1;
 }
 
@@ -185,6 +203,7 @@ int kp_daemon_run(const char *config, const char *socket, char *why, size_t len)
 	d->socket_override = socket;
 	d->ctl_fd = d->sigfd = -1;
 	kp_dm_fig_init(&d->fig);
+	pthread_mutex_init(&d->pol_lock, NULL);
 	ret = block_signals(d, &old, why, len);
 	if (!ret)
 		ret = kp_dm_start(d, why, len);
@@ -199,6 +218,7 @@ int kp_daemon_run(const char *config, const char *socket, char *why, size_t len)
 		close(d->sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	kp_dm_fig_free(&d->fig);
+	pthread_mutex_destroy(&d->pol_lock);
 	free(d);
 	return ret;
 }

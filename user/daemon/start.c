@@ -10,6 +10,7 @@
 #include "daemon/ctl.h"
 #include "daemon/daemon_int.h"
 #include "daemon/http.h"
+#include "daemon/policy.h"
 #include "lib/log.h"
 #include "observe/observer.h"
 
@@ -88,6 +89,7 @@ static void commit(struct kp_dm *d, struct kp_dm_config *c, struct kp_dm_parts *
 	d->ctl_fd = p->ctl_fd;
 	snprintf(d->socket, sizeof(d->socket), "%s", p->socket);
 	close_parts(&old, d);
+	kp_dm_config_free(d->cfg);
 	free(d->cfg);
 	d->cfg = c;
 	for (i = 0; i < c->nops; i++)
@@ -113,8 +115,13 @@ static void say_running(const struct kp_dm *d, const char *what)
 		snprintf(http, sizeof(http), "http on %s%s%s:%u", strchr(d->cfg->http_host, ':') ?
 			 "[" : "", d->cfg->http_host, strchr(d->cfg->http_host, ':') ? "]" : "",
 			 kp_http_port(d->http));
-	kp_info("%s %s: observe-only (no policies), %d operator%s, %s programs, %u ms windows, "
-		"control socket %s, %s", what, d->config, d->cfg->nops, d->cfg->nops == 1 ? "" : "s",
+	char pols[256] = "observe-only (no policies)";
+
+	for (int i = 0, n = 0; i < d->cfg->npol; i++)
+		n += snprintf(pols + n, sizeof(pols) > (size_t)n ? sizeof(pols) - n : 0, "%s%s %s",
+			      i ? ", " : "policies: ", d->cfg->pol[i].kind->name, d->cfg->pol[i].name);
+	kp_info("%s %s: %s, %d operator%s, %s programs, %u ms windows, control socket %s, %s",
+		what, d->config, pols, d->cfg->nops, d->cfg->nops == 1 ? "" : "s",
 		kp_observer_mode(d->obs), d->cfg->interval_ms, d->socket, http);
 }
 
@@ -127,7 +134,7 @@ static int load(const char *path, struct kp_dm_config **out, char *why, size_t l
 		return -ENOMEM;
 	ret = kp_dm_config_load(path, c, why, len);
 	if (ret)
-		free(c);
+		free(c);	/* a refused config holds nothing */
 	else
 		*out = c;
 	return ret;
@@ -144,12 +151,33 @@ int kp_dm_start(struct kp_dm *d, char *why, size_t len)
 		return ret;
 	ret = open_parts(d, c, &p, why, len);
 	if (ret) {
+		kp_dm_config_free(c);
 		free(c);
 		return ret;
 	}
 	commit(d, c, &p);
+	/* the session's open replays the journal: a crashed run's changes are undone first */
+	ret = kp_dm_pol_start(d, why, len);
+	if (ret)
+		return ret;
 	say_running(d, "running");
 	return 0;
+}
+
+static bool same_policies(const struct kp_dm_config *a, const struct kp_dm_config *b)
+{
+	if (!a->pol_json || !b->pol_json)
+		return !a->pol_json && !b->pol_json;
+	return !strcmp(a->pol_json, b->pol_json) && !strcmp(a->state_dir, b->state_dir);
+}
+
+/* The same policies: the running ones (agents, counters, overrides) go on under the new config. */
+static void keep_policies(struct kp_dm_config *old, struct kp_dm_config *c)
+{
+	struct kp_policy *p = c->pol;
+
+	c->pol = old->pol;
+	old->pol = p;
 }
 
 void kp_dm_reload(struct kp_dm *d)
@@ -157,13 +185,16 @@ void kp_dm_reload(struct kp_dm *d)
 	char why[512];
 	struct kp_dm_config *c;
 	struct kp_dm_parts p;
+	bool kept;
 	int ret;
 
 	ret = load(d->config, &c, why, sizeof(why));
 	if (!ret) {
 		ret = open_parts(d, c, &p, why, sizeof(why));
-		if (ret)
+		if (ret) {
+			kp_dm_config_free(c);
 			free(c);
+		}
 	}
 	if (ret) {
 		d->reloads_refused++;
@@ -171,7 +202,20 @@ void kp_dm_reload(struct kp_dm *d)
 		kp_err("SIGHUP: reload refused, the running config stays: %s", why);
 		return;
 	}
+	pthread_mutex_lock(&d->pol_lock);
+	kept = same_policies(d->cfg, c);
+	if (kept)
+		keep_policies(d->cfg, c);
+	else
+		kp_dm_pol_stop(d, "SIGHUP: the policies changed");
 	commit(d, c, &p);
+	if (!kept && kp_dm_pol_start(d, why, sizeof(why))) {
+		/* the new policies could not start: nothing runs, nothing stays changed */
+		kp_err("SIGHUP: the new policies did not start: %s; running observe-only", why);
+		kp_dm_pol_stop(d, "SIGHUP");
+		kp_dm_config_free(d->cfg);
+	}
+	pthread_mutex_unlock(&d->pol_lock);
 	d->reloads++;
 	d->last_reload_error[0] = '\0';
 	say_running(d, "SIGHUP: reloaded");
@@ -186,6 +230,8 @@ void kp_dm_stop(struct kp_dm *d)
 	d->obs = NULL;
 	d->http = NULL;
 	d->ctl_fd = -1;
+	kp_dm_pol_stop(d, "stopping");
+	kp_dm_config_free(d->cfg);
 	free(d->cfg);
 	d->cfg = NULL;
 }

@@ -161,3 +161,30 @@ int kp_session_check(struct kp_session *s)
 	return n;
 }
 
+
+bool kp_session_overridden(struct kp_session *s, const char *name)
+{
+	struct kstate *k = sess_kfind(s, s->root, s->netns, name, false);
+
+	return k && k->touched && k->dropped;
+}
+
+/*
+ * The knob is someone else's value now: take that value as the one to go
+ * back to. The next write journals it as the original (apply.c does for a
+ * dropped knob), so close, rollback and crash recovery restore the admin's
+ * value, not the one from before the override.
+ */
+int kp_session_resume(struct kp_session *s, const char *name)
+{
+	struct kstate *k = sess_kfind(s, s->root, s->netns, name, false);
+
+	if (!k || !k->dropped || !k->touched)
+		return 0;
+	k->touched = false;
+	k->has_good = false;
+	k->expected[0] = '\0';
+	kp_info("%s%s%s: managed again; its current value is the one to restore", k->name,
+		k->netns[0] ? " in netns " : "", k->netns);
+	return 1;
+}

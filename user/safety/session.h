@@ -144,6 +144,16 @@ int kp_session_step_failed(struct kp_session *s, const char *reason);
 /* Look for knobs someone else changed; stop managing them.  Returns how many. */
 int kp_session_check(struct kp_session *s);
 
+/* This session changed the knob (in its current netns) and someone else has since. */
+bool kp_session_overridden(struct kp_session *s, const char *name);
+
+/*
+ * `kpilot ctl resume`: manage an overridden knob again. Its value now (the
+ * admin's) becomes the one close and rollback restore. 1 if it was
+ * overridden, 0 if not.
+ */
+int kp_session_resume(struct kp_session *s, const char *name);
+
 /* Undo every change of this session, newest first.  0 or -errno. */
 int kp_session_restore(struct kp_session *s);
 
