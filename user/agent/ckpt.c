@@ -374,6 +374,7 @@ static const char *kind_name(uint32_t kind)
 	case KP_CKPT_PPO: return "PPO";
 	case KP_CKPT_DQN: return "DQN";
 	case KP_CKPT_SYSCTL: return "sysctl policy";
+	case KP_CKPT_PIPELINE: return "pipeline policy";
 	default: return "unknown";
 	}
 }
