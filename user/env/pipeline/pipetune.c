@@ -295,11 +295,7 @@ static void trace_interval(struct pt *t, int n, bool reconf, const double *befor
 	}
 }
 
-/*
- * The source rate for the interval about to run: the rate trace's at the
- * pipeline time reached (times the speed), or the step; asked for only
- * when it changes.
- */
+/* The source rate for the next interval (the rate trace's, or the step), when it changes. */
 static void next_rate(struct pt *t, int n)
 {
 	const struct kp_pipe_tune_opts *o = t->o;
@@ -539,10 +535,7 @@ static int intervals(struct pt *t, char *why, size_t len)
 	return t->r.interrupted ? -EINTR : t->r.aborted ? -ECANCELED : err;
 }
 
-/*
- * The results directory, made now so that the trace is written as the run
- * goes; a trace that cannot be written is a warning, not a failed run.
- */
+/* The results directory now, for the trace as the run goes (a warning if it cannot be). */
 static void open_trace(struct pt *t)
 {
 	char p[4200], why[4400];
