@@ -19,13 +19,13 @@
 #define SIM_MAX_TRACES 16
 
 enum { SIM_PIPELINE = 1000, SIM_PROFILE, SIM_RATE_TRACE, SIM_RATE_SPEED, SIM_ALGO, SIM_TRIALS,
-       SIM_OUT, SIM_QUOTAS, SIM_SEED };
+       SIM_OUT, SIM_QUOTAS, SIM_SEED, SIM_HOST_CORES };
 
 struct sim_args {
 	const char *verb, *model, *out, *pipeline, *profile, *rate_trace, *algo, *quotas;
 	const char *traces[SIM_MAX_TRACES];
 	int ntraces;
-	double rate_speed;
+	double rate_speed, host_cores;
 	long trials, seed;
 };
 
@@ -55,6 +55,7 @@ static const struct argp_option options[] = {
 	{ "quotas", SIM_QUOTAS, "OP=CORES,...", 0, "run --algo static: these quotas" },
 	{ "seed", SIM_SEED, "N", 0, "run: the simulator's and PPO's seed (1)" },
 	{ "out", SIM_OUT, "DIR", 0, "run: the results directory" },
+	{ "host-cores", SIM_HOST_CORES, "C", 0, "run: cores the host leaves the pipeline (the model's ncpu)" },
 	{},
 };
 
@@ -75,6 +76,11 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		a->rate_speed = strtod(arg, NULL);
 		if (!(a->rate_speed > 0) || a->rate_speed > 1e6)
 			argp_error(state, "--rate-speed: '%s' is not a factor in (0, 1e6]", arg);
+		break;
+	case SIM_HOST_CORES:
+		a->host_cores = strtod(arg, NULL);
+		if (!(a->host_cores > 0) || a->host_cores > 1024)
+			argp_error(state, "--host-cores: '%s' is not cores in (0, 1024]", arg);
 		break;
 	case SIM_TRIALS:
 	case SIM_SEED:
@@ -203,6 +209,8 @@ static int run(const struct sim_args *a, const struct kp_pipe_desc *d)
 		return KP_EXIT_USAGE;
 	}
 	m.seed = a->seed > 0 ? a->seed : 1;
+	if (a->host_cores > 0)
+		m.ncpu = a->host_cores;
 	be.arg = &m;
 	o.backend = &be;
 	o.algo = !a->algo || !strcmp(a->algo, "ds2") ? KP_PIPE_DS2 :
