@@ -64,6 +64,7 @@ void kp_sim_model_init(struct kp_sim_model *m, const struct kp_pipe_desc *d)
 	m->ncpu = 2;
 	m->capacity = 512;
 	m->base_ms = 0.5;
+	m->service_cv = 0.35;
 	m->interval_s = 1;
 	m->seed = 1;
 }
@@ -93,6 +94,23 @@ static double poisson(struct kp_sim *s, double mean)
 		p *= uniform(s);
 	} while (p > l);
 	return k - 1;
+}
+
+/*
+ * Records one operator completes in a tick of mean capacity `mean`:
+ * Poisson for exponential service times (service_cv 1), otherwise a normal
+ * draw of variance cv^2 * mean (a renewal process's count), rounded at
+ * random so that the mean is kept.
+ */
+static double service(struct kp_sim *s, double mean)
+{
+	double cv = s->m.service_cv, x;
+
+	if (cv >= 1)
+		return poisson(s, mean);
+	x = mean + cv * sqrt(mean) * sqrt(-2 * log(uniform(s))) * cos(2 * M_PI * uniform(s));
+	x = fmax(0, x);
+	return floor(x) + (uniform(s) < x - floor(x));
 }
 
 /* ---- FIFO cohorts ---- */
@@ -210,7 +228,7 @@ static void run_op(struct kp_sim *s, int i, double f)
 
 	mean = m->mu * avail * f;
 	/* far more service than work: no draw can bind (most ticks of a light operator) */
-	can = want <= 0 ? 0 : want < mean - 4 * sqrt(mean) - 1 ? mean : poisson(s, mean);
+	can = want <= 0 ? 0 : want < mean - 4 * sqrt(mean) - 1 ? mean : service(s, mean);
 	k = floor(fmin(fmin(can, want), sp));
 	if (want > k + 1e-9 && sp < fmin(can, want))
 		a->blocked += full;	/* every worker waits on the full channel */
@@ -244,7 +262,8 @@ static void tick(struct kp_sim *s)
 			s->due[i] = fmin(s->due[i] + s->rate * TICK, fmax(1, s->rate * BEHIND_S));
 		}
 	for (i = 0; i < d->nops; i++) {
-		dem[i] = pending(s, i) > 0 ? cpu_avail(s, i) : 0;
+		/* the CPU its pending records need this tick, not a whole core */
+		dem[i] = fmin(cpu_avail(s, i), pending(s, i) / s->m.op[i].mu);
 		demand += dem[i];
 	}
 	if (demand > s->m.ncpu * TICK)

@@ -8,8 +8,8 @@
  * bounded channels whose fullness blocks the producer (backpressure to the
  * source, whose missed schedule is lost, as wordcount's); records moved in
  * FIFO cohorts so that latency is the queueing the records really met.
- * Poisson arrivals and service draws make queues grow as utilisation nears
- * 1. Pure computation: 1 ms ticks, a simulated second in well under a
+ * Service counts drawn per tick (service times of a coefficient of
+ * variation service_cv) make queues grow as utilisation nears 1. Pure computation: 1 ms ticks, a simulated second in well under a
  * millisecond of CPU. It is a backend of kp_pipe_tune_run (kp_pipe_sim,
  * pipetune.h), so the static, DS2 and PPO controllers run on it unchanged.
  */
@@ -37,6 +37,7 @@ struct kp_sim_model {
 	double capacity;	/* records per channel (512) */
 	double base_ms;		/* latency no queue explains: wake-ups, copies (0.5) */
 	double noise;		/* relative noise on the reported CPU (0) */
+	double service_cv;	/* service times' coefficient of variation (0.35; 1: exponential) */
 	double interval_s;	/* report interval (1) */
 	unsigned long long seed;
 };

@@ -115,10 +115,10 @@ int kp_sim_model_save(const struct kp_sim_model *m, const char *path, char *why,
 		json_object_set_new(ops, m->op[i].name,
 				    json_pack("{sfsfsf}", "mu", m->op[i].mu, "cpu0", m->op[i].cpu0,
 					      "sel", m->op[i].sel));
-	j = json_pack("{sssssisfsfsfsfsfso}", "model", "kpilot-pipeline-sim", "pipeline",
+	j = json_pack("{sssssisfsfsfsfsfsfso}", "model", "kpilot-pipeline-sim", "pipeline",
 		      m->pipeline, "version", 1, "ncpu", m->ncpu, "capacity", m->capacity,
-		      "base_ms", m->base_ms, "noise", m->noise, "interval_s", m->interval_s,
-		      "ops", ops);
+		      "base_ms", m->base_ms, "service_cv", m->service_cv, "noise", m->noise,
+		      "interval_s", m->interval_s, "ops", ops);
 	err = j ? json_dump_file(j, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : -1;
 	json_decref(j);
 	if (err) {
@@ -156,6 +156,7 @@ int kp_sim_model_load(const char *path, struct kp_sim_model *m, char *why, size_
 	m->capacity = num(j, "capacity", 512);
 	m->base_ms = num(j, "base_ms", 0.5);
 	m->noise = num(j, "noise", 0);
+	m->service_cv = num(j, "service_cv", 0.35);
 	m->interval_s = num(j, "interval_s", 1);
 	m->seed = 1;
 	json_object_foreach(ops, name, v) {
