@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
@@ -305,4 +306,43 @@ Test(pipeline_sim, every_controller_runs_on_the_simulator)
 	kp_trace_free(&st);
 	kp_trace_free(&ds2);
 	kp_trace_free(&ppo);
+}
+
+/*
+ * pipeline.md's two kpilot sim commands: calibrating the shipped traces
+ * gives the shipped model, and running it over the day prints its figures.
+ */
+Test(pipeline_sim, the_documented_commands_work)
+{
+	char cmd[1024], path[300], *out;
+	struct kp_sim_model a, b;
+	char why[256];
+	int i;
+
+	if (access("./kpilot", X_OK))
+		cr_skip_test("no ./kpilot: run from the top of the tree after make");
+	snprintf(path, sizeof(path), "%s.model.json", tmp);
+	snprintf(cmd, sizeof(cmd), "./kpilot sim calibrate selftests/data/sim/cal-ds2.jsonl "
+		 "selftests/data/sim/cal-static.jsonl -o %s >/dev/null", path);
+	cr_assert_eq(tu_system(cmd), 0, "%s", cmd);
+	cr_assert_eq(kp_sim_model_load(path, &a, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(kp_sim_model_load("tools/profiles/wordcount.sim.json", &b, why, sizeof(why)),
+		     0, "%s", why);
+	unlink(path);
+	cr_assert_eq(a.nops, 4);
+	for (i = 0; i < 4; i++)
+		cr_expect(fabs(a.op[i].mu / b.op[i].mu - 1) < 1e-9, "%s: %g, shipped %g",
+			  a.op[i].name, a.op[i].mu, b.op[i].mu);
+	snprintf(path, sizeof(path), "%s.out", tmp);
+	snprintf(cmd, sizeof(cmd), "./kpilot sim run tools/profiles/wordcount.sim.json --rate-trace "
+		 "tools/profiles/diurnal-logs.rate.csv --rate-speed 144 --algo ds2 --out %s/r > %s",
+		 tmp, path);
+	mkdir(tmp, 0755);
+	cr_assert_eq(tu_system(cmd), 0, "%s", cmd);
+	out = tu_slurp(path);
+	unlink(path);
+	cr_assert(out);
+	cr_expect(strstr(out, "600 intervals"), "%s", out);
+	cr_expect(strstr(out, "RESULT attainment=0.99"), "%s", out);
+	free(out);
 }
