@@ -114,6 +114,27 @@ bad:
 	return -EINVAL;
 }
 
+/* --rate-trace FILE into o and rt: 0, or -EINVAL with the message printed. */
+static int rate_trace(struct kp_pipe_tune_opts *o, struct kp_rate_trace *rt)
+{
+	char err[1024];
+
+	if (tune_args.step_at || tune_args.rate) {
+		fprintf(stderr, "kpilot tune: --rate-trace sets the rate: no --rate or --step-at\n");
+		return -EINVAL;
+	}
+	if (kp_rate_trace_load(tune_args.rate_trace, rt, err, sizeof(err))) {
+		fprintf(stderr, "kpilot tune: --rate-trace: %s\n", err);
+		return -EINVAL;
+	}
+	o->rate_trace = rt;
+	o->rate_speed = tune_args.rate_speed ?: 1;
+	/* without --trials: the whole trace at one interval a second */
+	if (tune_args.trials < 0)
+		o->trials = ceil(kp_rate_trace_duration(rt) / o->rate_speed);
+	return 0;
+}
+
 int tune_pipeline(const char *path)
 {
 	struct kp_pipe_tune_opts o = {};
@@ -168,21 +189,8 @@ int tune_pipeline(const char *path)
 		o.env.topdir = top;
 	o.step_at = tune_args.step_at;
 	o.step_rate = tune_args.step_rate;
-	if (tune_args.rate_trace) {
-		if (tune_args.step_at || tune_args.rate) {
-			fprintf(stderr, "kpilot tune: --rate-trace sets the rate: no --rate or --step-at\n");
-			goto out;
-		}
-		if (kp_rate_trace_load(tune_args.rate_trace, &rt, err, sizeof(err))) {
-			fprintf(stderr, "kpilot tune: --rate-trace: %s\n", err);
-			goto out;
-		}
-		o.rate_trace = &rt;
-		o.rate_speed = tune_args.rate_speed ?: 1;
-		/* without --trials: the whole trace at one interval a second */
-		if (tune_args.trials < 0)
-			o.trials = ceil(kp_rate_trace_duration(&rt) / o.rate_speed);
-	}
+	if (tune_args.rate_trace && rate_trace(&o, &rt))
+		goto out;
 	o.utilisation = tune_args.utilisation ? tune_args.utilisation : 0.9;
 	o.deadband = tune_args.deadband ? tune_args.deadband : 0.1;
 	o.json = tune_args.json;
