@@ -81,7 +81,8 @@ const size_t kp_knob_nhooks = sizeof(kp_knob_hooks_table) / sizeof(kp_knob_hooks
 const struct kp_knob_hooks *kp_knob_hooks(const char *name)
 {
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
-	enum kp_knob_kind kind = sess_is_cgroup(name) ? KP_KNOB_CGROUP : KP_KNOB_SYSCTL;
+	enum kp_knob_kind kind = sess_is_cgroup(name) ? KP_KNOB_CGROUP :
+				 kp_knob_is_steer(name) ? KP_KNOB_STEER : KP_KNOB_SYSCTL;
 	size_t i;
 
 	if (kind == KP_KNOB_CGROUP) {
