@@ -337,3 +337,48 @@ Test(steer, knob_journaled_and_rolled_back, .fini = stop)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
 }
+
+/*
+ * A replica that dies with connections in its accept queue: with the
+ * sk_reuseport/migrate program (5.14+) they move to another replica and are
+ * answered; without it (5.10) the kernel resets them, which the test
+ * records and accepts there only.
+ */
+Test(steer, migrate_pending_on_close, .fini = stop)
+{
+	const __u32 w[2] = { 1, 0 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 5 };
+	struct kp_steer st;
+	int fd[5], i, got1 = 0, reset = 0;
+	char b;
+
+	start(2);
+	kill(rep[0], SIGSTOP);		/* replica 0 accepts nothing: its queue fills */
+	attach(&st, KP_STEER_WEIGHTS, w, false);
+	for (i = 0; i < 5; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(fd[i], 0);
+		setsockopt(fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		cr_assert_eq(connect(fd[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	usleep(100000);
+	kill(rep[0], SIGKILL);		/* its listener closes with 5 pending */
+	waitpid(rep[0], NULL, 0);
+	rep[0] = rep[1];		/* reaped: stop() must not signal a reused pid */
+	for (i = 0; i < 5; i++) {
+		if (read(fd[i], &b, 1) == 1 && b == '1')
+			got1++;
+		else
+			reset++;
+		close(fd[i]);
+	}
+	cr_log_info("%s program: %d of 5 pending connections answered by replica 1, %d reset",
+		    st.migrate ? "migrate" : "select", got1, reset);
+	if (st.migrate)
+		cr_expect_eq(got1, 5, "migrated %d of 5", got1);
+	else
+		cr_expect_eq(reset, 5, "without migrate: %d reset", reset);
+	kp_steer_release(&st);
+}

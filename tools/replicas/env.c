@@ -197,6 +197,10 @@ static void replica(struct rp_env *e, int slot)
 	char pid[16];
 	int one = 1, fd;
 
+	/* the bench's handler cleans up; a replica just dies (Ctrl-C hits the group) */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (put(e->cg[slot], e->cg_version == 1 ? "tasks" : "cgroup.procs", pid) ||
