@@ -448,3 +448,40 @@ Test(policy_sysctl, checkpoint_corrupt_refused_good_loaded, .init = rig_up, .fin
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
 	tu_system(cmd);
 }
+
+/* Production mode: the checkpoint's incumbent, applied once per knob at most, nothing learnt. */
+Test(policy_sysctl, exploration_off_applies_only_the_incumbent, .init = rig_up,
+     .fini = rig_down, .timeout = 90)
+{
+	char state[96], cmd[160], v[32];
+	json_t *p, *st, *inc;
+	const char *knob;
+	json_t *val;
+
+	read_originals();
+	snprintf(state, sizeof(state), "/tmp/kpst.%d", (int)getpid());
+	rig_daemon("", state);
+	wait_count("updates", 4, 30);
+	cr_assert_eq(dm_stop(&rig.d, SIGTERM), 0);
+	assert_restored(NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", rig.d.dir);
+	tu_system(cmd);
+	rig_daemon("\"exploration\": \"off\",", state);
+	sleep(4);
+	p = policy_status();
+	st = json_object_get(p, "state");
+	cr_assert(json_is_true(json_object_get(st, "loaded_checkpoint")), "%s", rig.d.log);
+	cr_assert_eq(pol_int(p, "updates"), 0, "production mode learnt: %s", rig.d.log);
+	cr_assert_leq(pol_int(p, "changes"), 3, "more than one change per knob: %s", rig.d.log);
+	cr_assert_eq(count_lines(rig.d.log, "trial ("), 0, "a trial in production mode: %s",
+		     rig.d.log);
+	inc = json_object_get(json_object_get(st, "incumbent"), "values");
+	json_object_foreach(inc, knob, val) {
+		read_knob(knob, v, sizeof(v));
+		cr_assert_str_eq(v, json_string_value(val), "%s is not the incumbent's: %s", knob,
+				 rig.d.log);
+	}
+	json_decref(p);
+	cr_assert_eq(dm_stop(&rig.d, SIGTERM), 0);
+	assert_restored(NULL);
+}
