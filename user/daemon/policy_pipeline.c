@@ -313,7 +313,8 @@ static int step(struct kp_policy *p, struct kp_pol_env *e)
 			 "none (\"%s\") and the policy has no target_rate", pp->d.m_target);
 		return 0;
 	}
-	if (e->now < p->holdoff_until)
+	/* the hold-off; a quarter interval of slack, so the default (one interval) never skips */
+	if (e->now + p->interval_ms / 4000.0 < p->holdoff_until)
 		return 0;
 	pp_agent_decide(&pp->ag, &pp->d, pp->target, pp->utilisation, pp->cur, p->exploration, q);
 	if (!worth_it(pp, q))
