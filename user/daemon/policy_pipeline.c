@@ -212,9 +212,18 @@ static void pipeline_figures(struct pp *pp)
 	pp->attainment = isfinite(pp->target) && pp->target > 0 ? thr / pp->target : 1;
 }
 
-/* kpilot tune's rule: the deadband, or more for a throttled operator while the target is missed. */
-static bool worth_it(const struct pp *pp, const double *q)
+/*
+ * kpilot tune's rule: the deadband, or more for a throttled operator while
+ * the target is missed. Production mode (exploration off) holds a
+ * configuration that meets the target unless the proposal frees a fifth of
+ * it: DS2 re-estimates every interval, and on a shared machine the noise of
+ * its estimate alone crosses the deadband now and then.
+ */
+static bool worth_it(const struct kp_policy *p, const struct pp *pp, const double *q)
 {
+	if (!p->exploration && pp->attainment >= 0.98 &&
+	    kp_quota_sum(q, pp->d.nops) > 0.8 * kp_quota_sum(pp->cur, pp->d.nops))
+		return false;
 	for (int i = 0; i < pp->d.nops; i++) {
 		double dq = q[i] - pp->cur[i];
 
@@ -317,7 +326,7 @@ static int step(struct kp_policy *p, struct kp_pol_env *e)
 	if (e->now + p->interval_ms / 4000.0 < p->holdoff_until)
 		return 0;
 	pp_agent_decide(&pp->ag, &pp->d, pp->target, pp->utilisation, pp->cur, p->exploration, q);
-	if (!worth_it(pp, q))
+	if (!worth_it(p, pp, q))
 		return 0;
 	return apply(p, pp, e, q);
 }
