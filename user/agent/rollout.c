@@ -342,6 +342,20 @@ int kp_rollout_tell(struct kp_rollout *r, const double *u, const double *state, 
 	return r->rows >= g->n_init ? imagine(r) : 0;
 }
 
+int kp_rollout_train(struct kp_rollout *r, int rounds)
+{
+	int before = r->st.ppo_updates, err;
+
+	if (r->rows < r->cfg.n_init || r->acted)
+		return -EAGAIN;
+	for (int i = 0; i < rounds; i++) {
+		err = imagine(r);
+		if (err)
+			return err;
+	}
+	return r->st.ppo_updates - before;
+}
+
 void kp_rollout_stats(const struct kp_rollout *r, struct kp_rollout_stats *st)
 {
 	*st = r->st;

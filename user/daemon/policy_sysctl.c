@@ -306,6 +306,34 @@ static json_t *status(struct kp_policy *p)
 	return o;
 }
 
+/*
+ * `ctl train P` / POST /train: PPO learns on the model only, from the trials
+ * so far (iterations rounds of imagined trials; batch is PPO's own rollout
+ * length, so it is not taken). Nothing is applied.
+ */
+static int sk_train(struct kp_policy *p, int batch, int iterations, char *why, size_t len)
+{
+	struct sk_priv *k = p->priv;
+	int n;
+
+	(void)batch;
+	if (!k->ro) {
+		snprintf(why, len, "agent %s has no model to train on", p->agent);
+		return -EOPNOTSUPP;
+	}
+	n = kp_rollout_train(k->ro, iterations > 0 ? iterations : 1);
+	if (n == -EAGAIN) {
+		snprintf(why, len, "the model has too few trials yet (%d measured)", k->nhist);
+		return n;
+	}
+	if (n < 0) {
+		snprintf(why, len, "training: %s", strerror(-n));
+		return n;
+	}
+	p->updates += (unsigned long long)n;
+	return 0;
+}
+
 static void sk_free(struct kp_policy *p)
 {
 	struct sk_priv *k = p->priv;
@@ -323,6 +351,7 @@ const struct kp_policy_kind kp_policy_sysctl = {
 	.start = start,
 	.step = sk_step,
 	.save = sk_save,
+	.train = sk_train,
 	.status = status,
 	.free = sk_free,
 };
