@@ -64,6 +64,10 @@ void kp_dm_comm_clean(const char *in, char *out);
 /* Prometheus text exposition format 0.0.4. Caller locks. */
 void kp_dm_prom_write(FILE *out, const struct kp_dm_figures *f);
 
+/* The policies' series (agent and safety figures). Caller holds the policies' lock. */
+struct kp_policy;
+void kp_dm_prom_policies(FILE *out, const struct kp_policy *p, int n);
+
 /* The /stats and `ctl status` figures as a new JSON object. Caller locks. */
 json_t *kp_dm_fig_json(const struct kp_dm_figures *f);
 
