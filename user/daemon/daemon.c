@@ -31,16 +31,19 @@ static const char *op_name(const void *arg, __u32 id)
 /* One window: poll the ring buffer, fold the interval into the figures. */
 static int window(struct kp_dm *d)
 {
+	struct kp_prog_stat progs[KP_DM_MAX_PROGS];
 	struct kp_interval *iv;
 	__u64 ev, rec, drops;
-	int ret;
+	int ret, n;
 
 	ret = kp_observer_poll(d->obs);
 	if (ret)
 		return ret;
 	iv = kp_observer_interval(d->obs);
 	kp_observer_counters(d->obs, &ev, &rec, &drops);
+	n = kp_observer_prog_stats(d->obs, progs, KP_DM_MAX_PROGS);
 	pthread_mutex_lock(&d->fig.lock);
+	kp_dm_fig_progs(&d->fig, progs, n);
 	ret = kp_dm_fig_window(&d->fig, iv, op_name, d->obs, d->cfg->top_processes, ev, rec,
 			       drops);
 	pthread_mutex_unlock(&d->fig.lock);

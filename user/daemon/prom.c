@@ -186,9 +186,26 @@ static void write_self(FILE *out, const struct kp_dm_figures *f)
 		"kpilot_observer_ringbuf_drops_total %llu\n", (unsigned long long)f->drops);
 }
 
+/* bpf_stats: rate(..._run_seconds_total) / rate(..._runs_total) is the time per run. */
+static void write_progs(FILE *out, const struct kp_dm_figures *f)
+{
+	fprintf(out, "# HELP kpilot_observer_program_runs_total Runs of each observer BPF "
+		"program (bpf_stats).\n# TYPE kpilot_observer_program_runs_total counter\n");
+	for (int i = 0; i < f->nprogs; i++)
+		fprintf(out, "kpilot_observer_program_runs_total{program=\"%s\"} %llu\n",
+			f->progs[i].name, (unsigned long long)f->progs[i].runs);
+	fprintf(out, "# HELP kpilot_observer_program_run_seconds_total Time spent in each "
+		"observer BPF program (bpf_stats).\n"
+		"# TYPE kpilot_observer_program_run_seconds_total counter\n");
+	for (int i = 0; i < f->nprogs; i++)
+		fprintf(out, "kpilot_observer_program_run_seconds_total{program=\"%s\"} %.10g\n",
+			f->progs[i].name, f->progs[i].ns * 1e-9);
+}
+
 void kp_dm_prom_write(FILE *out, const struct kp_dm_figures *f)
 {
 	write_self(out, f);
+	write_progs(out, f);
 	write_counters(out, "kpilot_observed", &f->all, 1, false);
 	write_hists(out, "kpilot_observed", &f->all, 1, false);
 	write_counters(out, "kpilot_operator", f->ops, f->nops, true);
