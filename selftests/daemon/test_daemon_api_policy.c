@@ -180,6 +180,13 @@ Test(daemon_api_policy, ctl_pause_resume_explore_save_rollback, .fini = fini, .t
 	free(out);
 	cr_assert(pol_bool("paused"));
 	cr_assert_eq(fin_timeout(), orig, "rollback left tcp_fin_timeout at %ld", fin_timeout());
+	snprintf(series, sizeof(series), "kpilot_knob_value{policy=\"fin\",knob=\""
+		 "net.ipv4.tcp_fin_timeout\"}");
+	cr_assert_eq(http_get(d.port, "/metrics", &m), 200);
+	if (pol_int("changes") > 0)	/* a knob it changed has a record, so a series */
+		cr_assert_eq(prom_value(m, series), orig, "after rollback /metrics says %g, the knob is %ld",
+			     prom_value(m, series), orig);
+	free(m);
 	cr_assert_eq(ctl(&d, "resume fin", &out), 0, "%s", out);
 	free(out);
 	wait_steps(1);

@@ -15,6 +15,7 @@
 #include "daemon/http.h"
 #include "daemon/policy.h"
 #include "lib/log.h"
+#include "safety/session.h"
 
 static json_t *ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *refused(int *code, int c, const char *fmt, ...)
@@ -206,6 +207,22 @@ static json_t *train(struct kp_policy *p, json_t *req, int *code)
 	return ans;
 }
 
+/* After a restore, the knobs' records show what they hold now (status, /metrics). */
+static void reread(struct kp_dm *d)
+{
+	char why[256];
+
+	for (int i = 0; i < d->cfg->npol; i++) {
+		struct kp_policy *p = &d->cfg->pol[i];
+
+		if (kp_session_set_netns(d->s, p->netns[0] ? p->netns : NULL, why, sizeof(why)))
+			continue;
+		for (int j = 0; j < p->nknobs; j++)
+			kp_session_read(d->s, p->knobs[j].name, p->knobs[j].value,
+					sizeof(p->knobs[j].value));
+	}
+}
+
 /* Every policy paused, then what they changed restored: `resume` starts one again. */
 static json_t *rollback(struct kp_dm *d, int *code)
 {
@@ -216,6 +233,7 @@ static json_t *rollback(struct kp_dm *d, int *code)
 	for (int i = 0; i < d->cfg->npol; i++)
 		d->cfg->pol[i].paused = true;
 	ret = kp_dm_pol_restore(d, "kpilot ctl rollback");
+	reread(d);
 	if (ret)
 		return refused(code, 500, "restoring the managed knobs: %s; every policy is "
 			       "paused; `kpilot rollback` retries", strerror(-ret));
