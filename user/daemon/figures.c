@@ -193,6 +193,5 @@ json_t *kp_dm_fig_json(const struct kp_dm_figures *f)
 		json_array_append_new(procs, p);
 	}
 	json_object_set_new(o, "top_processes", procs);
-	json_object_set_new(o, "policies", json_array());
 	return o;
 }
