@@ -75,11 +75,15 @@ USER_SRCS := $(wildcard user/*/*.c user/*/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 TEST_SRCS := $(wildcard selftests/*/test_*.c)
 TEST_BINS := $(patsubst %.c,$(OUTPUT)/selftests/%,$(notdir $(TEST_SRCS)))
-TOOL_SRCS := $(filter-out %.bpf.c tools/wordcount/%,$(wildcard tools/*/*.c))
+TOOL_SRCS := $(filter-out %.bpf.c tools/wordcount/% tools/replicas/%,$(wildcard tools/*/*.c))
 TOOL_BINS := $(patsubst %.c,$(OUTPUT)/%,$(TOOL_SRCS))
 # A tool of several files: tools/wordcount/*.c linked into one binary.
 WC_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(wildcard tools/wordcount/*.c))
 TOOL_BINS += $(OUTPUT)/tools/wordcount/wordcount
+# The replica service and its benchmark (tools/replicas/*.c): it steers
+# through kpilot's own code, so it links libkpilot.a.
+RP_OBJS   := $(patsubst %.c,$(OUTPUT)/%.o,$(wildcard tools/replicas/*.c))
+TOOL_BINS += $(OUTPUT)/tools/replicas/replicas
 # Header dependencies come from the compiler (-MMD); only the generated
 # skeletons must be named, since no .d file exists before the first build.
 DEPFLAGS   = -MMD -MP -MF $@.d
@@ -153,6 +157,15 @@ $(OUTPUT)/tools/wordcount/%.o: tools/wordcount/%.c
 $(OUTPUT)/tools/wordcount/wordcount: $(WC_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LIBS) -o $@
+
+$(OUTPUT)/tools/replicas/%.o: tools/replicas/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(WARN_USER) $(DEPFLAGS) -c $< -o $@
+
+$(OUTPUT)/tools/replicas/replicas: $(RP_OBJS) $(OUTPUT)/libkpilot.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o %.a,$^) $(LIBS) -o $@
 
 tools: $(TOOL_BINS)
 
@@ -268,7 +281,7 @@ $(OUTPUT)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(OUTPUT)/libkpilot.a $(OUTPUT)/t
 # -D and -I flags: clang's analyzer, then cppcheck; every finding is printed
 # and fails the target (tools/analyze/run.sh says what is left out and why).
 # The skeletons must exist: the observer's sources include them.
-ANALYZE_SRCS := user/main.c $(USER_SRCS) $(TOOL_SRCS) $(wildcard tools/wordcount/*.c)
+ANALYZE_SRCS := user/main.c $(USER_SRCS) $(TOOL_SRCS) $(wildcard tools/wordcount/*.c tools/replicas/*.c)
 analyze: $(SKELS)
 	$(Q)tools/deps.sh --analyze
 	$(Q)CLANG=$(CLANG) tools/analyze/run.sh $(OUTPUT) \

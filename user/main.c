@@ -24,6 +24,8 @@ static const struct command {
 	{ "probe", cmd_probe, "what this kernel supports and which observer mode kpilot uses" },
 	/* Internal: the tcp-churn profile's client and server. */
 	{ "tcpchurn", cmd_tcpchurn, NULL },
+	/* Documentation/pipeline.md: the pipeline simulator, for the pipeline policy's use. */
+	{ "sim", cmd_sim, NULL },
 };
 
 static void usage(FILE *f)

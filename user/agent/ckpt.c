@@ -373,6 +373,8 @@ static const char *kind_name(uint32_t kind)
 	switch (kind) {
 	case KP_CKPT_PPO: return "PPO";
 	case KP_CKPT_DQN: return "DQN";
+	case KP_CKPT_SYSCTL: return "sysctl policy";
+	case KP_CKPT_PIPELINE: return "pipeline policy";
 	default: return "unknown";
 	}
 }

@@ -27,6 +27,8 @@
 enum kp_ckpt_kind {
 	KP_CKPT_PPO = 1,
 	KP_CKPT_DQN = 2,
+	KP_CKPT_SYSCTL = 3,	/* the daemon's sysctl policy: knobs, incumbent, trials */
+	KP_CKPT_PIPELINE = 4,	/* the daemon's pipeline policy (ds2, random) */
 };
 
 /* Growing payload being written; err latches the first failure. */

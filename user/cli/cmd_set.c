@@ -136,6 +136,7 @@ static error_t set_parse(int key, char *arg, struct argp_state *st)
 static const char *const type_names[] = {
 	[KP_VT_INT] = "int", [KP_VT_TUPLE] = "ints", [KP_VT_ENUM] = "word",
 	[KP_VT_CPUMAX] = "cpu.max", [KP_VT_CPULIST] = "cpus",
+	[KP_VT_WEIGHTS] = "weights",
 };
 
 /* The risky side: "<32768" (the floor; the system may say another), ">3000", or "-". */

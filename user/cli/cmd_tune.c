@@ -98,6 +98,8 @@ static const struct argp_option options[] = {
 	{ "rate", OPT_RATE, "R", 0, "Source rate to start with (default: the description's)" },
 	{ "step-at", OPT_STEP_AT, "N", 0, "Change the source rate before interval N ..." },
 	{ "step-rate", OPT_STEP_RATE, "R", 0, "... to R" },
+	{ "rate-trace", OPT_RATE_TRACE, "FILE", 0, "Drive the source rate from FILE (time_s,rate CSV)" },
+	{ "rate-speed", OPT_RATE_SPEED, "F", 0, "Replay the rate trace F times faster (default 1)" },
 	{ "quotas", OPT_QUOTAS, "OP=CORES,...", 0, "static: these quotas instead of the equal split" },
 	{ "utilisation", OPT_UTIL, "U", 0, "ds2: target utilisation (default 0.9)" },
 	{ "deadband", OPT_DEADBAND, "CORES", 0, "Smallest quota change worth a reconfiguration (0.1)" },

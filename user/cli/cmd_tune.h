@@ -31,6 +31,8 @@ struct tune_args {
 	/* pipelines */
 	const char *pipeline, *pipe_algo, *quotas;
 	double rate, step_rate, utilisation, deadband;
+	const char *rate_trace;	/* --rate-trace FILE */
+	double rate_speed;
 	long step_at;
 	char *launcher_args[17];
 	int nlauncher_args;
@@ -41,12 +43,16 @@ extern struct tune_args tune_args;
 enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
        OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG,
        OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT, OPT_PROFILE_DIR, OPT_INTENT,
-       OPT_PRINT_CONFIG, OPT_YES, OPT_LLM };
+       OPT_PRINT_CONFIG, OPT_YES, OPT_LLM, OPT_RATE_TRACE, OPT_RATE_SPEED };
 
 /* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);
 /* NAME SUFFIX in the profile directory (--profile-dir, the tree's or the installed); -ENOENT. */
 int tune_profile_path(const char *name, const char *suffix, char *path, size_t len);
+struct kp_pipe_desc;
+/* --quotas OP=CORES,...: every operator of d, in cores; -EINVAL with why. */
+int tune_parse_quotas(const struct kp_pipe_desc *d, const char *s, double *q, char *why,
+		      size_t len);
 /* Size the pipeline that path describes: an exit status. */
 int tune_pipeline(const char *path);
 /* --trials, --seed, --algo onto a benchmark config. */

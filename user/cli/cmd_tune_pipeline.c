@@ -3,6 +3,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "env/benchmark/tune_config.h"
 #include "env/pipeline/pipectl.h"
 #include "env/pipeline/pipetune.h"
+#include "env/pipeline/rate_trace.h"
 #include "lib/log.h"
 #include "safety/session.h"
 
@@ -40,6 +42,14 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state)
 		if (!cli_parse_ll(arg, 1, LONG_MAX, &v))
 			argp_error(state, "--step-at: '%s' is not an interval number >= 1", arg);
 		tune_args.step_at = v;
+		break;
+	case OPT_RATE_TRACE:
+		tune_args.rate_trace = arg;
+		break;
+	case OPT_RATE_SPEED:
+		tune_args.rate_speed = strtod(arg, &end);
+		if (*end || end == arg || !(tune_args.rate_speed > 0) || tune_args.rate_speed > 1e6)
+			argp_error(state, "--rate-speed: '%s' is not a factor in (0, 1e6]", arg);
 		break;
 	case OPT_QUOTAS:
 		tune_args.quotas = arg;
@@ -72,7 +82,7 @@ int tune_profile_path(const char *name, const char *suffix, char *path, size_t l
 }
 
 /* --quotas source=0.05,split=0.6,...: every operator, in cores. */
-static int parse_quotas(const struct kp_pipe_desc *d, const char *s, double *q,
+int tune_parse_quotas(const struct kp_pipe_desc *d, const char *s, double *q,
 			char *why, size_t len)
 {
 	char buf[512], *tok, *save = NULL, *eq, *end;
@@ -104,9 +114,31 @@ bad:
 	return -EINVAL;
 }
 
+/* --rate-trace FILE into o and rt: 0, or -EINVAL with the message printed. */
+static int rate_trace(struct kp_pipe_tune_opts *o, struct kp_rate_trace *rt)
+{
+	char err[1024];
+
+	if (tune_args.step_at || tune_args.rate) {
+		fprintf(stderr, "kpilot tune: --rate-trace sets the rate: no --rate or --step-at\n");
+		return -EINVAL;
+	}
+	if (kp_rate_trace_load(tune_args.rate_trace, rt, err, sizeof(err))) {
+		fprintf(stderr, "kpilot tune: --rate-trace: %s\n", err);
+		return -EINVAL;
+	}
+	o->rate_trace = rt;
+	o->rate_speed = tune_args.rate_speed ?: 1;
+	/* without --trials: the whole trace at one interval a second */
+	if (tune_args.trials < 0)
+		o->trials = ceil(kp_rate_trace_duration(rt) / o->rate_speed);
+	return 0;
+}
+
 int tune_pipeline(const char *path)
 {
 	struct kp_pipe_tune_opts o = {};
+	struct kp_rate_trace rt = {};
 	struct kp_pipe_desc d;
 	char err[1024], out[4096] = "", top[PATH_MAX];
 	int ret;
@@ -128,7 +160,7 @@ int tune_pipeline(const char *path)
 	o.algo = !tune_args.pipe_algo || !strcmp(tune_args.pipe_algo, "ppo") ? KP_PIPE_PPO :
 		 !strcmp(tune_args.pipe_algo, "ds2") ? KP_PIPE_DS2 : KP_PIPE_STATIC;
 	if (tune_args.quotas && (o.algo != KP_PIPE_STATIC ||
-			   parse_quotas(&d, tune_args.quotas, o.quotas, err, sizeof(err)))) {
+			   tune_parse_quotas(&d, tune_args.quotas, o.quotas, err, sizeof(err)))) {
 		fprintf(stderr, "kpilot tune: %s\n", o.algo != KP_PIPE_STATIC ?
 			"--quotas: only with --algo static" : err);
 		goto out;
@@ -157,6 +189,8 @@ int tune_pipeline(const char *path)
 		o.env.topdir = top;
 	o.step_at = tune_args.step_at;
 	o.step_rate = tune_args.step_rate;
+	if (tune_args.rate_trace && rate_trace(&o, &rt))
+		goto out;
 	o.utilisation = tune_args.utilisation ? tune_args.utilisation : 0.9;
 	o.deadband = tune_args.deadband ? tune_args.deadband : 0.1;
 	o.json = tune_args.json;
@@ -168,6 +202,7 @@ int tune_pipeline(const char *path)
 	if (ret == KP_EXIT_USAGE)
 		fprintf(stderr, "kpilot tune: %s\n", err);
 out:
+	kp_rate_trace_free(&rt);
 	kp_pipe_desc_free(&d);
 	return ret;
 }

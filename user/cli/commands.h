@@ -21,5 +21,6 @@ int cmd_run(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_persist(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_sim(int argc, char **argv);	/* hidden: the pipeline simulator */
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "actuate/cgroup.h"
 #include "actuate/file.h"
+#include "actuate/steer.h"
 #include "actuate/sysctl.h"
 #include "safety/session_impl.h"
 
@@ -18,6 +19,14 @@ int sess_act_read(const struct kp_target *t, const char *name, char *text, char 
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 	int err;
 
+	if (kp_knob_is_steer(name)) {
+		if (kp_knob_steer_service(name, path))
+			return -EINVAL;
+		err = kp_steer_read(path, text, len);
+		if (!err && raw)
+			snprintf(raw, len, "%s", text);
+		return err;
+	}
 	if (kp_file_knob(name)) {
 		err = kp_file_read(t, name, text, len);
 		if (!err && raw)
@@ -39,6 +48,13 @@ static int act_write(const struct kp_target *t, const char *name, const char *te
 {
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 
+	if (kp_knob_is_steer(name)) {
+		char why[160];
+
+		if (kp_knob_steer_service(name, path))
+			return -EINVAL;
+		return kp_steer_write(path, text, why, sizeof(why));
+	}
 	if (kp_file_knob(name))
 		return kp_file_write(t, name, text);
 	if (!sess_is_cgroup(name))
@@ -53,7 +69,10 @@ void sess_act_file(const struct kp_target *t, const char *name, char *buf, size_
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 
 	buf[0] = '\0';
-	if (kp_file_knob(name)) {
+	if (kp_knob_is_steer(name)) {
+		if (!kp_knob_steer_service(name, path))
+			snprintf(buf, len, KP_STEER_PIN_ROOT "/%s", path);
+	} else if (kp_file_knob(name)) {
 		if (kp_file_path(t, name, buf, len))
 			buf[0] = '\0';
 	} else if (!sess_is_cgroup(name))

@@ -189,6 +189,13 @@ int kp_knob_name_check(const char *name, char *why, size_t len)
 		bad = "'..' not allowed";
 		goto bad;
 	}
+	if (kp_knob_is_steer(name)) {
+		if (kp_knob_steer_service(name, NULL)) {
+			bad = "expected steer:<service>:weights, service of [A-Za-z0-9_-]";
+			goto bad;
+		}
+		return 0;
+	}
 	if (strncmp(name, "cgroup:", 7)) {
 		if (check_words(name, n, '.', &bad))
 			goto bad;
@@ -248,7 +255,7 @@ const char *kp_knob_denied(const char *name)
 {
 	int i;
 
-	if (!strncmp(name, "cgroup:", 7))
+	if (!strncmp(name, "cgroup:", 7) || kp_knob_is_steer(name))
 		return NULL;
 	for (i = 0; kp_denylist[i]; i++)
 		if (!fnmatch(kp_denylist[i], name, 0))
@@ -261,6 +268,8 @@ const struct kp_knob *kp_knob_builtin(const char *name)
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
 	size_t i;
 
+	if (kp_knob_is_steer(name))
+		return kp_knob_steer_service(name, NULL) ? NULL : &kp_steer_knob;
 	if (!strncmp(name, "cgroup:", 7)) {
 		if (kp_knob_cgroup_split(name, path, attr))
 			return NULL;
@@ -483,6 +492,8 @@ int kp_value_parse(const struct kp_knob *k, const char *text, struct kp_value *o
 		return parse_cpumax(buf, show, out, why, len);
 	case KP_VT_CPULIST:
 		return parse_cpulist(buf, show, out, why, len);
+	case KP_VT_WEIGHTS:
+		return kp_parse_weights(buf, show, out, why, len);
 	}
 	return -EINVAL;
 }
@@ -493,6 +504,12 @@ int kp_value_format(const struct kp_value *v, char *buf, size_t len)
 	int i;
 
 	switch (v->type) {
+	case KP_VT_WEIGHTS:
+		if (!v->n) {
+			o = snprintf(buf, len, "default");
+			break;
+		}
+		/* fall through */
 	case KP_VT_INT:
 	case KP_VT_TUPLE:
 		buf[0] = '\0';

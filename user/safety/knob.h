@@ -10,8 +10,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
-#define KP_TUPLE_MAX	4
+#define KP_TUPLE_MAX	16	/* also a steering knob's replicas (KP_STEER_MAX) */
 #define KP_NAME_MAX	256
 #define KP_VALUE_MAX	256
 #define KP_CPUS_MAX	1024	/* CPUs a cpuset value can name */
@@ -19,6 +20,7 @@
 enum kp_knob_kind {
 	KP_KNOB_SYSCTL,		/* dotted name under /proc/sys */
 	KP_KNOB_CGROUP,		/* "cgroup:<path>:<attr>" */
+	KP_KNOB_STEER,		/* "steer:<service>:weights" (actuate/steer.h) */
 };
 
 enum kp_vtype {
@@ -27,6 +29,7 @@ enum kp_vtype {
 	KP_VT_ENUM,		/* one word out of 'enums' */
 	KP_VT_CPUMAX,		/* cgroup v2 cpu.max: "QUOTA PERIOD" or "max PERIOD" */
 	KP_VT_CPULIST,		/* cpuset list: "0-3,6" */
+	KP_VT_WEIGHTS,		/* "default" (n = 0) or 1..KP_TUPLE_MAX weights, one per replica */
 };
 
 enum kp_scale { KP_SCALE_LINEAR, KP_SCALE_LOG };
@@ -80,6 +83,16 @@ struct kp_value {
 extern const struct kp_knob kp_builtin_knobs[];
 extern const size_t kp_builtin_nknobs;
 
+/*
+ * The steering weights knob, one definition for every service: weights 1..1000
+ * (a minimum of 1: no replica starved), a step of at most 200 per replica,
+ * one write a second at most.
+ */
+extern const struct kp_knob kp_steer_knob;
+
+/* "default" or 1..KP_TUPLE_MAX non-negative integers (knob_steer.c). */
+int kp_parse_weights(char *buf, const char *show, struct kp_value *out, char *why, size_t len);
+
 /* The built-in denylist: fnmatch patterns no session can allow. */
 extern const char *const kp_denylist[];
 
@@ -90,6 +103,15 @@ extern const char *const kp_denylist[];
  * (no empty, "." or ".." component).
  */
 int kp_knob_name_check(const char *name, char *why, size_t len);
+
+/* "steer:<service>:weights": the service's steering weights (knob_steer.c). */
+static inline bool kp_knob_is_steer(const char *name)
+{
+	return !strncmp(name, "steer:", 6);
+}
+
+/* The service of a steering knob name (a buffer of KP_NAME_MAX); -EINVAL if not one. */
+int kp_knob_steer_service(const char *name, char *service);
 
 /* Split a cgroup knob name into path and attribute (buffers of KP_NAME_MAX). */
 int kp_knob_cgroup_split(const char *name, char *path, char *attr);

@@ -38,6 +38,7 @@ static const struct {
 	{ "cpu.max", "CPU time a cgroup may use per period: \"QUOTA PERIOD\" in us, \"max\" unlimited" },
 	{ "cpu.weight", "a cgroup's share of CPU under contention, relative to its siblings (100 default)" },
 	{ "cpuset.cpus", "the CPUs a cgroup's tasks may run on (\"0-3,6\")" },
+	{ "weights", "a service's new connections per replica, weighted (\"default\": the kernel's reuseport hash)" },
 };
 
 const char *kp_knob_doc(const char *knob)
@@ -45,7 +46,7 @@ const char *kp_knob_doc(const char *knob)
 	const char *attr = knob;
 	size_t i;
 
-	if (!strncmp(knob, "cgroup:", 7))
+	if (!strncmp(knob, "cgroup:", 7) || !strncmp(knob, "steer:", 6))
 		attr = strrchr(knob, ':') + 1;
 	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
 		if (!strcmp(docs[i].knob, attr))

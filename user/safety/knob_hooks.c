@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actuate/cgroup.h"
+#include "actuate/steer.h"
 #include "actuate/sysctl.h"
 #include "lib/text.h"
 #include "safety/session_impl.h"
@@ -51,6 +52,34 @@ static int cpuset_in_parent(const char *name, const struct kp_value *nv,
 	return kp_check_cpuset(name, nv->s, parent, why, len) ? -EINVAL : 0;
 }
 
+/* One weight per replica of the attached service (its pinned cfg says how many). */
+static int steer_count(const char *name, const struct kp_value *nv, const struct kp_target *t,
+		       char *why, size_t len)
+{
+	struct kp_steer_stats s;
+	char svc[KP_NAME_MAX];
+	int err;
+
+	if (!nv->n)
+		return 0;		/* "default": always possible */
+	if (kp_knob_steer_service(name, svc))
+		return -EINVAL;
+	err = kp_steer_stats_read(svc, &s);
+	if (err == -ENOENT) {
+		snprintf(why, len, "%s: service %s is not attached (no " KP_STEER_PIN_ROOT "/%s)",
+			 name, svc, svc);
+		return -ENOENT;
+	}
+	if (err)
+		return sess_env_err(err, name, why, len);
+	if ((__u32)nv->n != s.cfg.n) {
+		snprintf(why, len, "%s: %d weights for a service of %u replicas", name, nv->n,
+			 s.cfg.n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * The kernel's default tcp_max_tw_buckets: half the namespace's TCP hash
  * table (negative when the namespace shares the initial one).
@@ -73,6 +102,7 @@ const struct kp_knob_hooks kp_knob_hooks_table[] = {
 	{ .name = "net.ipv4.tcp_congestion_control", .check = cc_available },
 	{ .name = "cpu.max", .kind = KP_KNOB_CGROUP, .complete = keep_period },
 	{ .name = "cpuset.cpus", .kind = KP_KNOB_CGROUP, .check = cpuset_in_parent },
+	{ .name = "weights", .kind = KP_KNOB_STEER, .check = steer_count },
 	{ .name = "vm.dirty_background_ratio", .below = "vm.dirty_ratio" },
 	{ .name = "vm.dirty_background_bytes", .below = "vm.dirty_bytes" },
 };
@@ -81,13 +111,16 @@ const size_t kp_knob_nhooks = sizeof(kp_knob_hooks_table) / sizeof(kp_knob_hooks
 const struct kp_knob_hooks *kp_knob_hooks(const char *name)
 {
 	char path[KP_NAME_MAX], attr[KP_NAME_MAX];
-	enum kp_knob_kind kind = sess_is_cgroup(name) ? KP_KNOB_CGROUP : KP_KNOB_SYSCTL;
+	enum kp_knob_kind kind = sess_is_cgroup(name) ? KP_KNOB_CGROUP :
+				 kp_knob_is_steer(name) ? KP_KNOB_STEER : KP_KNOB_SYSCTL;
 	size_t i;
 
 	if (kind == KP_KNOB_CGROUP) {
 		if (kp_knob_cgroup_split(name, path, attr))
 			return NULL;
 		name = attr;
+	} else if (kind == KP_KNOB_STEER) {
+		name = "weights";
 	}
 	for (i = 0; i < kp_knob_nhooks; i++)
 		if (!strcmp(kp_knob_hooks_table[i].name, name) &&

@@ -339,7 +339,8 @@ int kp_session_add_knob(struct kp_session *s, const struct kp_knob *in, char *wh
 		return -EINVAL;
 	}
 	b = kp_knob_builtin(k.name);
-	k.kind = sess_is_cgroup(k.name) ? KP_KNOB_CGROUP : KP_KNOB_SYSCTL;
+	k.kind = sess_is_cgroup(k.name) ? KP_KNOB_CGROUP :
+		 kp_knob_is_steer(k.name) ? KP_KNOB_STEER : KP_KNOB_SYSCTL;
 	if (k.kind == KP_KNOB_CGROUP && !b) {
 		snprintf(why, len, "%s: kpilot manages cpu.max, cpu.weight and cpuset.cpus only",
 			 k.name);
@@ -368,7 +369,7 @@ int kp_session_add_knob(struct kp_session *s, const struct kp_knob *in, char *wh
 	if (k.type == KP_VT_INT)
 		k.arity = 1;
 	if ((k.type == KP_VT_TUPLE && (k.arity < 2 || k.arity > KP_TUPLE_MAX)) ||
-	    k.type > KP_VT_CPULIST) {
+	    k.type > KP_VT_WEIGHTS) {
 		snprintf(why, len, "%s: bad value type", k.name);
 		return -EINVAL;
 	}

@@ -122,6 +122,30 @@ static int check_ints(const struct kp_knob *k, const char *name, const struct kp
 	return 0;
 }
 
+/*
+ * Steering weights: "default" (n = 0) is always allowed, it is the kernel's
+ * own hash. Otherwise one weight per replica, each within [min, max] (min
+ * >= 1: no replica is starved) and within the step of the old weight when
+ * the old value was weights for as many replicas.
+ */
+int kp_check_weights(const struct kp_knob *k, const char *name, const struct kp_value *old,
+		     struct kp_value *nv, enum kp_step_policy policy, bool *clamped,
+		     char *why, size_t len)
+{
+	struct kp_value o = *old;
+
+	if (!nv->n)
+		return 0;
+	if (old->n && old->n != nv->n) {
+		snprintf(why, len, "%s: %d weights for a service of %d replicas", name, nv->n,
+			 old->n);
+		return -EINVAL;
+	}
+	if (!old->n)
+		o.n = 0;	/* from the default: no step to compare with */
+	return check_ints(k, name, &o, nv, policy, clamped, why, len);
+}
+
 static int check_cpumax(const struct kp_knob *k, const char *name, const struct kp_value *old,
 			struct kp_value *nv, enum kp_step_policy policy, int ncpus,
 			bool *clamped, char *why, size_t len)
@@ -171,6 +195,9 @@ int kp_validate_value(const struct kp_knob *k, const char *name, const struct kp
 		break;
 	case KP_VT_CPUMAX:
 		err = check_cpumax(k, name, old, nv, policy, ncpus, clamped, why, len);
+		break;
+	case KP_VT_WEIGHTS:
+		err = kp_check_weights(k, name, old, nv, policy, clamped, why, len);
 		break;
 	case KP_VT_ENUM:
 	case KP_VT_CPULIST:

@@ -43,6 +43,11 @@ int kp_validate_value(const struct kp_knob *k, const char *name, const struct kp
 int kp_validate_risk(const struct kp_knob *k, const char *name, const struct kp_value *nv,
 		     long long at, bool allowed, char *why, size_t len);
 
+/* Steering weights (KP_VT_WEIGHTS): bounds per replica, the step, the replica count. */
+int kp_check_weights(const struct kp_knob *k, const char *name, const struct kp_value *old,
+		     struct kp_value *nv, enum kp_step_policy policy, bool *clamped,
+		     char *why, size_t len);
+
 /* Cross-knob invariants. */
 int kp_check_dirty(const char *bg_name, long long bg, const char *fg_name, long long fg,
 		   char *why, size_t len);

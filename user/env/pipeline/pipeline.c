@@ -27,6 +27,7 @@
 #include "env/pipeline/pipectl.h"
 #include "env/pipeline/pipeline_impl.h"
 #include "lib/clock.h"
+#include "env/pipeline/pipetune.h"
 
 #define CFS_PERIOD_US	100000
 
@@ -505,3 +506,42 @@ int kp_pipe_close(struct kp_pipe *e)
 	free(e);
 	return err;
 }
+
+/* ---- the real pipeline as a backend ------------------------------------------ */
+
+static int real_open(void **e, const struct kp_pipe_desc *d, const struct kp_pipe_opts *o,
+		     const void *arg, char *why, size_t len)
+{
+	(void)arg;
+	return kp_pipe_open((struct kp_pipe **)e, d, o, why, len);
+}
+
+static int real_step(void *e, struct kp_pipe_state *st, char *why, size_t len)
+{
+	return kp_pipe_step(e, st, why, len);
+}
+
+static int real_apply(void *e, const double *q, const char *reason, char *why, size_t len)
+{
+	return kp_pipe_apply(e, q, reason, why, len);
+}
+
+static const double *real_quotas(const void *e)
+{
+	return kp_pipe_quotas(e);
+}
+
+static int real_set_rate(void *e, double rate)
+{
+	return kp_pipe_set_rate(e, rate);
+}
+
+static int real_close(void *e)
+{
+	return kp_pipe_close(e);
+}
+
+const struct kp_pipe_backend kp_pipe_real = {
+	.name = "pipeline", .open = real_open, .step = real_step, .apply = real_apply,
+	.quotas = real_quotas, .set_rate = real_set_rate, .close = real_close,
+};

@@ -15,6 +15,9 @@
 #include "env/env.h"
 #include "state/state.h"
 #include "lib/clock.h"
+#include "lib/fs.h"
+#include "env/pipeline/rate_trace.h"
+#include "env/pipeline/trace.h"
 
 #define PPO_ROLLOUT	8	/* intervals per update: several updates in tens of intervals */
 #define PPO_HEADROOM	1.10	/* the policy's centre: 10% over the measured need */
@@ -25,8 +28,14 @@
 struct pt {
 	const struct kp_pipe_tune_opts *o;
 	const struct kp_pipe_desc *d;
-	struct kp_pipe *e;
+	const struct kp_pipe_backend *be;
+	void *e;			/* the backend's environment */
+	struct kp_trace_writer *tw;	/* trace.jsonl in the results directory */
+	char dir[4096];			/* the results directory */
+	double elapsed;			/* pipeline time: the intervals' dt summed */
+	double rate;			/* the source rate last asked for */
 	struct kp_ppo *ppo;
+	struct kp_pipe_opts env;	/* o->env, the rate the trace's first */
 	struct kp_results r;
 	struct kp_results_desc desc;	/* what the results files describe */
 	char knob[KP_PIPE_MAX_OPS][256];	/* cgroup:<operator's cgroup>:cpu.max */
@@ -258,7 +267,52 @@ static void summary(struct pt *t, const char *out_dir)
 	}
 	printf("quotas restored, pipeline stopped, cgroups removed\n");
 	if (out_dir[0])
-		printf("results: %s/results.json, history.csv, plot.svg\n", out_dir);
+		printf("results: %s/results.json, history.csv, plot.svg, trace.jsonl\n", out_dir);
+}
+
+/* ---- the trace and the rate trace ------------------------------------------- */
+
+/* The interval just measured, with the change made before it, into the trace. */
+static void trace_interval(struct pt *t, int n, bool reconf, const double *before,
+			   const char *reason)
+{
+	struct kp_trace_rec r = { .n = n, .rate = t->rate, .st = t->st, .changed = reconf };
+	int err;
+
+	t->elapsed += isfinite(t->st.dt) ? t->st.dt : 0;
+	r.t = t->elapsed;
+	if (!t->tw)
+		return;
+	if (reconf) {
+		memcpy(r.before, before, sizeof(r.before));
+		snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	}
+	err = kp_trace_write(t->tw, &r);
+	if (err) {
+		kp_warn("the trace stops at interval %d: %s", n, strerror(-err));
+		kp_trace_close(t->tw);
+		t->tw = NULL;
+	}
+}
+
+/* The source rate for the next interval (the rate trace's, or the step), when it changes. */
+static void next_rate(struct pt *t, int n)
+{
+	const struct kp_pipe_tune_opts *o = t->o;
+	double r = t->rate;
+	int err;
+
+	if (o->rate_trace)
+		r = kp_rate_trace_at(o->rate_trace, t->elapsed * o->rate_speed);
+	else if (o->step_at && n == o->step_at)
+		r = o->step_rate;
+	if (fabs(r - t->rate) <= 1e-9 * fmax(1, r))
+		return;
+	err = t->be->set_rate(t->e, r);
+	if (err)
+		kp_warn("interval %d: cannot change the rate to %.0f: %s", n, r, strerror(-err));
+	else
+		t->rate = r;
 }
 
 /* ---- the environment: reset = seed and baseline, step = one interval ---- */
@@ -273,7 +327,7 @@ static int pipe_reset(struct kp_env *e, float *obs, char *why, size_t len)
 	const struct kp_pipe_desc *d = t->d;
 	int err;
 
-	err = kp_pipe_open(&t->e, d, &t->o->env, why, len);
+	err = t->be->open(&t->e, d, &t->env, t->be->arg, why, len);
 	if (err)
 		return err == -EINTR ? err : kp_run_err(err);
 	if (t->o->have_quotas)
@@ -281,13 +335,22 @@ static int pipe_reset(struct kp_env *e, float *obs, char *why, size_t len)
 	else
 		kp_static_quotas(d, t->cur);
 	kp_quota_fit(t->cur, d->nops, d->cpu_budget);
-	err = kp_pipe_apply(t->e, t->cur, "pipeline seed", why, len);
+	err = t->be->apply(t->e, t->cur, "pipeline seed", why, len);
 	if (err)
 		return err == -EINTR ? err : kp_run_err(err);
-	memcpy(t->cur, kp_pipe_quotas(t->e), sizeof(t->cur));
+	memcpy(t->cur, t->be->quotas(t->e), sizeof(t->cur));
 	values_of(t, t->cur, t->r.baseline_values);
-	err = kp_pipe_step(t->e, &t->st, why, len);
-	err = err ?: kp_pipe_step(t->e, &t->st, why, len);
+	err = t->be->step(t->e, &t->st, why, len);
+	if (!err)
+		t->elapsed += isfinite(t->st.dt) ? t->st.dt : 0;
+	err = err ?: t->be->step(t->e, &t->st, why, len);
+	if (!err) {
+		double none[KP_PIPE_MAX_OPS];
+
+		for (int i = 0; i < d->nops; i++)
+			none[i] = NAN;	/* no quota: max */
+		trace_interval(t, 0, true, none, "pipeline seed");
+	}
 	if (err) {
 		t->r.interrupted = err == -EINTR;
 		return err == -EINTR ? err : kp_run_err(err);
@@ -343,7 +406,7 @@ static int reconfigure(struct pt *t, int n, const double *q, struct kp_trial *tr
 	if (t->o->algo == KP_PIPE_STATIC || !worth_it(t, &t->st, t->cur, q))
 		return 0;
 	snprintf(reason, sizeof(reason), "%s interval %d", t->r.algo, n);
-	err = kp_pipe_apply(t->e, q, reason, tr->error, sizeof(tr->error));
+	err = t->be->apply(t->e, q, reason, tr->error, sizeof(tr->error));
 	if (err == -ECANCELED || err == -EINTR)
 		return err;
 	if (err) {
@@ -352,8 +415,8 @@ static int reconfigure(struct pt *t, int n, const double *q, struct kp_trial *tr
 		return 0;
 	}
 	for (i = 0; i < t->d->nops; i++)
-		*reconf |= fabs(kp_pipe_quotas(t->e)[i] - t->cur[i]) > 1e-9;
-	memcpy(t->cur, kp_pipe_quotas(t->e), sizeof(t->cur));
+		*reconf |= fabs(t->be->quotas(t->e)[i] - t->cur[i]) > 1e-9;
+	memcpy(t->cur, t->be->quotas(t->e), sizeof(t->cur));
 	return 0;
 }
 
@@ -368,24 +431,20 @@ static int pipe_step(struct kp_env *e, const double *q, float *obs, double *rewa
 	struct pt *t = e->priv;
 	int n = t->r.ntrials + 1, err;
 	struct kp_trial *tr = &t->r.trials[n - 1];
-	double t1 = kp_mono_s();
+	double t1 = kp_mono_s(), before[KP_PIPE_MAX_OPS];
 	char msg[512];
 	bool reconf;
 
 	*done = true;
+	memcpy(before, t->cur, sizeof(before));
 	err = reconfigure(t, n, q, tr, &reconf);
 	if (err) {
 		t->r.aborted = err == -ECANCELED;
 		t->r.interrupted = err == -EINTR;
 		return 0;
 	}
-	if (t->o->step_at && n == t->o->step_at) {
-		err = kp_pipe_set_rate(t->e, t->o->step_rate);
-		if (err)
-			kp_warn("interval %d: cannot change the rate to %.0f: %s", n,
-				t->o->step_rate, strerror(-err));
-	}
-	err = kp_pipe_step(t->e, &t->st, msg, sizeof(msg));
+	next_rate(t, n);
+	err = t->be->step(t->e, &t->st, msg, sizeof(msg));
 	if (err == -EINTR) {
 		t->r.interrupted = true;
 		return 0;
@@ -402,6 +461,8 @@ static int pipe_step(struct kp_env *e, const double *q, float *obs, double *rewa
 		return kp_run_err(err);
 	}
 	record(t, tr, reconf);
+	snprintf(msg, sizeof(msg), "%s interval %d", t->r.algo, n);
+	trace_interval(t, n, reconf, before, msg);
 	if (t->r.best < 0 || tr->metric > t->r.trials[t->r.best].metric + 1e-9)
 		t->r.best = n - 1;
 	observe(t, &t->st);
@@ -474,13 +535,33 @@ static int intervals(struct pt *t, char *why, size_t len)
 	return t->r.interrupted ? -EINTR : t->r.aborted ? -ECANCELED : err;
 }
 
+/* The results directory now, for the trace as the run goes (a warning if it cannot be). */
+static void open_trace(struct pt *t)
+{
+	char p[4200], why[4400];
+	int err;
+
+	kp_results_dir(t->o->out_dir, t->d->name, t->dir, sizeof(t->dir));
+	err = kp_mkdir_p(t->dir, 0755);
+	snprintf(p, sizeof(p), "%s/trace.jsonl", t->dir);
+	if (err)
+		snprintf(why, sizeof(why), "cannot create %s: %s", t->dir, strerror(-err));
+	else
+		err = kp_trace_open(&t->tw, p, t->d, t->r.algo, why, sizeof(why));
+	if (err)
+		kp_warn("no trace: %s", why);
+}
+
 int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t out_len,
 		     char *why, size_t len)
 {
-	struct pt t = { .o = o, .d = o->d };
+	struct pt t = { .o = o, .d = o->d, .be = o->backend ?: &kp_pipe_real, .env = o->env };
 	int err, ret;
 
 	describe(&t);
+	if (o->rate_trace)
+		t.env.rate = kp_rate_trace_at(o->rate_trace, 0);
+	t.rate = t.env.rate > 0 ? t.env.rate : o->d->rate;
 	if (o->trials < 1 || o->trials > 100000) {
 		snprintf(why, len, "%d control intervals: give 1 to 100000", o->trials);
 		return -EINVAL;
@@ -502,15 +583,19 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 	}
 	kp_safety_catch_signals();
 	t.t0 = kp_mono_s();
+	open_trace(&t);
 	ret = intervals(&t, why, len);
-	err = kp_pipe_close(t.e);
+	err = t.e ? t.be->close(t.e) : 0;
 	if (err)
 		kp_warn("%s: cleaning up: %s", t.d->name, strerror(-err));
 	kp_ppo_destroy(t.ppo);
+	err = kp_trace_close(t.tw);
+	if (err)
+		kp_warn("%s/trace.jsonl: %s", t.dir, strerror(-err));
 	t.r.elapsed_s = kp_mono_s() - t.t0;
 	out_dir[0] = '\0';
 	if (t.r.ntrials) {
-		ret = kp_results_publish(&t.r, o->out_dir, o->json, out_dir, out_len, ret, why, len);
+		ret = kp_results_publish(&t.r, t.dir, o->json, out_dir, out_len, ret, why, len);
 		summary(&t, out_dir);
 	}
 	free(t.r.trials);

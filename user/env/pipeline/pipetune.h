@@ -15,6 +15,27 @@
 #include "env/pipeline/pipeline.h"
 #include "env/pipeline/pipeline_desc.h"
 
+/*
+ * What a run acts on: the real pipeline (kp_pipe_real, pipeline.h) or the
+ * simulator (sim.h), with pipeline.h's calls and meanings; arg is the
+ * implementation's (the simulator's model).
+ */
+struct kp_pipe_backend {
+	const char *name;
+	int (*open)(void **e, const struct kp_pipe_desc *d, const struct kp_pipe_opts *o,
+		    const void *arg, char *why, size_t len);
+	int (*step)(void *e, struct kp_pipe_state *st, char *why, size_t len);
+	int (*apply)(void *e, const double *quota, const char *reason, char *why, size_t len);
+	const double *(*quotas)(const void *e);
+	int (*set_rate)(void *e, double rate);
+	int (*close)(void *e);
+	const void *arg;
+};
+
+extern const struct kp_pipe_backend kp_pipe_real;
+
+struct kp_rate_trace;
+
 enum kp_pipe_algo { KP_PIPE_PPO, KP_PIPE_DS2, KP_PIPE_STATIC };
 
 /* Control intervals of a pipeline run without --trials. */
@@ -33,6 +54,9 @@ struct kp_pipe_tune_opts {
 	double step_rate;
 	double utilisation;		/* DS2's target utilisation (0.9) */
 	double deadband;		/* cores: smaller changes are not made (0.1; < 0: none) */
+	const struct kp_rate_trace *rate_trace;	/* drives the source (overrides step_at) */
+	double rate_speed;		/* trace seconds per second of run (1) */
+	const struct kp_pipe_backend *backend;	/* NULL: kp_pipe_real */
 	bool json, quiet, progress;
 };
 
