@@ -70,5 +70,34 @@ run "run + ctl status + /metrics + SIGHUP + SIGTERM" 0 unshare --net sh -c "
 	$KP ctl --socket $tmp/kp.sock status --json | grep -q 'reloads_refused.:1' || exit 96
 	kill -TERM \$p; wait \$p; rc=\$?; trap - EXIT; exit \$rc"
 
+# The control commands and the HTTP API: every ctl command, POSTs refused
+# (no token, wrong token) and taken, a flood, a reload, SIGTERM.
+printf 'tok3n\n' >"$tmp/token"
+chmod 600 "$tmp/token"
+printf '{"http": {"listen": "127.0.0.1:9464"}, "interval_ms": 200, "token_file": "%s"}\n' \
+	"$tmp/token" >"$tmp/api.json"
+chmod 600 "$tmp/api.json"
+run "run + every ctl command + POST /train, /save_model + 429" 0 unshare --net sh -c "
+	ip link set lo up
+	$VG $KP run --config $tmp/api.json --socket $tmp/api.sock & p=\$!
+	trap 'kill -9 \$p 2>/dev/null' EXIT
+	i=0
+	until $KP ctl --socket $tmp/api.sock status >/dev/null 2>&1; do
+		i=\$((i + 1)); [ \$i -lt 120 ] || exit 98; sleep 0.5
+	done
+	for c in policies save rollback reload 'pause web' 'resume web' 'explore web on' 'train web'; do
+		$KP ctl --socket $tmp/api.sock --json \$c >/dev/null 2>&1
+	done
+	if command -v curl >/dev/null; then
+		u=http://127.0.0.1:9464
+		curl -s -X POST \$u/train?policy=web | grep -q 'no \"Authorization' || exit 94
+		curl -s -X POST -H 'Authorization: Bearer x' \$u/save_model | grep -q 'wrong token' || exit 93
+		curl -s -X POST -H 'Authorization: Bearer tok3n' \$u/save_model | grep -q 'nothing to save' || exit 92
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do
+			curl -s -o /dev/null \$u/stats
+		done
+	fi
+	kill -TERM \$p; wait \$p; rc=\$?; trap - EXIT; exit \$rc"
+
 echo "valgrind: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -238,6 +238,61 @@ static inline int http_get(unsigned int port, const char *path, char **body)
 	return http_raw(port, req, strlen(req), body);
 }
 
+/* POST path with an Authorization header value (or none), no body. */
+static inline int http_post(unsigned int port, const char *path, const char *auth, char **body)
+{
+	char req[1024];
+
+	snprintf(req, sizeof(req), "POST %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s%s%s"
+		 "Content-Length: 0\r\n\r\n", path, auth ? "Authorization: " : "", auth ? auth : "",
+		 auth ? "\r\n" : "");
+	return http_raw(port, req, strlen(req), body);
+}
+
+/* A shell command: its exit status, its output (stdout and stderr) in *out (caller frees). */
+static inline int run_sh(const struct dm *d, const char *cmd, char **out)
+{
+	char sh[1024], path[128];
+	int st;
+
+	snprintf(path, sizeof(path), "%s/out", d->dir);
+	snprintf(sh, sizeof(sh), "%s > %s 2>&1", cmd, path);
+	st = tu_system(sh);
+	*out = tu_slurp(path);
+	if (!*out)
+		*out = strdup("");
+	return st;
+}
+
+/* `kpilot ctl --socket SOCK ARGS`: its exit status and output. */
+static inline int ctl(const struct dm *d, const char *args, char **out)
+{
+	char cmd[640];
+
+	snprintf(cmd, sizeof(cmd), KPILOT " ctl --socket %s %s", d->sock, args);
+	return run_sh(d, cmd, out);
+}
+
+/* `promtool check metrics` prints nothing for text (skipped, saying so, without promtool). */
+static inline void promtool_check(const struct dm *d, const char *text)
+{
+	char path[128], cmd[400], *out;
+
+	if (system("command -v promtool >/dev/null 2>&1")) {
+		/* not cr_log_warn(): Criterion 2.4 exits 1 after a warning */
+		fprintf(stderr, "promtool check metrics skipped: no promtool (tools/deps.sh --extras)\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/metrics.txt", d->dir);
+	dm_write(path, text);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s.out 2>&1", path, path);
+	cr_assert_eq(system(cmd), 0, "promtool check metrics failed");
+	snprintf(path, sizeof(path), "%s/metrics.txt.out", d->dir);
+	out = tu_slurp(path);	/* NULL: empty */
+	cr_assert(!out || !*out, "promtool check metrics printed:\n%s", out);
+	free(out);
+}
+
 /* The value of the first sample line starting with series (name and labels), or -1. */
 static inline double prom_value(const char *text, const char *series)
 {

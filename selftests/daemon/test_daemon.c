@@ -62,21 +62,7 @@ static int count_lines(const char *text, const char *prefix)
 
 static void promtool_clean(const char *text)
 {
-	char path[128], cmd[400], *out;
-
-	if (!have("promtool")) {
-		/* not cr_log_warn(): Criterion 2.4 exits 1 after a warning */
-		fprintf(stderr, "promtool check metrics skipped: no promtool (tools/deps.sh --extras)\n");
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/metrics.txt", d.dir);
-	dm_write(path, text);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s.out 2>&1", path, path);
-	cr_assert_eq(system(cmd), 0, "promtool check metrics failed");
-	snprintf(path, sizeof(path), "%s/metrics.txt.out", d.dir);
-	out = tu_slurp(path);	/* NULL: empty */
-	cr_assert(!out || !*out, "promtool check metrics printed:\n%s", out);
-	free(out);
+	promtool_check(&d, text);
 }
 
 /* The contract's config, nothing else in it: observe-only, defaults everywhere. */

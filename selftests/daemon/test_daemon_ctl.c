@@ -158,7 +158,13 @@ Test(daemon_ctl, refusals_leave_state_unchanged, .fini = fini, .timeout = 120)
 	cr_assert(strstr(ans, "not a JSON object"), "%s", ans);
 	free(ans);
 	ans = raw("{\"cmd\":\"pause\"}\n", 16);
-	cr_assert(strstr(ans, "unknown command 'pause'"), "%s", ans);
+	cr_assert(strstr(ans, "which policy?"), "%s", ans);
+	free(ans);
+	ans = raw("{\"cmd\":\"fly\"}\n", 14);
+	cr_assert(strstr(ans, "unknown command 'fly'") && strstr(ans, "reload"), "%s", ans);
+	free(ans);
+	ans = raw("{\"cmd\":\"pause\",\"policy\":\"web\"}\n", 31);
+	cr_assert(strstr(ans, "no policy 'web': this daemon runs none (observe-only)"), "%s", ans);
 	free(ans);
 
 	after = dm_status(&d);

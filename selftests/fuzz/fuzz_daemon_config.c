@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < c.nops; i++)
 			fuzz_assert(c.ops[i].name[0] && (c.ops[i].type == KP_OP_CGROUP ||
 				    c.ops[i].npids > 0), "operator %d", i);
+		kp_dm_config_free(&c);	/* an accepted "policies": [] holds an array */
 	}
 	free(text);
 	return 0;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
+#include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "daemon/daemon.h"
@@ -30,16 +31,19 @@ static const char *op_name(const void *arg, __u32 id)
 /* One window: poll the ring buffer, fold the interval into the figures. */
 static int window(struct kp_dm *d)
 {
+	struct kp_prog_stat progs[KP_DM_MAX_PROGS];
 	struct kp_interval *iv;
 	__u64 ev, rec, drops;
-	int ret;
+	int ret, n;
 
 	ret = kp_observer_poll(d->obs);
 	if (ret)
 		return ret;
 	iv = kp_observer_interval(d->obs);
 	kp_observer_counters(d->obs, &ev, &rec, &drops);
+	n = kp_observer_prog_stats(d->obs, progs, KP_DM_MAX_PROGS);
 	pthread_mutex_lock(&d->fig.lock);
+	kp_dm_fig_progs(&d->fig, progs, n);
 	ret = kp_dm_fig_window(&d->fig, iv, op_name, d->obs, d->cfg->top_processes, ev, rec,
 			       drops);
 	pthread_mutex_unlock(&d->fig.lock);
@@ -54,52 +58,6 @@ static int window(struct kp_dm *d)
 	}
 	kp_dm_pol_window(d);
 	return 0;
-}
-
-static json_t *status(struct kp_dm *d)
-{
-	char http[96];
-	json_t *s, *fig, *pols, *knobs;
-
-	pthread_mutex_lock(&d->fig.lock);
-	fig = kp_dm_fig_json(&d->fig);
-	pthread_mutex_unlock(&d->fig.lock);
-	snprintf(http, sizeof(http), strchr(d->cfg->http_host, ':') ? "[%s]:%u" : "%s:%u",
-		 d->cfg->http_host, kp_http_port(d->http));
-	s = json_pack("{s:i, s:s, s:s, s:s, s:s?, s:i, s:i, s:s?, s:o}",
-		      "pid", (int)getpid(), "mode", d->cfg->npol ? "managing" : "observe-only", "config", d->config,
-		      "socket", d->socket, "http", d->http ? http : NULL,
-		      "reloads", d->reloads, "reloads_refused", d->reloads_refused,
-		      "last_reload_error", d->last_reload_error[0] ? d->last_reload_error : NULL,
-		      "figures", fig);
-	json_object_set_new(s, "state_dir", json_string(d->cfg->state_dir));
-	json_object_set_new(s, "keep_on_exit", json_boolean(d->cfg->keep_on_exit));
-	pthread_mutex_lock(&d->pol_lock);
-	json_object_set_new(s, "policies", pols = json_array());
-	json_object_set_new(s, "managed_knobs", knobs = json_array());
-	for (int i = 0; i < d->cfg->npol; i++) {
-		const struct kp_policy *p = &d->cfg->pol[i];
-
-		json_array_append_new(pols, kp_pol_json(p));
-		for (int j = 0; j < p->nknobs; j++)
-			json_array_append_new(knobs, json_pack("{s:s, s:s, s:s, s:b}", "policy",
-				p->name, "knob", p->knobs[j].name, "value", p->knobs[j].value,
-				"overridden", p->knobs[j].overridden));
-	}
-	pthread_mutex_unlock(&d->pol_lock);
-	return s;
-}
-
-static json_t *handle(json_t *req, void *arg)
-{
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	char msg[160];
-
-	if (cmd && !strcmp(cmd, "status"))
-		return json_pack("{s:b, s:o}", "ok", 1, "status", status(arg));
-	snprintf(msg, sizeof(msg), "unknown command '%.64s': this kpilot knows 'status'",
-		 cmd ? cmd : "(none)");
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
 static void next_deadline(struct timespec *t, unsigned int ms)
@@ -158,7 +116,7 @@ static int loop(struct kp_dm *d)
 			return 0;
 		/* A bounded batch: a flood of clients must not hold the windows back. */
 		for (int k = 0; n > 0 && (p[1].revents & POLLIN) && k < CTL_BATCH; k++)
-			if (kp_ctl_serve_one(d->ctl_fd, handle, d) <= 0)
+			if (kp_ctl_serve_one(d->ctl_fd, kp_dm_handle, d) <= 0)
 				break;
 		if (ms_until(&next) > 0)
 			continue;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The daemon's figures: fold each observer window into cumulative totals. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "daemon/figures.h"
 #include "lib/clock.h"
+#include "observe/observer.h"
 
 void kp_dm_fig_init(struct kp_dm_figures *f)
 {
@@ -112,6 +114,30 @@ void kp_dm_fig_rebase(struct kp_dm_figures *f)
 	f->base_events = f->events;
 	f->base_records = f->records;
 	f->base_drops = f->drops;
+	for (int i = 0; i < f->nprogs; i++) {
+		f->progs[i].base_runs = f->progs[i].runs;
+		f->progs[i].base_ns = f->progs[i].ns;
+	}
+}
+
+void kp_dm_fig_progs(struct kp_dm_figures *f, const struct kp_prog_stat *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct kp_dm_prog *p = NULL;
+
+		for (int j = 0; j < f->nprogs && !p; j++)
+			if (!strcmp(f->progs[j].name, s[i].name))
+				p = &f->progs[j];
+		if (!p && f->nprogs == KP_DM_MAX_PROGS)
+			continue;
+		if (!p) {
+			p = &f->progs[f->nprogs++];
+			memset(p, 0, sizeof(*p));
+			snprintf(p->name, sizeof(p->name), "%s", s[i].name);
+		}
+		p->runs = p->base_runs + s[i].run_cnt;
+		p->ns = p->base_ns + s[i].run_time_ns;
+	}
 }
 
 void kp_dm_comm_clean(const char *in, char *out)
@@ -167,6 +193,5 @@ json_t *kp_dm_fig_json(const struct kp_dm_figures *f)
 		json_array_append_new(procs, p);
 	}
 	json_object_set_new(o, "top_processes", procs);
-	json_object_set_new(o, "policies", json_array());
 	return o;
 }

@@ -25,6 +25,14 @@ struct kp_dm_acc {
 	__u64 conn_hist[KP_HIST_SLOTS];
 };
 
+#define KP_DM_MAX_PROGS	32
+
+/* One BPF program's bpf_stats, cumulative across observer reopens. */
+struct kp_dm_prog {
+	char name[64];
+	__u64 runs, ns, base_runs, base_ns;
+};
+
 struct kp_dm_figures {
 	pthread_mutex_t lock;
 	struct kp_dm_acc all;			/* every observed process */
@@ -39,6 +47,8 @@ struct kp_dm_figures {
 	__u64 base_events, base_records, base_drops;
 	double start_wall_s;
 	char mode[16], runq_method[16];
+	struct kp_dm_prog progs[KP_DM_MAX_PROGS];	/* bpf_stats (empty when unavailable) */
+	int nprogs;
 };
 
 void kp_dm_fig_init(struct kp_dm_figures *f);
@@ -55,6 +65,10 @@ int kp_dm_fig_window(struct kp_dm_figures *f, struct kp_interval *iv,
 		     const char *(*op_name)(const void *arg, __u32 id), const void *arg,
 		     unsigned int top_n, __u64 ev, __u64 rec, __u64 drops);
 
+/* The observer's per-program bpf_stats (names kept, totals monotonic). Caller locks. */
+struct kp_prog_stat;
+void kp_dm_fig_progs(struct kp_dm_figures *f, const struct kp_prog_stat *s, int n);
+
 /* A new observer starts its counters at 0: keep the totals monotonic. Caller locks. */
 void kp_dm_fig_rebase(struct kp_dm_figures *f);
 
@@ -63,6 +77,10 @@ void kp_dm_comm_clean(const char *in, char *out);
 
 /* Prometheus text exposition format 0.0.4. Caller locks. */
 void kp_dm_prom_write(FILE *out, const struct kp_dm_figures *f);
+
+/* The policies' series (agent and safety figures). Caller holds the policies' lock. */
+struct kp_policy;
+void kp_dm_prom_policies(FILE *out, const struct kp_policy *p, int n);
 
 /* The /stats and `ctl status` figures as a new JSON object. Caller locks. */
 json_t *kp_dm_fig_json(const struct kp_dm_figures *f);

@@ -7,7 +7,10 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "daemon/figures.h"
+#include "daemon/policy.h"
 
 #define KPILOT_VERSION_STR "0.1.0"	/* user/main.c's KPILOT_VERSION */
 
@@ -183,12 +186,161 @@ static void write_self(FILE *out, const struct kp_dm_figures *f)
 		"kpilot_observer_ringbuf_drops_total %llu\n", (unsigned long long)f->drops);
 }
 
+/* bpf_stats: rate(..._run_seconds_total) / rate(..._runs_total) is the time per run. */
+static void write_progs(FILE *out, const struct kp_dm_figures *f)
+{
+	fprintf(out, "# HELP kpilot_observer_program_runs_total Runs of each observer BPF "
+		"program (bpf_stats).\n# TYPE kpilot_observer_program_runs_total counter\n");
+	for (int i = 0; i < f->nprogs; i++)
+		fprintf(out, "kpilot_observer_program_runs_total{program=\"%s\"} %llu\n",
+			f->progs[i].name, (unsigned long long)f->progs[i].runs);
+	fprintf(out, "# HELP kpilot_observer_program_run_seconds_total Time spent in each "
+		"observer BPF program (bpf_stats).\n"
+		"# TYPE kpilot_observer_program_run_seconds_total counter\n");
+	for (int i = 0; i < f->nprogs; i++)
+		fprintf(out, "kpilot_observer_program_run_seconds_total{program=\"%s\"} %.10g\n",
+			f->progs[i].name, f->progs[i].ns * 1e-9);
+}
+
 void kp_dm_prom_write(FILE *out, const struct kp_dm_figures *f)
 {
 	write_self(out, f);
+	write_progs(out, f);
 	write_counters(out, "kpilot_observed", &f->all, 1, false);
 	write_hists(out, "kpilot_observed", &f->all, 1, false);
 	write_counters(out, "kpilot_operator", f->ops, f->nops, true);
 	write_hists(out, "kpilot_operator", f->ops, f->nops, true);
 	write_processes(out, f);
+}
+
+/* A label value as the text format wants it: backslash, quote and newline escaped. */
+static void label_value(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', out);
+		if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void pol_series(FILE *out, const char *name, const struct kp_policy *p, double v)
+{
+	fprintf(out, "%s{policy=\"", name);
+	label_value(out, p->name);
+	fprintf(out, "\"} %.10g\n", v);
+}
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * A knob's value: a number, or a tuple of numbers ("4096 131072 6291456",
+ * "50000 100000"), one series per element (element="0", ...). Elements that
+ * are not numbers ("max") have no series.
+ */
+static void knob_value(FILE *out, const struct kp_policy *p, const struct kp_pol_knob *k)
+{
+	char buf[KP_VALUE_MAX], *save = NULL, *tok, *end;
+	bool tuple = strpbrk(k->value, " \t") != NULL;
+	int i = 0;
+
+	snprintf(buf, sizeof(buf), "%s", k->value);
+	for (tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), i++) {
+		double v = strtod(tok, &end);
+
+		if (end == tok || *end)
+			continue;
+		fprintf(out, "kpilot_knob_value{policy=\"");
+		label_value(out, p->name);
+		fprintf(out, "\",knob=\"");
+		label_value(out, k->name);
+		if (tuple)
+			fprintf(out, "\",element=\"%d", i);
+		fprintf(out, "\"} %.10g\n", v);
+	}
+}
+
+struct knob_counter {
+	const char *name, *type, *help;
+	size_t off;	/* unsigned long long or bool in struct kp_pol_knob; -1: the value */
+	bool is_bool;
+};
+
+static const struct knob_counter knob_series[] = {
+	{ "kpilot_knob_value", "gauge", "A managed knob's value as last read or written (a "
+	  "tuple: one series per numeric element).", (size_t)-1, false },
+	{ "kpilot_knob_changes_total", "counter", "Changes the policy applied to the knob.",
+	  offsetof(struct kp_pol_knob, changes), false },
+	{ "kpilot_knob_refusals_total", "counter", "Changes to the knob the safety validator "
+	  "refused.", offsetof(struct kp_pol_knob, refusals), false },
+	{ "kpilot_knob_reverts_total", "counter", "Guardrail reverts of the knob.",
+	  offsetof(struct kp_pol_knob, reverts), false },
+	{ "kpilot_knob_overridden", "gauge", "1 while someone else's value holds the knob (left "
+	  "alone until ctl resume).", offsetof(struct kp_pol_knob, overridden), true },
+};
+
+static void write_knobs(FILE *out, const struct kp_policy *pol, int n)
+{
+	for (size_t s = 0; s < sizeof(knob_series) / sizeof(knob_series[0]); s++) {
+		const struct knob_counter *c = &knob_series[s];
+
+		family(out, c->name, c->type, c->help);
+		for (int i = 0; i < n; i++)
+			for (int j = 0; j < pol[i].nknobs; j++) {
+				const struct kp_pol_knob *k = &pol[i].knobs[j];
+				const char *f = (const char *)k + c->off;
+
+				if (c->off == (size_t)-1) {
+					knob_value(out, &pol[i], k);
+					continue;
+				}
+				fprintf(out, "%s{policy=\"", c->name);
+				label_value(out, pol[i].name);
+				fprintf(out, "\",knob=\"");
+				label_value(out, k->name);
+				fprintf(out, "\"} %llu\n", c->is_bool ? (unsigned long long)*(const bool *)f :
+					*(const unsigned long long *)f);
+			}
+	}
+}
+
+void kp_dm_prom_policies(FILE *out, const struct kp_policy *pol, int n)
+{
+	family(out, "kpilot_policy_info", "gauge", "A configured policy (1): its kind and agent.");
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "kpilot_policy_info{policy=\"");
+		label_value(out, pol[i].name);
+		fprintf(out, "\",kind=\"%s\",agent=\"", pol[i].kind->name);
+		label_value(out, pol[i].agent);
+		fprintf(out, "\"} 1\n");
+	}
+	family(out, "kpilot_policy_reward", "gauge", "The policy's last reward (no series before "
+	       "its first).");
+	for (int i = 0; i < n; i++)
+		if (pol[i].have_reward)
+			pol_series(out, "kpilot_policy_reward", &pol[i], pol[i].last_reward);
+#define POL(name, type, help, expr) do {					\
+	family(out, name, type, help);						\
+	for (int i = 0; i < n; i++)						\
+		pol_series(out, name, &pol[i], (double)(expr));			\
+} while (0)
+	POL("kpilot_policy_steps_total", "counter", "Intervals the policy stepped.", pol[i].steps);
+	POL("kpilot_policy_updates_total", "counter", "Agent updates.", pol[i].updates);
+	POL("kpilot_policy_exploration", "gauge", "1 while the agent explores, 0 greedy only.",
+	    pol[i].exploration);
+	POL("kpilot_policy_paused", "gauge", "1 while paused (ctl pause, ctl rollback).",
+	    pol[i].paused);
+	POL("kpilot_policy_changes_total", "counter", "Changes applied.", pol[i].changes);
+	POL("kpilot_policy_refusals_total", "counter", "Changes the safety validator refused.",
+	    pol[i].refusals);
+	POL("kpilot_policy_reverts_total", "counter", "Guardrail reverts.", pol[i].reverts);
+	POL("kpilot_policy_overrides_total", "counter", "Knobs someone else changed under the "
+	    "policy.", pol[i].overrides);
+#undef POL
+	write_knobs(out, pol, n);
 }

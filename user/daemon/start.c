@@ -17,7 +17,9 @@
 static int open_observer(const struct kp_dm_config *c, struct kp_observer **out,
 			 char *why, size_t len)
 {
-	struct kp_observer_opts o = { .interval_ms = c->interval_ms, .filter = c->nops > 0 };
+	/* self_stats: bpf_stats for /metrics' per-program run time (a few ns per run) */
+	struct kp_observer_opts o = { .interval_ms = c->interval_ms, .filter = c->nops > 0,
+				      .self_stats = true };
 	struct kp_observer *obs;
 	int i, ret;
 
@@ -69,26 +71,30 @@ static int open_parts(struct kp_dm *d, const struct kp_dm_config *c,
 	    d->cfg->http_port == c->http_port)
 		p->http = d->http;
 	else if (!ret && c->http)
-		ret = kp_http_start(&p->http, c->http_host, c->http_port, &d->fig, why, len);
+		ret = kp_http_start(&p->http, c->http_host, c->http_port, d, why, len);
 	if (ret)
 		close_parts(p, running ? d : NULL);
 	return ret;
 }
 
-/* Swap in the new parts and config; close what the new set does not reuse. */
-static void commit(struct kp_dm *d, struct kp_dm_config *c, struct kp_dm_parts *p)
+/*
+ * Swap in the new parts and config (caller holds pol_lock: the HTTP thread
+ * reads d->cfg under it). *old gets what the caller closes after unlocking:
+ * stopping an old listener waits for its thread, which may wait for the lock.
+ */
+static void commit(struct kp_dm *d, struct kp_dm_config *c, struct kp_dm_parts *p,
+		   struct kp_dm_parts *old)
 {
-	struct kp_dm_parts old = { .obs = d->obs, .http = d->http, .ctl_fd = d->ctl_fd };
 	char names[KP_MAX_OPERATORS][KP_OP_NAME_LEN];
 	bool new_obs = p->obs != d->obs;
 	int i;
 
-	snprintf(old.socket, sizeof(old.socket), "%s", d->socket);
+	*old = (struct kp_dm_parts){ .obs = d->obs, .http = d->http, .ctl_fd = d->ctl_fd };
+	snprintf(old->socket, sizeof(old->socket), "%s", d->socket);
 	d->obs = p->obs;
 	d->http = p->http;
 	d->ctl_fd = p->ctl_fd;
 	snprintf(d->socket, sizeof(d->socket), "%s", p->socket);
-	close_parts(&old, d);
 	kp_dm_config_free(d->cfg);
 	free(d->cfg);
 	d->cfg = c;
@@ -143,7 +149,7 @@ static int load(const char *path, struct kp_dm_config **out, char *why, size_t l
 int kp_dm_start(struct kp_dm *d, char *why, size_t len)
 {
 	struct kp_dm_config *c;
-	struct kp_dm_parts p;
+	struct kp_dm_parts p, old;
 	int ret;
 
 	ret = load(d->config, &c, why, len);
@@ -155,7 +161,10 @@ int kp_dm_start(struct kp_dm *d, char *why, size_t len)
 		free(c);
 		return ret;
 	}
-	commit(d, c, &p);
+	pthread_mutex_lock(&d->pol_lock);
+	commit(d, c, &p, &old);
+	pthread_mutex_unlock(&d->pol_lock);
+	close_parts(&old, d);
 	/* the session's open replays the journal: a crashed run's changes are undone first */
 	ret = kp_dm_pol_start(d, why, len);
 	if (ret)
@@ -184,7 +193,7 @@ void kp_dm_reload(struct kp_dm *d)
 {
 	char why[512];
 	struct kp_dm_config *c;
-	struct kp_dm_parts p;
+	struct kp_dm_parts p, old;
 	bool kept;
 	int ret;
 
@@ -208,7 +217,7 @@ void kp_dm_reload(struct kp_dm *d)
 		keep_policies(d->cfg, c);
 	else
 		kp_dm_pol_stop(d, "SIGHUP: the policies changed");
-	commit(d, c, &p);
+	commit(d, c, &p, &old);
 	if (!kept && kp_dm_pol_start(d, why, sizeof(why))) {
 		/* the new policies could not start: nothing runs, nothing stays changed */
 		kp_err("SIGHUP: the new policies did not start: %s; running observe-only", why);
@@ -216,6 +225,7 @@ void kp_dm_reload(struct kp_dm *d)
 		kp_dm_config_free(d->cfg);
 	}
 	pthread_mutex_unlock(&d->pol_lock);
+	close_parts(&old, d);
 	d->reloads++;
 	d->last_reload_error[0] = '\0';
 	say_running(d, "SIGHUP: reloaded");
