@@ -282,6 +282,38 @@ static void assert_restored(const char *skip)
 	}
 }
 
+/*
+ * ctl train: refused while the model has fewer than its initial trials,
+ * then PPO updates on the model alone (the policy's update count grows by
+ * what the answer says, and nothing is applied for it).
+ */
+static void assert_trains(void)
+{
+	long long before;
+	char *out = NULL;
+	json_t *p;
+	int rc = 1;
+
+	for (int i = 0; i < 40 && rc; i++) {
+		free(out);
+		rc = ctl(&rig.d, "train tcp --iterations 3", &out);
+		cr_assert(rc == 0 || (rc == 1 && strstr(out, "too few trials")), "%d %s", rc, out);
+		if (rc)
+			usleep(500000);
+	}
+	cr_assert_eq(rc, 0, "never trained: %s", out);
+	free(out);
+	p = policy_status();
+	before = pol_int(p, "updates");
+	json_decref(p);
+	cr_assert_eq(ctl(&rig.d, "train tcp --iterations 8", &out), 0, "%s", out);
+	cr_assert(strstr(out, "trained: "), "%s", out);
+	free(out);
+	p = policy_status();
+	cr_assert_gt(pol_int(p, "updates"), before, "training made no PPO update");
+	json_decref(p);
+}
+
 Test(policy_sysctl, changes_knobs_in_bounds_and_sigterm_restores, .init = rig_up,
      .fini = rig_down, .timeout = 90)
 {
@@ -309,6 +341,7 @@ Test(policy_sysctl, changes_knobs_in_bounds_and_sigterm_restores, .init = rig_up
 	cr_assert_geq(count_lines(rig.d.log, " -> "), 3);
 	cr_assert_gt(count_lines(rig.d.log, "trial (tcp_connect_p99_us last"), 0, "%s", rig.d.log);
 	json_decref(p);
+	assert_trains();
 	snprintf(path, sizeof(path), "%s/journal", state);
 	cr_assert_gt(count_lines(path, "policy tcp"), 0, "the journal %s has no change of the policy", path);
 	cr_assert_eq(dm_stop(&rig.d, SIGTERM), 0);
