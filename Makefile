@@ -14,7 +14,12 @@
 
 # make check SANITIZE=address,undefined: the same build and suite with ASan
 # and UBSan, in build/san/ (a tree of its own: build/san/kpilot, build/san/build/,
-# links to the sources), since the tests run ./kpilot and build/... .
+# links to the sources), since the tests run ./kpilot and build/... . Without
+# TESTS= it leaves out SAN_LEAVE_OUT: benchmarks and packaging whose code the
+# rest of the suite runs too (tune_profiles: pgbench, fio, sysbench, wrk;
+# bench_tuning, replicas_bench: timed benchmark runs; install: rpmbuild
+# compiles the whole tree; observer_stress: minutes of thread and fork churn).
+SAN_LEAVE_OUT := tune_profiles bench_tuning replicas_bench install observer_stress
 ifneq ($(SANITIZE),)
 OUTPUT   ?= build/san/build
 SAN_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -193,7 +198,8 @@ ifeq ($(SANITIZE),)
 else
 	$(Q)for f in selftests tools Documentation README.md user bpf vmlinux Makefile; do \
 		ln -sfn $(CURDIR)/$$f $(OUTPUT)/../$$f; done
-	$(Q)cd $(OUTPUT)/.. && $(SAN_ENV) KPILOT_SANITIZED=1 tools/run-selftests.sh build/selftests $(filter-out doc-commands,$(TESTS))
+	$(Q)cd $(OUTPUT)/.. && $(SAN_ENV) KPILOT_SANITIZED=1 tools/run-selftests.sh build/selftests \
+		$(or $(filter-out doc-commands,$(TESTS)),$(SAN_TESTS))
 endif
 
 demo: deps
@@ -225,9 +231,13 @@ demo: deps
 # packaging; its rpmbuild compiles the whole tree, many minutes under TCG.
 # test_llm and test_intent_llm are an HTTP client against an in-process server, test_intent and
 # test_intent_run sentence matching and tune runs test_tune covers: no kernel path of their own.
+# test_pipeline_sim is the simulator, pure computation (an hour simulated under 3.6 s natively);
+# test_steer_knob the weights knob's validation; test_replicas_bench runs tools/bench/replicas,
+# a timed benchmark, whose kernel paths test_steer covers.
 VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals bench_tuning \
-	install llm intent intent_run intent_llm
+	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
+SAN_TESTS := $(filter-out $(SAN_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 # Tests that patch kernel text no hold can cover (kpilot probe attaches an
 # fentry program: ftrace rewrites vfs_read's entry) run in a second VM with
 # single-threaded TCG, which has no stale-translation hang (testing.md,

@@ -288,3 +288,33 @@ Test(rollout, misuse_refused)
 	cfg.dim = 0;
 	cr_assert_eq(kp_rollout_create(&r, &cfg), -EINVAL);
 }
+
+/*
+ * Training on the model alone (ctl train): refused before the initial
+ * trials; afterwards it makes PPO updates, also with a proposal pending,
+ * whose outcome is then told as usual and the run goes on.
+ */
+Test(rollout, trains_on_the_model_with_a_proposal_pending)
+{
+	struct kp_rollout_config cfg;
+	struct kp_rollout *r;
+	double u[4];
+	int i, n;
+
+	kp_rollout_config_default(&cfg, 4, 0, 40);
+	cfg.seed = 7;
+	cr_assert_eq(kp_rollout_create(&r, &cfg), 0);
+	cr_assert_eq(kp_rollout_train(r, 1), -EAGAIN);
+	for (i = 0; i < 8; i++) {
+		cr_assert_eq(kp_rollout_propose(r, u), 0);
+		cr_assert_eq(kp_rollout_tell(r, NULL, NULL, synth(u)), 0);
+	}
+	cr_assert_eq(kp_rollout_propose(r, u), 0);
+	n = kp_rollout_train(r, 20);
+	cr_assert_gt(n, 0, "20 rounds of 7 imagined trials made no PPO update (%d)", n);
+	cr_assert_eq(kp_rollout_propose(r, u), -EBUSY, "the pending proposal was lost");
+	cr_assert_eq(kp_rollout_tell(r, NULL, NULL, synth(u)), 0);
+	cr_assert_eq(kp_rollout_propose(r, u), 0);
+	cr_assert_eq(kp_rollout_tell(r, NULL, NULL, synth(u)), 0);
+	kp_rollout_destroy(r);
+}

@@ -46,7 +46,14 @@ hold_static_keys() {
 	# TCP/IP hash and sequence secrets) at the first connect: do it now.
 	"$bb" nc -w 1 127.0.0.1 9 </dev/null >/dev/null 2>&1
 	"$bb" nc -w 1 ::1 9 </dev/null >/dev/null 2>&1
-	echo "vmtest: held the cgroup static keys on ($(cat $cg/cgroup.controllers 2>/dev/null | tr ' ' ,), cpu.max $(cut -d' ' -f1 $cg/cpu.max 2>/dev/null))"
+	# kpilot run turns the BPF run statistics on (BPF_ENABLE_STATS) for its
+	# ns-per-run figures and off at exit: bpf_stats_enabled_key, tested in
+	# every bpf_trace_run*() (a 6.1 guest hung in test_policy_sysctl on that
+	# flip, 2026-12-02). The sysctl holds one reference for the whole run.
+	[ -w /proc/sys/kernel/bpf_stats_enabled ] && echo 1 >/proc/sys/kernel/bpf_stats_enabled
+	# veth's own keys are patched when the module loads: load it now.
+	ip link add vmtest-h0 type veth peer name vmtest-h1 2>/dev/null && ip link del vmtest-h0
+	echo "vmtest: held the cgroup and BPF-statistics static keys on ($(cat $cg/cgroup.controllers 2>/dev/null | tr ' ' ,), cpu.max $(cut -d' ' -f1 $cg/cpu.max 2>/dev/null))"
 }
 
 # For the host's hang watch (watch.sh): the text symbols at their runtime

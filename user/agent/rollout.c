@@ -344,16 +344,25 @@ int kp_rollout_tell(struct kp_rollout *r, const double *u, const double *state, 
 
 int kp_rollout_train(struct kp_rollout *r, int rounds)
 {
-	int before = r->st.ppo_updates, err;
+	float o[OBS_MAX], a[KP_ROLLOUT_MAX_DIM];
+	int before = r->st.ppo_updates, k, err = 0;
 
-	if (r->rows < r->cfg.n_init || r->acted)
+	if (r->rows < r->cfg.n_init)
 		return -EAGAIN;
-	for (int i = 0; i < rounds; i++) {
+	for (int i = 0; i < rounds && !err; i++)
 		err = imagine(r);
-		if (err)
-			return err;
+	/*
+	 * A proposal awaiting its outcome had its step in PPO's open slot,
+	 * which the imagined steps took: give it back, under the policy as
+	 * trained now, so the real outcome is recorded against it.
+	 */
+	if (r->acted) {
+		for (k = 0; k < r->cfg.dim; k++)
+			a[k] = r->pending[k] - r->u_best[k];
+		obs_of(r, r->u_best, r->r_best, r->last_reward, o);
+		err = err ?: kp_ppo_act_given(r->ppo, o, a, NULL);
 	}
-	return r->st.ppo_updates - before;
+	return err ? err : r->st.ppo_updates - before;
 }
 
 void kp_rollout_stats(const struct kp_rollout *r, struct kp_rollout_stats *st)

@@ -61,9 +61,9 @@ int kp_rollout_tell(struct kp_rollout *r, const double *u, const double *state, 
 void kp_rollout_stats(const struct kp_rollout *r, struct kp_rollout_stats *st);
 /*
  * Train the base policy on the model alone: rounds of imagined trials from
- * the incumbent (the same as follow each real one). Returns the PPO updates
- * made, -EAGAIN before the model has its initial trials or while a proposal
- * awaits its outcome, or -errno.
+ * the incumbent (the same as follow each real one); a proposal awaiting its
+ * outcome stays pending. Returns the PPO updates made, -EAGAIN before the
+ * model has its initial trials, or -errno.
  */
 int kp_rollout_train(struct kp_rollout *r, int rounds);
 /* The base policy (PPO): steps from the incumbent, observation as in tuning.md. */
