@@ -51,6 +51,12 @@ hold_static_keys() {
 	# every bpf_trace_run*() (a 6.1 guest hung in test_policy_sysctl on that
 	# flip, 2026-12-02). The sysctl holds one reference for the whole run.
 	[ -w /proc/sys/kernel/bpf_stats_enabled ] && echo 1 >/proc/sys/kernel/bpf_stats_enabled
+	# bpf_user_rnd_init_once() flips a one-way key when the first program
+	# calling bpf_get_prandom_u32() loads (kpilot's steering): load it now.
+	if [ -f "$proj/build/bpf/steer.bpf.o" ] &&
+	   bpftool prog loadall "$proj/build/bpf/steer.bpf.o" /sys/fs/bpf/vmtest-rnd 2>/dev/null; then
+		rm -rf /sys/fs/bpf/vmtest-rnd
+	fi
 	# veth's own keys are patched when the module loads: load it now.
 	ip link add vmtest-h0 type veth peer name vmtest-h1 2>/dev/null && ip link del vmtest-h0
 	echo "vmtest: held the cgroup and BPF-statistics static keys on ($(cat $cg/cgroup.controllers 2>/dev/null | tr ' ' ,), cpu.max $(cut -d' ' -f1 $cg/cpu.max 2>/dev/null))"
