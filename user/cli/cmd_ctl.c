@@ -160,7 +160,7 @@ static json_t *request(void)
 
 	if (ctl_args.nwords > 1)
 		json_object_set_new(req, "policy", json_string(ctl_args.word[1]));
-	if (!strcmp(cmd, "explore"))
+	if (!strcmp(cmd, "explore") && ctl_args.nwords > 2)
 		json_object_set_new(req, "on", json_boolean(!strcmp(ctl_args.word[2], "on")));
 	if (ctl_args.batch)
 		json_object_set_new(req, "batch_size", json_integer(ctl_args.batch));
@@ -179,7 +179,8 @@ int cmd_ctl(int argc, char **argv)
 
 	memset(&ctl_args, 0, sizeof(ctl_args));
 	ctl_args.socket = KP_DM_SOCKET;
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	/* argp_error() exits: no command word is only the analyzer's path */
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL) || !ctl_args.nwords)
 		return KP_EXIT_USAGE;
 	req = request();
 	ret = kp_ctl_request(ctl_args.socket, req, &resp, why, sizeof(why));

@@ -99,8 +99,10 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "too many arguments");
 		break;
 	case ARGP_KEY_END:
-		if (!a->verb || (strcmp(a->verb, "run") && strcmp(a->verb, "calibrate")))
+		if (!a->verb || (strcmp(a->verb, "run") && strcmp(a->verb, "calibrate"))) {
 			argp_error(state, "give calibrate or run");
+			break;
+		}
 		if (!strcmp(a->verb, "calibrate") && (!a->ntraces || !a->out))
 			argp_error(state, "calibrate: give TRACE... and -o MODEL");
 		if (!strcmp(a->verb, "run") && (!a->model || !a->rate_trace))

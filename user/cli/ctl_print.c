@@ -95,8 +95,9 @@ void ctl_print(const char *cmd, json_t *resp)
 	if (!strcmp(cmd, "policies")) {
 		if (!json_array_size(pols))
 			printf("no policies: this daemon runs observe-only\n");
-		json_array_foreach(pols, i, p)
+		json_array_foreach(pols, i, p) {
 			print_policy(p);
+		}
 		return;
 	}
 	json_array_foreach(json_object_get(resp, "saved"), i, p) {

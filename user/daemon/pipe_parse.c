@@ -47,8 +47,9 @@ static int inline_desc(struct pp *pp, struct kp_json *x, const char *path, json_
 	size_t i;
 	int ret;
 
-	json_array_foreach(json_object_get(obj, "operators"), i, v)
+	json_array_foreach(json_object_get(obj, "operators"), i, v) {
 		json_array_append_new(ops, json_pack("{s:O, s:s}", "name", v, "cgroup", "unused"));
+	}
 	o = json_pack("{s:s, s:f, s:{s:[s], s:s, s:s}, s:o, s:O}", "pipeline", "inline",
 		      "cpu_budget", budget > 0 ? budget : 1.0, "launcher", "command", "none",
 		      "pids", "start_line", "report", "interval_lines", "operators", ops,

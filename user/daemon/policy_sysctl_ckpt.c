@@ -117,7 +117,7 @@ static int check_match(const struct sk_priv *k, struct kp_ckpt_reader *r, char *
 
 static int read_payload(struct sk_priv *k, struct kp_ckpt_reader *r, char *why, size_t len)
 {
-	long long best[SK_MAX_KNOBS];
+	long long best[SK_MAX_KNOBS] = { 0 };
 	uint32_t n;
 	int ret = check_match(k, r, why, len);
 

@@ -128,15 +128,15 @@ static int push(struct queue *q, double n, double birth)
 		q->c[tail].n += n;
 		return 0;
 	}
-	if (q->len == q->cap) {
-		c = malloc(sizeof(*c) * (q->cap ? q->cap * 2 : 64));
+	if (q->len >= q->cap || q->cap <= 0) {
+		c = malloc(sizeof(*c) * (q->cap > 0 ? (size_t)q->cap * 2 : 64));
 		if (!c)
 			return -ENOMEM;
-		for (i = 0; i < q->len; i++)
+		for (i = 0; q->cap > 0 && i < q->len; i++)
 			c[i] = q->c[(q->head + i) % q->cap];
 		free(q->c);
 		q->c = c;
-		q->cap = q->cap ? q->cap * 2 : 64;
+		q->cap = q->cap > 0 ? q->cap * 2 : 64;
 		q->head = 0;
 	}
 	q->c[(q->head + q->len++) % q->cap] = (struct cohort){ n, birth };
@@ -238,8 +238,9 @@ static void run_op(struct kp_sim *s, int i, double f)
 	}
 	if (s->source[i]) {
 		s->due[i] -= k;
-		c[0] = (struct cohort){ k, s->now };
-		n = k > 0;
+		n = 0;
+		if (k > 0)
+			c[n++] = (struct cohort){ k, s->now };
 	} else {
 		n = pop(&s->q[i], k, c, 256);
 	}

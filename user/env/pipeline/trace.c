@@ -231,8 +231,9 @@ static int parse_header(struct kp_trace *tr, json_t *h, char *why, size_t len)
 	snprintf(tr->algo, sizeof(tr->algo), "%s",
 		 json_string_value(json_object_get(h, "algo")) ?: "");
 	tr->budget = num(h, "budget");
-	json_array_foreach(ops, i, v)
+	json_array_foreach(ops, i, v) {
 		snprintf(tr->op[tr->nops++], sizeof(tr->op[0]), "%s", json_string_value(v) ?: "");
+	}
 	json_array_foreach(edges, i, v) {
 		int a = op_of(tr, json_string_value(json_array_get(v, 0)));
 		int b = op_of(tr, json_string_value(json_array_get(v, 1)));
