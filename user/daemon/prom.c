@@ -293,12 +293,13 @@ static void write_knobs(FILE *out, const struct kp_policy *pol, int n)
 		for (int i = 0; i < n; i++)
 			for (int j = 0; j < pol[i].nknobs; j++) {
 				const struct kp_pol_knob *k = &pol[i].knobs[j];
-				const char *f = (const char *)k + c->off;
+				const char *f;
 
-				if (c->off == (size_t)-1) {
+				if (c->off == (size_t)-1) {	/* the value: no counter field */
 					knob_value(out, &pol[i], k);
 					continue;
 				}
+				f = (const char *)k + c->off;
 				fprintf(out, "%s{policy=\"", c->name);
 				label_value(out, pol[i].name);
 				fprintf(out, "\",knob=\"");
