@@ -103,7 +103,13 @@ Test(safety_disk, kpilot_set_refuses_what_a_full_state_dir_cannot_record, .fini 
  * goes in, then a change is refused before its write, and the knob keeps the
  * last value the journal recorded; closing still leaves the original.
  */
-Test(safety_disk, the_journal_refuses_a_change_it_cannot_record, .init = setup1, .fini = teardown)
+static void teardown_all(void)
+{
+	cleanup();
+	teardown();
+}
+
+Test(safety_disk, the_journal_refuses_a_change_it_cannot_record, .init = setup1, .fini = teardown_all)
 {
 	struct kp_session_opts o = { .root = root, .clock = fake_clock };
 	struct kp_change c = { "net.core.somaxconn", "" };

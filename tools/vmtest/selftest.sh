@@ -93,7 +93,7 @@ export VMTEST_ACCEL=tcg
 # testing.md): the guest's own cgroup holds it on.
 [ "${VMTEST_TCG_THREAD:-}" = single ] ||
 	{ vm 0 key-hold 60 'sh tools/vmtest/toggle-key.sh 300' &&
-	  need key-hold '^vmtest: held the cgroup static keys on' &&
+	  need key-hold '^vmtest: held the cgroup and BPF-statistics static keys on' &&
 	  need key-hold 'toggle-key: 300 toggles, no hang' && unpatched key-hold; }
 # Without the holds (and without the hang: single-threaded TCG) textpoke
 # names what a flip patches: CFS bandwidth's sites in the scheduler.
