@@ -17,7 +17,7 @@ fi
 [ -n "$bins" ] || { echo "no selftests in $dir" >&2; exit 2; }
 
 pass=0 fail=0 skip=0 rc=0 broken= failed=
-log=$(mktemp); trap 'rm -f "$log"' EXIT
+log=$(mktemp); times=$(mktemp); trap 'rm -f "$log" "$times"' EXIT
 for b in $bins; do
 	name=$(basename "$b")
 	case "$name" in
@@ -25,8 +25,10 @@ for b in $bins; do
 	*) jobs=1 ;;
 	esac
 	printf '== %s\n' "$name"
+	t0=$(date +%s%N)
 	"$b" --jobs="$jobs" --color=never --short-filename --verbose >"$log" 2>&1
 	r=$?
+	echo "$(( ($(date +%s%N) - t0) / 1000000 )) ${name#test_}" >>"$times"
 	# Criterion prints one line per failing/skipped test and a synthesis line.
 	grep -v '^\[----\] *$' "$log" | grep -E '^\[(FAIL|SKIP|----|====)\]' | grep -v 'Running\|Criterion v'
 	t=$(sed -n 's/.*Tested: \([0-9]*\).*/\1/p' "$log" | tail -n1)
@@ -45,6 +47,8 @@ for b in $bins; do
 		grep -E '^\[WARN\]' "$log" | head -n 3
 	fi
 done
+# Where the time went: CI keeps only a log's end (and has a budget).
+echo "selftests: slowest (ms):$(sort -rn "$times" | head -n 8 | awk '{printf " %s %d", $2, $1}')"
 {
 	echo "selftests: $pass passed, $fail failed, $skip skipped${broken:+, $broken binaries failed after passing}"
 	[ -z "$failed" ] || echo "selftests failed:$failed"
