@@ -18,8 +18,12 @@
 # TESTS= it leaves out SAN_LEAVE_OUT: benchmarks and packaging whose code the
 # rest of the suite runs too (tune_profiles: pgbench, fio, sysbench, wrk;
 # bench_tuning, replicas_bench: timed benchmark runs; install: rpmbuild
-# compiles the whole tree; observer_stress: minutes of thread and fork churn).
-SAN_LEAVE_OUT := tune_profiles bench_tuning replicas_bench install observer_stress
+# compiles the whole tree; observer_stress: minutes of thread and fork churn;
+# tune_external, signals, wordcount_signals, pipeline_env: tune's, the signal
+# handlers' and the pipeline's code again, dozens of runs: the slowest binaries
+# natively, 80 s each, CI's budget of testing.md).
+SAN_LEAVE_OUT := tune_profiles bench_tuning replicas_bench install observer_stress \
+	tune_external signals wordcount_signals pipeline_env
 ifneq ($(SANITIZE),)
 OUTPUT   ?= build/san/build
 SAN_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -236,7 +240,16 @@ demo: deps
 # a timed benchmark, whose kernel paths test_steer covers.
 VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals bench_tuning \
 	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench
-VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
+# Run on the newest guest kernel only (VMTEST_ONCE_KERNEL; any kernel when
+# VMTEST_TESTS names them): their kernel contact is files whose interface is
+# the same from 5.10 to 6.12 (cgroup v2's cpu.max and cpu.stat, sysctl text)
+# or none at all (parsers, reports, the journal), and no BPF program of their
+# own; three kernels of them cost CI minutes for nothing (testing.md, "CI budget").
+VMTEST_ONCE := policy_pipeline pipeline_trace pipeline_env daemon_config opspec report log metrics env \
+	tune_config tune_report safety_trust safety_journal
+VMTEST_ONCE_KERNEL := 6.12
+VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT) $(if $(filter $(VMTEST_ONCE_KERNEL),$(KERNEL)),,$(VMTEST_ONCE)),\
+	$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 SAN_TESTS := $(filter-out $(SAN_LEAVE_OUT),$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
 # Tests that patch kernel text no hold can cover (kpilot probe attaches an
 # fentry program: ftrace rewrites vfs_read's entry) run in a second VM with

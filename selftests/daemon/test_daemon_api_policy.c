@@ -169,6 +169,19 @@ Test(daemon_api_policy, ctl_pause_resume_explore_save_rollback, .fini = fini, .t
 	/* save: the checkpoint is written where status says */
 	cr_assert_eq(ctl(&d, "save fin", &out), 0, "%s", out);
 	free(out);
+	/* /stats: the agent's buffer is the trials it keeps (never null for this kind) */
+	cr_assert_eq(http_get(d.port, "/stats", &m), 200);
+	json_t *st = json_loads(m, 0, NULL), *sp;
+
+	cr_assert_not_null(st, "%s", m);
+	sp = json_array_get(json_object_get(st, "policies"), 0);
+	cr_assert(json_is_integer(json_object_get(sp, "buffer_size")), "%s", m);
+	cr_assert_eq(json_integer_value(json_object_get(sp, "buffer_size")),
+		     json_integer_value(json_object_get(json_object_get(json_object_get(sp, "state"),
+			"agent"), "trials")), "%s", m);
+	cr_assert(json_is_string(json_object_get(sp, "checkpoint")), "%s", m);
+	json_decref(st);
+	free(m);
 	/* train: the random agent has no model: refused, the same on both paths (ppo: test_policy_sysctl) */
 	int rc = ctl(&d, "train fin --iterations 2", &out);
 

@@ -339,6 +339,8 @@ Test(policy_sysctl, changes_knobs_in_bounds_and_sigterm_restores, .init = rig_up
 	/* one line per change, with the reason; the journal has them */
 	cr_assert_geq(count_lines(rig.d.log, "kpilot: info: policy tcp: net."), pol_int(p, "changes"));
 	cr_assert_geq(count_lines(rig.d.log, " -> "), 3);
+	cr_assert_eq(count_lines(rig.d.log, "(policy tcp:"), 0, "the session logged changes too: %s",
+		     rig.d.log);
 	cr_assert_gt(count_lines(rig.d.log, "trial (tcp_connect_p99_us last"), 0, "%s", rig.d.log);
 	json_decref(p);
 	assert_trains();

@@ -23,6 +23,8 @@ static int open_session(struct kp_dm *d, char *why, size_t len)
 		.step_policy = KP_STEP_CLAMP,
 		/* stop() restores unless keep_on_exit; a crash is recovered at the next start */
 		.keep = true,
+		/* kp_pol_apply's line names the policy: one line per change, not two */
+		.quiet_changes = true,
 	};
 	int ret;
 

@@ -286,8 +286,9 @@ static json_t *status(struct kp_policy *p)
 
 	if (k->ro)
 		kp_rollout_stats(k->ro, &st);
+	/* buffer_size (/stats): the trials the agent learns from, its replay */
 	o = json_pack("{s:{s:s, s:s, s:s, s:i}, s:o, s:o, s:{s:o, s:o}, s:o, s:o, s:I, s:I, s:i, "
-		      "s:b, s:s}",
+		      "s:b, s:s, s:i}",
 		      "objective", "operator", k->op, "metric", sk_metrics[k->metric].name,
 		      "goal", k->minimize ? "minimize" : "maximize", "min_samples", k->min_samples,
 		      "baseline", num_or_null(k->have_base, k->base),
@@ -297,7 +298,7 @@ static json_t *status(struct kp_policy *p)
 		      "original", values_json(k, 0), "current", values_json(k, 1),
 		      "measured", (json_int_t)k->measured, "skipped", (json_int_t)k->skipped,
 		      "regressions_in_a_row", k->bad, "loaded_checkpoint", k->loaded,
-		      "last_action", k->last_why);
+		      "last_action", k->last_why, "buffer_size", k->nhist);
 	if (o)
 		json_object_set_new(o, "agent", json_pack("{s:s, s:i, s:i, s:o}", "name", p->agent,
 			"trials", k->nhist, "ppo_updates", st.ppo_updates,

@@ -239,9 +239,10 @@ static int write_one(struct kp_session *s, struct pending *p, const char *reason
 	if (err)
 		return err;
 	p->c->status = p->clamped ? KP_CH_CLAMPED : KP_CH_APPLIED;
-	kp_info("%s%s%s: %s -> %s (%s%s)", k->name, k->netns[0] ? " in netns " : "", k->netns,
-		p->c->old, p->c->applied, reason ? reason : "no reason given",
-		p->clamped ? ", step clamped" : "");
+	if (!s->quiet_changes)
+		kp_info("%s%s%s: %s -> %s (%s%s)", k->name, k->netns[0] ? " in netns " : "",
+			k->netns, p->c->old, p->c->applied, reason ? reason : "no reason given",
+			p->clamped ? ", step clamped" : "");
 	return 0;
 }
 

@@ -101,6 +101,7 @@ int sess_open(const struct kp_session_opts *o, struct kp_session **out,
 	snprintf(s->cmd, sizeof(s->cmd), "%s", o->cmd ? o->cmd : "session");
 	s->dry_run = o->dry_run;
 	s->keep = o->keep;
+	s->quiet_changes = o->quiet_changes;
 	s->policy = o->step_policy;
 	s->budget = o->cpu_budget;
 	s->thr = o->regress_threshold > 0 ? o->regress_threshold : 0.10;

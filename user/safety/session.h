@@ -44,6 +44,7 @@ struct kp_session_opts {
 	const char *cmd;		/* who, for the journal: "set", "tune" */
 	bool dry_run;			/* validate and report; write nothing */
 	bool keep;			/* leave values in place at close (kpilot set) */
+	bool quiet_changes;		/* the caller logs each change (run's policy lines) */
 	enum kp_step_policy step_policy;
 	double cpu_budget;		/* CPUs the session's cpu.max quotas may sum to; 0: none */
 	double regress_threshold;	/* relative reward drop that counts; 0: 0.10 */

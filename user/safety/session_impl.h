@@ -59,7 +59,7 @@ struct kp_session {
 	bool own_ns;			/* the netns is the caller's own: no step limit */
 	struct kp_target t;
 	unsigned long long nsino;
-	bool dry_run, keep;
+	bool dry_run, keep, quiet_changes;
 	enum kp_step_policy policy;
 	double budget;
 	double thr;
