@@ -389,3 +389,92 @@ Test(daemon, prometheus_scrapes_it, .fini = prom_fini, .timeout = 180)
 	cr_assert_gt(prom_query(pport, "kpilot_observed_runqueue_latency_seconds_count"), 0);
 	cr_assert_eq(dm_stop(&d, SIGTERM), 0);
 }
+
+static long bpf_stats_enabled(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * The kernel's own count of runs of the observer's sched_switch program
+ * (bpftool shows run_cnt only while statistics were on); -1: no bpftool or
+ * no such program.
+ */
+static long long switch_runs(void)
+{
+	char *text = NULL;
+	size_t n = 0;
+	long long runs = -1;
+	json_t *all, *p;
+	size_t i;
+	FILE *f = popen("bpftool -j prog show 2>/dev/null", "r");
+
+	if (!f)
+		return -1;
+	if (getdelim(&text, &n, '\0', f) < 0) {
+		pclose(f);
+		free(text);
+		return -1;
+	}
+	pclose(f);
+	all = json_loads(text, 0, NULL);
+	free(text);
+	json_array_foreach(all, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+
+		if (name && strstr(name, "sched_sw"))
+			runs = (runs < 0 ? 0 : runs) + json_integer_value(json_object_get(p, "run_cnt"));
+	}
+	json_decref(all);
+	return runs;
+}
+
+/*
+ * bpf_stats (default on) keeps the kernel's BPF run statistics on while the
+ * daemon runs, for the per-program series; false leaves the host's switch
+ * alone and serves no such series. The kernel's run counts (bpftool) are the
+ * ground truth; where the sysctl holds the statistics on (the VM guests do),
+ * only the series are checked.
+ */
+Test(daemon, bpf_stats_on_by_default_and_false_leaves_the_kernel_alone, .fini = fini,
+     .timeout = 120)
+{
+	long before = bpf_stats_enabled();
+	char *m = NULL;
+
+	dm_need_root();
+	cr_assert_geq(before, 0, "no /proc/sys/kernel/bpf_stats_enabled");
+	dm_init(&d, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200}\n");
+	dm_start(&d);
+	dm_wait_windows(&d, 3);
+	cr_assert_gt(switch_runs(), 0, "the default turns the kernel's statistics on");
+	cr_assert_eq(http_get(d.port, "/metrics", &m), 200);
+	cr_assert_gt(count_lines(m, "kpilot_observer_program_runs_total{program="), 0, "%s", m);
+	cr_assert_gt(count_lines(m, "kpilot_observer_program_run_seconds_total{program="), 0);
+	free(m);
+	cr_assert_eq(dm_stop(&d, SIGTERM), 0);
+	fini();
+
+	dm_init(&d, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200, "
+		 "\"bpf_stats\": false}\n");
+	dm_start(&d);
+	dm_wait_windows(&d, 3);
+	if (!before)
+		cr_assert_eq(switch_runs(), 0, "bpf_stats false turned the statistics on");
+	else
+		cr_log_info("bpf_stats_enabled is held at %ld here: only the series checked", before);
+	cr_assert_eq(http_get(d.port, "/metrics", &m), 200);
+	cr_assert_eq(count_lines(m, "kpilot_observer_program_run"), 0, "%s", m);
+	cr_assert_gt(prom_value(m, "kpilot_observer_windows_total"), 1, "the rest is served");
+	promtool_clean(m);
+	free(m);
+	cr_assert_eq(dm_stop(&d, SIGTERM), 0);
+}

@@ -18,6 +18,7 @@ void kp_dm_config_defaults(struct kp_dm_config *c)
 	strcpy(c->state_dir, KP_DM_STATE_DIR);
 	c->interval_ms = 1000;
 	c->top_processes = KP_DM_TOP_DEFAULT;
+	c->bpf_stats = true;
 }
 
 /* "ADDR:PORT" with a numeric IPv4 address or "[IPv6]:PORT"; loopback unless allowed. */
@@ -178,7 +179,7 @@ int kp_dm_config_parse(const char *text, const char *origin, struct kp_dm_config
 {
 	static const char *const keys[] = { "http", "socket", "state_dir", "operators",
 					    "top_processes", "interval_ms", "policies", "keep_on_exit",
-					    "token_file", NULL };
+					    "token_file", "bpf_stats", NULL };
 	struct kp_json x = { .origin = origin, .why = why, .len = len };
 	long long v;
 	json_t *root = NULL;
@@ -205,6 +206,8 @@ int kp_dm_config_parse(const char *text, const char *origin, struct kp_dm_config
 	c->interval_ms = (unsigned int)v;
 	if (!ret)
 		ret = kp_json_bool(&x, root, "$", "keep_on_exit", &c->keep_on_exit);
+	if (!ret)
+		ret = kp_json_bool(&x, root, "$", "bpf_stats", &c->bpf_stats);
 	if (!ret)
 		ret = kp_json_str(&x, root, "$", "token_file", false, c->token_file,
 				  sizeof(c->token_file));
@@ -257,7 +260,7 @@ bool kp_dm_config_same_observer(const struct kp_dm_config *a, const struct kp_dm
 {
 	int i;
 
-	if (a->nops != b->nops || a->interval_ms != b->interval_ms)
+	if (a->nops != b->nops || a->interval_ms != b->interval_ms || a->bpf_stats != b->bpf_stats)
 		return false;
 	for (i = 0; i < a->nops; i++)
 		if (memcmp(&a->ops[i], &b->ops[i], sizeof(a->ops[i])))

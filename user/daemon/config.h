@@ -35,6 +35,7 @@ struct kp_dm_config {
 	int npol;
 	char *pol_json;			/* the "policies" text, canonical: a reload compares it */
 	bool keep_on_exit;		/* leave managed knobs as they are at stop */
+	bool bpf_stats;			/* the kernel's BPF run statistics on while running (host-wide) */
 	char token_file[4096];		/* HTTP mutating requests: a root-only file's text ("" none) */
 };
 

@@ -189,6 +189,8 @@ static void write_self(FILE *out, const struct kp_dm_figures *f)
 /* bpf_stats: rate(..._run_seconds_total) / rate(..._runs_total) is the time per run. */
 static void write_progs(FILE *out, const struct kp_dm_figures *f)
 {
+	if (!f->nprogs)
+		return;
 	fprintf(out, "# HELP kpilot_observer_program_runs_total Runs of each observer BPF "
 		"program (bpf_stats).\n# TYPE kpilot_observer_program_runs_total counter\n");
 	for (int i = 0; i < f->nprogs; i++)

@@ -19,7 +19,7 @@ static int open_observer(const struct kp_dm_config *c, struct kp_observer **out,
 {
 	/* self_stats: bpf_stats for /metrics' per-program run time (a few ns per run) */
 	struct kp_observer_opts o = { .interval_ms = c->interval_ms, .filter = c->nops > 0,
-				      .self_stats = true };
+				      .self_stats = c->bpf_stats };
 	struct kp_observer *obs;
 	int i, ret;
 
