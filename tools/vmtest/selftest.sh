@@ -99,7 +99,10 @@ export VMTEST_ACCEL=tcg
 # names what a flip patches: CFS bandwidth's sites in the scheduler.
 # One retry when no patch at all was reported: a CI run on 2026-12-01 saw
 # none of the ~270 (the same case passed at once after; cause not found).
-tp='sh tools/vmtest/toggle-key.sh 3'
+# 20 toggles, not 3: with 3, two runs in three reported nothing on
+# 2026-12-02 (twice in a row once), with 20 three of three did; a late
+# start of the watch would explain it, not proven.
+tp='sh tools/vmtest/toggle-key.sh 20'
 VMTEST_HOLD=0 VMTEST_TCG_THREAD=single vm 0 textpoke-report 60 "$tp" &&
 	{ grep -q 'kernel text patched at' "$log" || { echo "textpoke-report: nothing reported; once more";
 		VMTEST_HOLD=0 VMTEST_TCG_THREAD=single vm 0 textpoke-report 60 "$tp"; }; } &&
