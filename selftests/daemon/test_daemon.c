@@ -410,21 +410,15 @@ static long bpf_stats_enabled(void)
  */
 static long long switch_runs(void)
 {
-	char *text = NULL;
-	size_t n = 0;
+	char *text;
 	long long runs = -1;
 	json_t *all, *p;
 	size_t i;
-	FILE *f = popen("bpftool -j prog show 2>/dev/null", "r");
 
-	if (!f)
-		return -1;
-	if (getdelim(&text, &n, '\0', f) < 0) {
-		pclose(f);
+	if (run_sh(&d, "bpftool -j prog show", &text)) {
 		free(text);
 		return -1;
 	}
-	pclose(f);
 	all = json_loads(text, 0, NULL);
 	free(text);
 	json_array_foreach(all, i, p) {
