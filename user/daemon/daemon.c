@@ -41,7 +41,8 @@ static int window(struct kp_dm *d)
 		return ret;
 	iv = kp_observer_interval(d->obs);
 	kp_observer_counters(d->obs, &ev, &rec, &drops);
-	n = kp_observer_prog_stats(d->obs, progs, KP_DM_MAX_PROGS);
+	/* without bpf_stats the kernel counts nothing: no series rather than zeros */
+	n = d->cfg->bpf_stats ? kp_observer_prog_stats(d->obs, progs, KP_DM_MAX_PROGS) : 0;
 	pthread_mutex_lock(&d->fig.lock);
 	kp_dm_fig_progs(&d->fig, progs, n);
 	ret = kp_dm_fig_window(&d->fig, iv, op_name, d->obs, d->cfg->top_processes, ev, rec,

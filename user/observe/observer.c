@@ -309,9 +309,6 @@ int kp_observer_prog_stats(const struct kp_observer *obs, struct kp_prog_stat *o
 {
 	int n = 0;
 
-	/* without self_stats the kernel counts nothing for us: no rows rather than zeros */
-	if (!obs->opts.self_stats)
-		return 0;
 	n = obj_prog_stats(obs->sched->obj, out, n, max);
 	n = obj_prog_stats(obs->block->obj, out, n, max);
 	return obj_prog_stats(obs->tcp->obj, out, n, max);

@@ -77,7 +77,7 @@ void kp_observer_reset(struct kp_observer *obs);
 void kp_observer_counters(const struct kp_observer *obs, __u64 *events, __u64 *records,
 			  __u64 *drops);
 
-/* bpf_stats per attached program; returns count, 0 without opts.self_stats. */
+/* bpf_stats per attached program (needs opts.self_stats); returns count. */
 int kp_observer_prog_stats(const struct kp_observer *obs, struct kp_prog_stat *out, int max);
 
 #endif
