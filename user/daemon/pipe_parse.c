@@ -138,19 +138,16 @@ static int parse_ops(struct pp *pp, struct kp_json *x, json_t *obj, const char *
 	return 0;
 }
 
+/* A Prometheus source's series names (the URL is pp_src_parse's). */
 static int parse_prom(struct pp *pp, struct kp_json *x, json_t *r, const char *p)
 {
 	static const char *const keys[] = { "in", "out", "target", "throughput", "label", NULL };
 	struct pp_src *s = &pp->src;
-	char url[256], why[384], mp[160];
+	char mp[160];
 	json_t *m;
 	int ret;
 
-	ret = kp_json_str(x, r, p, "prometheus", true, url, sizeof(url));
-	if (!ret && pp_src_prom_url(s, url, why, sizeof(why)))
-		ret = kp_json_fail(x, p, "prometheus: %s", why);
-	if (!ret)
-		ret = kp_json_obj(x, r, p, "metrics", true, &m);
+	ret = kp_json_obj(x, r, p, "metrics", true, &m);
 	if (ret)
 		return ret;
 	snprintf(mp, sizeof(mp), "%s.metrics", p);
@@ -162,7 +159,6 @@ static int parse_prom(struct pp *pp, struct kp_json *x, json_t *r, const char *p
 	ret = ret ?: kp_json_str(x, m, mp, "throughput", false, s->m_throughput,
 				 sizeof(s->m_throughput));
 	ret = ret ?: kp_json_str(x, m, mp, "label", false, s->label, sizeof(s->label));
-	s->type = PP_SRC_PROM;
 	return ret;
 }
 
@@ -176,21 +172,15 @@ static int parse_rates(struct pp *pp, struct kp_json *x, json_t *obj, const char
 	snprintf(p, sizeof(p), "%s.rates", path);
 	ret = kp_json_obj(x, obj, path, "rates", true, &r);
 	ret = ret ?: kp_json_keys(x, p, r, keys);
+	ret = ret ?: pp_src_parse(&pp->src, x, r, p);
 	if (ret)
 		return ret;
-	if (!json_object_get(r, "file") == !json_object_get(r, "prometheus"))
-		return kp_json_fail(x, p, "give exactly one of \"file\" (JSON lines, a file or a "
-				    "FIFO) and \"prometheus\" (an http://127.0.0.1:PORT/PATH endpoint)");
-	if (json_object_get(r, "prometheus"))
+	if (pp->src.type == PP_SRC_PROM)
 		return parse_prom(pp, x, r, p);
 	if (json_object_get(r, "metrics"))
 		return kp_json_fail(x, p, "\"metrics\" names Prometheus series; a file's report "
 				    "fields are the description's \"metrics\"");
-	ret = kp_json_str(x, r, p, "file", true, pp->src.path, sizeof(pp->src.path));
-	if (!ret && pp->src.path[0] != '/')
-		ret = kp_json_fail(x, p, "file '%s' is not an absolute path", pp->src.path);
-	pp->src.type = PP_SRC_FILE;
-	return ret;
+	return 0;
 }
 
 static int parse_numbers(struct pp *pp, struct kp_json *x, json_t *obj, const char *path)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include "daemon/pipe_src.h"
+#include "lib/json.h"
 
 #define READS_PER_TAKE	64		/* 4 MiB a step at most: a flood cannot stall the loop */
 #define PROM_MAX	(1 << 20)
@@ -41,7 +42,7 @@ static void fold_line(struct pp_src *s, const struct kp_pipe_desc *d, const char
 	if (json_is_string(ev) && strcmp(json_string_value(ev), "interval"))
 		goto cleanup;
 	ops = json_object_get(j, d->m_ops);
-	if (!json_is_object(ops)) {
+	if (d->nops && !json_is_object(ops)) {
 		s->bad_lines++;
 		goto cleanup;
 	}
@@ -203,6 +204,30 @@ int pp_src_prom_url(struct pp_src *s, const char *url, char *why, size_t len)
 	snprintf(s->req_path, sizeof(s->req_path), "%s", *slash ? slash : "/");
 	s->port = (unsigned int)port;
 	return 0;
+}
+
+int pp_src_parse(struct pp_src *s, struct kp_json *x, json_t *r, const char *p)
+{
+	char url[256], why[384];
+	int ret;
+
+	s->fd = -1;
+	s->last_target = s->max_p99 = NAN;
+	if (!json_object_get(r, "file") == !json_object_get(r, "prometheus"))
+		return kp_json_fail(x, p, "give exactly one of \"file\" (JSON lines, a file or a "
+				    "FIFO) and \"prometheus\" (an http://127.0.0.1:PORT/PATH endpoint)");
+	if (json_object_get(r, "prometheus")) {
+		s->type = PP_SRC_PROM;
+		ret = kp_json_str(x, r, p, "prometheus", true, url, sizeof(url));
+		if (!ret && pp_src_prom_url(s, url, why, sizeof(why)))
+			ret = kp_json_fail(x, p, "prometheus: %s", why);
+		return ret;
+	}
+	s->type = PP_SRC_FILE;
+	ret = kp_json_str(x, r, p, "file", true, s->path, sizeof(s->path));
+	if (!ret && s->path[0] != '/')
+		ret = kp_json_fail(x, p, "file '%s' is not an absolute path", s->path);
+	return ret;
 }
 
 /* GET the endpoint (1 s timeouts: the daemon's loop waits for it). A malloc'd body or NULL. */

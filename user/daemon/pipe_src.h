@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include "env/pipeline/pipeline_desc.h"
 
 #define PP_SRC_BUF	65536
@@ -52,12 +53,23 @@ struct pp_src {
 	char error[256];		/* the last problem, "" none */
 };
 
+struct kp_json;
+
+/*
+ * The source members of a rates object r at path p: exactly one of "file"
+ * (an absolute path) and "prometheus" (a loopback URL); the object's other
+ * members are the caller's. Also readies s (no fd yet). 0 or -EINVAL in x.
+ */
+int pp_src_parse(struct pp_src *s, struct kp_json *x, json_t *r, const char *p);
+
 /* Parse "prometheus": URL (http://127.0.0.1:PORT/PATH, loopback only). 0 or -EINVAL with why. */
 int pp_src_prom_url(struct pp_src *s, const char *url, char *why, size_t len);
 
 /*
  * Read what arrived and fold it into a measurement of d's operators (its
- * metric names for the file source); resets the accumulators. 0 with m
+ * metric names for the file source); resets the accumulators. A d without
+ * operators (a sysctl policy's rate objective) reads only its throughput
+ * name: the file's lines need no per-operator member. 0 with m
  * filled (m->lines may be 0: nothing new), or -errno with s->error set.
  */
 int pp_src_take(struct pp_src *s, const struct kp_pipe_desc *d, double now, struct pp_meas *m);
