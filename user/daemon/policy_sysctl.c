@@ -118,23 +118,26 @@ static int parse_knobs(struct kp_json *x, const char *path, json_t *obj, struct 
 	return 0;
 }
 
-static int parse_objective(struct kp_json *x, const char *path, json_t *obj,
+const char *sk_metric_name(const struct sk_priv *k)
+{
+	return k->metric == SK_RATE ? k->rate_metric : sk_metrics[k->metric].name;
+}
+
+/* The operator, or the rate source's file or URL. */
+static const char *sk_source(const struct sk_priv *k)
+{
+	if (k->metric != SK_RATE)
+		return k->op;
+	return k->src.type == PP_SRC_FILE ? k->src.path : k->src.url;
+}
+
+/* An operator's metric: one of sk_metrics. */
+static int parse_op_metric(struct kp_json *x, const char *p, const char *metric,
 			   const struct kp_dm_config *cfg, struct sk_priv *k)
 {
-	static const char *const ok[] = { "operator", "metric", "goal", "min_samples", NULL };
-	char p[128], metric[64], goal[16] = "minimize", list[160] = "";
-	long long ms;
-	json_t *o;
-	int ret, i;
+	char list[160] = "";
+	int i;
 
-	snprintf(p, sizeof(p), "%s.objective", path);
-	ret = kp_json_obj(x, obj, path, "objective", true, &o);
-	ret = ret ?: kp_json_keys(x, p, o, ok);
-	ret = ret ?: kp_json_str(x, o, p, "operator", true, k->op, sizeof(k->op));
-	ret = ret ?: kp_json_str(x, o, p, "metric", true, metric, sizeof(metric));
-	ret = ret ?: kp_json_str(x, o, p, "goal", false, goal, sizeof(goal));
-	if (ret)
-		return ret;
 	for (i = 0; i < cfg->nops && strcmp(cfg->ops[i].name, k->op); i++)
 		;
 	if (i == cfg->nops)
@@ -145,10 +148,76 @@ static int parse_objective(struct kp_json *x, const char *path, json_t *obj,
 	if (i == SK_NMETRICS)
 		return kp_json_fail(x, p, "metric \"%s\" is not one of %s", metric, list);
 	k->metric = (enum sk_metric)i;
+	return 0;
+}
+
+/*
+ * A rate source's metric: a member of its JSON lines, or a Prometheus
+ * counter (whose rate is the objective); either way a Prometheus-style name.
+ */
+static int parse_rate(struct kp_json *x, json_t *o, const char *p, const char *metric,
+		      struct sk_priv *k)
+{
+	static const char *const rk[] = { "file", "prometheus", NULL };
+	size_t n = strlen(metric);
+	char rp[160];
+	json_t *r;
+	int ret;
+
+	snprintf(rp, sizeof(rp), "%s.rate", p);
+	ret = kp_json_obj(x, o, p, "rate", true, &r);
+	ret = ret ?: kp_json_keys(x, rp, r, rk);
+	ret = ret ?: pp_src_parse(&k->src, x, r, rp);
+	if (ret)
+		return ret;
+	if (!n || n >= sizeof(k->rate_metric) || strspn(metric, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:") != n || (metric[0] >= '0' && metric[0] <= '9'))
+		return kp_json_fail(x, p, "metric \"%s\": a rate source's metric is 1-%zu letters, "
+				    "digits, '_' or ':', not starting with a digit", metric,
+				    sizeof(k->rate_metric) - 1);
+	snprintf(k->rate_metric, sizeof(k->rate_metric), "%s", metric);
+	snprintf(k->rdesc.m_throughput, sizeof(k->rdesc.m_throughput), "%s", metric);
+	snprintf(k->src.m_throughput, sizeof(k->src.m_throughput), "%s", metric);
+	k->metric = SK_RATE;
+	return 0;
+}
+
+static int parse_objective(struct kp_json *x, const char *path, json_t *obj,
+			   const struct kp_dm_config *cfg, struct sk_priv *k)
+{
+	static const char *const ok[] = { "operator", "rate", "metric", "goal", "min_samples",
+					  NULL };
+	char p[128], metric[64], goal[16] = "minimize";
+	bool rate;
+	long long ms;
+	json_t *o;
+	int ret;
+
+	snprintf(p, sizeof(p), "%s.objective", path);
+	ret = kp_json_obj(x, obj, path, "objective", true, &o);
+	ret = ret ?: kp_json_keys(x, p, o, ok);
+	if (ret)
+		return ret;
+	rate = json_object_get(o, "rate");
+	if (rate == !!json_object_get(o, "operator"))
+		return kp_json_fail(x, p, "give exactly one of \"operator\" (a metric the daemon "
+				    "measures on it) and \"rate\" (a rate source's metric)");
+	/* a rate is what one raises: its default goal says so */
+	if (rate)
+		snprintf(goal, sizeof(goal), "maximize");
+	ret = rate ? 0 : kp_json_str(x, o, p, "operator", true, k->op, sizeof(k->op));
+	ret = ret ?: kp_json_str(x, o, p, "metric", true, metric, sizeof(metric));
+	ret = ret ?: kp_json_str(x, o, p, "goal", false, goal, sizeof(goal));
+	if (ret)
+		return ret;
+	ret = rate ? parse_rate(x, o, p, metric, k) : parse_op_metric(x, p, metric, cfg, k);
+	if (ret)
+		return ret;
 	if (strcmp(goal, "minimize") && strcmp(goal, "maximize"))
 		return kp_json_fail(x, p, "goal \"%s\" is not \"minimize\" or \"maximize\"", goal);
 	k->minimize = !strcmp(goal, "minimize");
-	ms = sk_metrics[k->metric].min_samples;
+	/* a rate source's: the reports (lines, scrapes) a measurement needs */
+	ms = rate ? 1 : sk_metrics[k->metric].min_samples;
 	ret = kp_json_int(x, o, p, "min_samples", 1, 1000000, &ms);
 	k->min_samples = (int)ms;
 	return ret;
@@ -184,6 +253,7 @@ static int parse(struct kp_policy *p, struct kp_json *x, json_t *obj, const char
 	if (!k)
 		return kp_json_fail(x, path, "out of memory");
 	p->priv = k;	/* freed by kp_policies_free, parsed or not */
+	k->src.fd = -1;
 	ret = kp_json_str(x, obj, path, "netns", false, p->netns, sizeof(p->netns));
 	if (!ret && p->netns[0] && (strstr(p->netns, "..") ||
 				    (p->netns[0] != '/' && strchr(p->netns, '/'))))
@@ -256,11 +326,35 @@ static int start(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t le
 	else if (ret != -ENOENT)
 		kp_warn("policy %s: checkpoint %s refused: %s; the policy starts fresh", p->name,
 			p->ckpt, lw);
-	kp_info("policy %s: %s %s of operator %s, %d knob%s%s%s, agent %s, exploration %s",
-		p->name, k->minimize ? "minimize" : "maximize", sk_metrics[k->metric].name, k->op,
-		k->nk, k->nk == 1 ? "" : "s", p->netns[0] ? " in netns " : " on the host",
+	if (k->metric == SK_RATE) {
+		struct pp_meas m;
+
+		/* the first read skips what the source already holds: history, not a trial */
+		pp_src_take(&k->src, &k->rdesc, e->now, &m);
+	}
+	kp_info("policy %s: %s %s of %s %s, %d knob%s%s%s, agent %s, exploration %s",
+		p->name, k->minimize ? "minimize" : "maximize", sk_metric_name(k),
+		k->metric == SK_RATE ? "rate source" : "operator", sk_source(k), k->nk, k->nk == 1 ? "" : "s", p->netns[0] ? " in netns " : " on the host",
 		p->netns[0] ? p->netns : "", p->agent, p->exploration ? "on" : "off");
 	return 0;
+}
+
+static json_t *objective_json(const struct sk_priv *k)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i}", "metric", sk_metric_name(k),
+			      "goal", k->minimize ? "minimize" : "maximize",
+			      "min_samples", k->min_samples);
+
+	if (o && k->metric != SK_RATE) {
+		json_object_set_new(o, "operator", json_string(k->op));
+	} else if (o) {
+		json_object_set_new(o, "rate", json_string(sk_source(k)));
+		json_object_set_new(o, "reports", json_integer((json_int_t)k->reports));
+		json_object_set_new(o, "bad_lines", json_integer((json_int_t)k->src.bad_lines));
+		json_object_set_new(o, "source_error", k->src_error[0] ?
+				    json_string(k->src_error) : json_null());
+	}
+	return o;
 }
 
 static json_t *values_json(const struct sk_priv *k, int which)
@@ -287,10 +381,8 @@ static json_t *status(struct kp_policy *p)
 	if (k->ro)
 		kp_rollout_stats(k->ro, &st);
 	/* buffer_size (/stats): the trials the agent learns from, its replay */
-	o = json_pack("{s:{s:s, s:s, s:s, s:i}, s:o, s:o, s:{s:o, s:o}, s:o, s:o, s:I, s:I, s:i, "
-		      "s:b, s:s, s:i}",
-		      "objective", "operator", k->op, "metric", sk_metrics[k->metric].name,
-		      "goal", k->minimize ? "minimize" : "maximize", "min_samples", k->min_samples,
+	o = json_pack("{s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o, s:I, s:I, s:i, s:b, s:s, s:i}",
+		      "objective", objective_json(k),
 		      "baseline", num_or_null(k->have_base, k->base),
 		      "last", num_or_null(k->measured > 0, k->last),
 		      "incumbent", "objective", num_or_null(k->best_n > 0, k->best),
@@ -340,6 +432,7 @@ static void sk_free(struct kp_policy *p)
 	struct sk_priv *k = p->priv;
 
 	kp_rollout_destroy(k->ro);
+	pp_src_close(&k->src);
 	free(k);
 	p->priv = NULL;
 }

@@ -12,6 +12,7 @@
 #include "agent/rng.h"
 #include "agent/rollout.h"
 #include "daemon/figures.h"
+#include "daemon/pipe_src.h"
 #include "daemon/policy.h"
 #include "safety/knob.h"
 
@@ -20,7 +21,8 @@
 
 enum sk_metric {
 	SK_CONNECT_P99, SK_CONNECT_P50, SK_CONN_RATE, SK_RUNQ_P99, SK_IO_P99, SK_CPU,
-	SK_NMETRICS
+	SK_NMETRICS,
+	SK_RATE = SK_NMETRICS	/* a rate source's: named by rate_metric */
 };
 
 struct sk_metric_def {
@@ -44,9 +46,14 @@ struct sk_knob {
 struct sk_priv {
 	int nk;
 	struct sk_knob k[SK_MAX_KNOBS];
-	/* the objective */
+	/* the objective: an operator's metric, or a rate source's (metric SK_RATE) */
 	char op[KP_OP_NAME_LEN];
 	enum sk_metric metric;
+	char rate_metric[32];		/* the report member or Prometheus counter */
+	struct pp_src src;
+	struct kp_pipe_desc rdesc;	/* no operators; m_throughput is rate_metric */
+	unsigned long long reports;	/* lines or scrapes folded into measurements */
+	char src_error[256];		/* the last one logged: each is logged once */
 	bool minimize;
 	int min_samples;
 	double regress_thr;
@@ -75,6 +82,9 @@ struct sk_priv {
 	double hist_m[SK_MAX_HIST];	/* the objective measured, raw (rewards follow the base) */
 	bool loaded;			/* a checkpoint gave the history: replayed at the baseline */
 };
+
+/* The objective's name as logs and status show it. */
+const char *sk_metric_name(const struct sk_priv *k);
 
 /* policy_sysctl_run.c */
 int sk_step(struct kp_policy *p, struct kp_pol_env *e);

@@ -5,7 +5,7 @@
  *
  *   u32 knobs; per knob: u32 name length, the name's bytes one u32 each,
  *       u64 min, u64 max, u32 scale (the unit space the trials are in)
- *   u32 metric, u32 minimize
+ *   u32 metric, u32 minimize; a rate source's metric (SK_RATE): its name next
  *   f64 incumbent objective, u32 its measurements, per knob u64 its value
  *   u32 trials; per trial: f64 u[knobs], f64 objective measured
  *
@@ -62,6 +62,8 @@ int sk_save(struct kp_policy *p, char *why, size_t len)
 	}
 	kp_ckpt_put_u32(&w, (uint32_t)k->metric);
 	kp_ckpt_put_u32(&w, k->minimize);
+	if (k->metric == SK_RATE)
+		put_name(&w, k->rate_metric);
 	kp_ckpt_put_f64(&w, k->best);
 	kp_ckpt_put_u32(&w, (uint32_t)k->best_n);
 	for (int i = 0; i < k->nk; i++)
@@ -106,11 +108,19 @@ static int check_match(const struct sk_priv *k, struct kp_ckpt_reader *r, char *
 			return -EINVAL;
 		}
 	}
-	if (!r->err && (kp_ckpt_get_u32(r) != (uint32_t)k->metric ||
-			kp_ckpt_get_u32(r) != (uint32_t)k->minimize) && !r->err) {
-		snprintf(why, len, "made for another objective than %s %s",
-			 k->minimize ? "minimize" : "maximize", sk_metrics[k->metric].name);
-		return -EINVAL;
+	if (!r->err) {
+		bool same = kp_ckpt_get_u32(r) == (uint32_t)k->metric;
+
+		same &= kp_ckpt_get_u32(r) == (uint32_t)k->minimize;
+		if (same && k->metric == SK_RATE) {
+			get_name(r, name, sizeof(name));
+			same = !strcmp(name, k->rate_metric);
+		}
+		if (!same && !r->err) {
+			snprintf(why, len, "made for another objective than %s %s",
+				 k->minimize ? "minimize" : "maximize", sk_metric_name(k));
+			return -EINVAL;
+		}
 	}
 	return r->err;
 }

@@ -5,8 +5,9 @@
  *
  * A trial is one interval under one configuration: the change is made right
  * after the figures were read, so the next interval runs wholly under it.
- * An interval with fewer samples than the metric needs (no connections) is
- * not a measurement: nothing is learnt and nothing changes.
+ * An interval with fewer samples than the metric needs (no connections), or
+ * for a rate source fewer fresh reports than min_samples (or none carrying
+ * the metric), is not a measurement: nothing is learnt and nothing changes.
  */
 #include <errno.h>
 #include <math.h>
@@ -83,6 +84,37 @@ static int metric_of(const struct sk_priv *k, const struct kp_dm_acc *a, double 
 	n = kp_hist_total(h, KP_HIST_SLOTS);
 	*m = kp_hist_percentile(h, KP_HIST_SLOTS, k->metric == SK_CONNECT_P50 ? 50 : 99);
 	return n >= (__u64)k->min_samples ? 0 : -EAGAIN;
+}
+
+/*
+ * The rate source's objective since the last step: 0 and *m, or -EAGAIN
+ * (too few reports, none with the metric, or the source failed: said once
+ * in the log, and in last_error until a measurement).
+ */
+static int rate_of(struct kp_policy *p, struct sk_priv *k, double now, double *m)
+{
+	struct pp_meas pm;
+	int ret = pp_src_take(&k->src, &k->rdesc, now, &pm);
+
+	if (!ret && pm.lines < k->min_samples)
+		snprintf(k->src.error, sizeof(k->src.error), "%d report%s from the rate source "
+			 "in the last interval, %d needed", pm.lines, pm.lines == 1 ? "" : "s",
+			 k->min_samples);
+	else if (!ret && !isfinite(pm.throughput))
+		snprintf(k->src.error, sizeof(k->src.error), "the rate source's %d report%s in "
+			 "the last interval have no number \"%s\"", pm.lines,
+			 pm.lines == 1 ? "" : "s", k->rate_metric);
+	if (!k->src.error[0]) {
+		k->src_error[0] = '\0';
+		k->reports += (unsigned long long)pm.lines;
+		*m = pm.throughput;
+		return 0;
+	}
+	if (strcmp(k->src_error, k->src.error))
+		kp_info("policy %s: interval skipped: %s", p->name, k->src.error);
+	snprintf(k->src_error, sizeof(k->src_error), "%s", k->src.error);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", k->src.error);
+	return -EAGAIN;
 }
 
 /* The configuration in place, in units. */
@@ -205,7 +237,7 @@ static int apply(struct kp_policy *p, struct kp_pol_env *e, const double *u, con
 	if (!n)
 		return 0;
 	snprintf(why, sizeof(why), "%s (%s %s %.6g, incumbent %.6g)", src,
-		 sk_metrics[k->metric].name, "last", k->last, k->best);
+		 sk_metric_name(k), "last", k->last, k->best);
 	ret = kp_pol_apply(p, e, ch, n, why);
 	snprintf(k->last_why, sizeof(k->last_why), "%s", src);
 	if (ret)
@@ -241,7 +273,7 @@ static int baseline(struct kp_policy *p, double m)
 	}
 	k->to_best = k->loaded;
 	kp_info("policy %s: baseline %s %.6g at the original values%s", p->name,
-		sk_metrics[k->metric].name, m, k->loaded ? "; the checkpoint's incumbent is "
+		sk_metric_name(k), m, k->loaded ? "; the checkpoint's incumbent is "
 		"tried next" : "");
 	p->last_reward = 0;
 	p->have_reward = true;
@@ -262,7 +294,7 @@ static void check_regression(struct kp_policy *p)
 		return;
 	kp_warn("policy %s: %s %.6g is worse than the known-good %.6g by more than %.0f%% for "
 		"%d intervals: sustained regression", p->name,
-		sk_metrics[k->metric].name, k->last, k->best, k->regress_thr * 100, k->bad);
+		sk_metric_name(k), k->last, k->best, k->regress_thr * 100, k->bad);
 	k->bad = 0;
 	if (cur_is_best(k)) {
 		/* nothing better is known: the workload changed under the incumbent */
@@ -297,26 +329,41 @@ static void sync_overridden(struct kp_policy *p)
 	}
 }
 
+/* The objective since the last step: 0 and *m, or -EAGAIN (no measurement, or the first). */
+static int measure(struct kp_policy *p, struct kp_pol_env *e, double *m)
+{
+	struct sk_priv *k = p->priv;
+	const struct kp_dm_acc *a;
+	int ret;
+
+	if (k->metric == SK_RATE)
+		return rate_of(p, k, e->now, m);
+	a = find_op(e, k->op);
+	if (!a)
+		return -ENOENT;
+	if (!k->have_prev || e->now <= k->prev_t) {
+		k->prev = *a;
+		k->prev_t = e->now;
+		k->have_prev = true;
+		return -ENOENT;
+	}
+	ret = metric_of(k, a, e->now - k->prev_t, m);
+	k->prev = *a;
+	k->prev_t = e->now;
+	return ret;
+}
+
 int sk_step(struct kp_policy *p, struct kp_pol_env *e)
 {
 	struct sk_priv *k = p->priv;
-	const struct kp_dm_acc *a = find_op(e, k->op);
 	double u[SK_MAX_KNOBS], m;
 	const char *src = "";
 	int ret;
 
 	sync_overridden(p);
-	if (!a)
+	ret = measure(p, e, &m);
+	if (ret == -ENOENT)
 		return 0;
-	if (!k->have_prev || e->now <= k->prev_t) {
-		k->prev = *a;
-		k->prev_t = e->now;
-		k->have_prev = true;
-		return 0;
-	}
-	ret = metric_of(k, a, e->now - k->prev_t, &m);
-	k->prev = *a;
-	k->prev_t = e->now;
 	if (ret) {
 		k->skipped++;
 		return 0;
