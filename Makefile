@@ -237,9 +237,10 @@ demo: deps
 # test_intent_run sentence matching and tune runs test_tune covers: no kernel path of their own.
 # test_pipeline_sim is the simulator, pure computation (an hour simulated under 3.6 s natively);
 # test_steer_knob the weights knob's validation; test_replicas_bench runs tools/bench/replicas,
-# a timed benchmark, whose kernel paths test_steer covers.
+# a timed benchmark, whose kernel paths test_steer covers. test_policy_sysctl_rate is
+# test_policy_sysctl's daemon and netns sysctls with the objective read from a file or HTTP.
 VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals bench_tuning \
-	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench
+	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench policy_sysctl_rate
 # Run on the newest guest kernel only (VMTEST_ONCE_KERNEL; any kernel when
 # VMTEST_TESTS names them): their kernel contact is files whose interface is
 # the same from 5.10 to 6.12 (cgroup v2's cpu.max and cpu.stat, sysctl text)

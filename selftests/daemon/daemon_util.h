@@ -166,7 +166,8 @@ static inline void dm_cleanup(struct dm *d)
 
 	if (d->pid > 0)
 		dm_stop(d, SIGKILL);
-	if (d->dir[0]) {
+	/* KP_TEST_KEEP=1: the log stays for whoever debugs a failure */
+	if (d->dir[0] && !getenv("KP_TEST_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
 		if (system(cmd))
 			fprintf(stderr, "%s failed\n", cmd);

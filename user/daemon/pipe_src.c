@@ -26,9 +26,27 @@ static double num(json_t *o, const char *key)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A line without "dt": summed as is, spread over the interval at the take. */
+static void fold_undated(struct pp_src *s, const struct kp_pipe_desc *d, json_t *j, json_t *ops)
+{
+	double v = num(j, d->m_throughput);
+
+	for (int i = 0; i < d->nops; i++) {
+		json_t *op = json_object_get(ops, d->ops[i].name);
+		double in = num(op, "in"), out = num(op, "out");
+
+		s->u_in[i] += isfinite(in) ? in : 0;
+		s->u_out[i] += isfinite(out) ? out : 0;
+	}
+	if (isfinite(v)) {
+		s->u_thr += v;
+		s->u_thr_n++;
+	}
+	s->u_n++;
+}
+
 /* One report line: an object with the description's per-operator member. */
-static void fold_line(struct pp_src *s, const struct kp_pipe_desc *d, const char *line,
-		      double now)
+static void fold_line(struct pp_src *s, const struct kp_pipe_desc *d, const char *line)
 {
 	json_t *j = json_loads(line, 0, NULL), *ops, *ev;
 	double dt, v;
@@ -46,10 +64,17 @@ static void fold_line(struct pp_src *s, const struct kp_pipe_desc *d, const char
 		s->bad_lines++;
 		goto cleanup;
 	}
+	v = num(j, d->m_target);
+	if (isfinite(v))
+		s->last_target = v;
+	v = num(j, d->m_p99);
+	if (isfinite(v) && (!isfinite(s->max_p99) || v > s->max_p99))
+		s->max_p99 = v;
 	dt = num(j, "dt");
-	if (!isfinite(dt) || dt <= 0)
-		dt = s->last_line_t > 0 ? now - s->last_line_t : 0;
-	s->last_line_t = now;
+	if (!isfinite(dt)) {
+		fold_undated(s, d, j, ops);
+		goto cleanup;
+	}
 	if (dt <= 0 || dt > 3600)
 		goto cleanup;
 	for (int i = 0; i < d->nops; i++) {
@@ -61,19 +86,41 @@ static void fold_line(struct pp_src *s, const struct kp_pipe_desc *d, const char
 	}
 	s->acc_dt += dt;
 	s->acc_lines++;
-	v = num(j, d->m_target);
-	if (isfinite(v))
-		s->last_target = v;
 	v = num(j, d->m_throughput);
 	if (isfinite(v)) {
 		s->acc_thr += v * dt;
 		s->thr_known = true;
 	}
-	v = num(j, d->m_p99);
-	if (isfinite(v) && (!isfinite(s->max_p99) || v > s->max_p99))
-		s->max_p99 = v;
 cleanup:
 	json_decref(j);
+}
+
+/*
+ * The undated lines of this take share the time since the previous take
+ * equally: read together, their own spacing is unknown. The first take has
+ * no previous one, so its undated lines only start the clock.
+ */
+static void spread_undated(struct pp_src *s, const struct kp_pipe_desc *d, double now)
+{
+	double span = s->last_take_t > 0 ? now - s->last_take_t : 0;
+
+	s->last_take_t = now;
+	if (s->u_n && span > 0 && span <= 3600) {
+		for (int i = 0; i < d->nops; i++) {
+			s->acc_in[i] += s->u_in[i] / s->u_n * span;
+			s->acc_out[i] += s->u_out[i] / s->u_n * span;
+		}
+		if (s->u_thr_n) {
+			s->acc_thr += s->u_thr / s->u_thr_n * span;
+			s->thr_known = true;
+		}
+		s->acc_dt += span;
+		s->acc_lines += s->u_n;
+	}
+	memset(s->u_in, 0, sizeof(s->u_in));
+	memset(s->u_out, 0, sizeof(s->u_out));
+	s->u_thr = 0;
+	s->u_n = s->u_thr_n = 0;
 }
 
 /*
@@ -122,7 +169,7 @@ static void file_truncated(struct pp_src *s)
 	}
 }
 
-static int file_read(struct pp_src *s, const struct kp_pipe_desc *d, double now)
+static int file_read(struct pp_src *s, const struct kp_pipe_desc *d)
 {
 	int err = file_open(s);
 
@@ -147,7 +194,7 @@ static int file_read(struct pp_src *s, const struct kp_pipe_desc *d, double now)
 		for (line = s->buf; (nl = strchr(line, '\n')); line = nl + 1) {
 			*nl = '\0';
 			if (line[0])
-				fold_line(s, d, line, now);
+				fold_line(s, d, line);
 		}
 		/* the torn last line waits for its end */
 		s->blen -= (size_t)(line - s->buf);
@@ -348,7 +395,9 @@ int pp_src_take(struct pp_src *s, const struct kp_pipe_desc *d, double now, stru
 	int err;
 
 	s->error[0] = '\0';
-	err = s->type == PP_SRC_FILE ? file_read(s, d, now) : prom_read(s, d, now);
+	err = s->type == PP_SRC_FILE ? file_read(s, d) : prom_read(s, d, now);
+	if (s->type == PP_SRC_FILE)
+		spread_undated(s, d, now);
 	memset(m, 0, sizeof(*m));
 	m->lines = s->acc_lines;
 	m->dt = s->acc_dt;

@@ -47,8 +47,11 @@ struct pp_src {
 	double prev_t, prev_in[KP_PIPE_MAX_OPS], prev_out[KP_PIPE_MAX_OPS], prev_thr;
 	/* folded since the last take */
 	double acc_dt, acc_in[KP_PIPE_MAX_OPS], acc_out[KP_PIPE_MAX_OPS], acc_thr;
-	double last_target, max_p99, last_line_t;
+	double last_target, max_p99, last_take_t;
 	int acc_lines;
+	/* lines without "dt" since the last take: they share its interval equally */
+	double u_in[KP_PIPE_MAX_OPS], u_out[KP_PIPE_MAX_OPS], u_thr;
+	int u_n, u_thr_n;
 	bool thr_known;
 	char error[256];		/* the last problem, "" none */
 };

@@ -220,6 +220,10 @@ static int parse_objective(struct kp_json *x, const char *path, json_t *obj,
 	ms = rate ? 1 : sk_metrics[k->metric].min_samples;
 	ret = kp_json_int(x, o, p, "min_samples", 1, 1000000, &ms);
 	k->min_samples = (int)ms;
+	/* one scrape a step: more could never be met, and every interval would be skipped */
+	if (!ret && rate && k->src.type == PP_SRC_PROM && ms > 1)
+		ret = kp_json_fail(x, p, "min_samples %lld: a Prometheus rate source is scraped "
+				   "once an interval, so 1 is the most", ms);
 	return ret;
 }
 
@@ -334,7 +338,8 @@ static int start(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t le
 	}
 	kp_info("policy %s: %s %s of %s %s, %d knob%s%s%s, agent %s, exploration %s",
 		p->name, k->minimize ? "minimize" : "maximize", sk_metric_name(k),
-		k->metric == SK_RATE ? "rate source" : "operator", sk_source(k), k->nk, k->nk == 1 ? "" : "s", p->netns[0] ? " in netns " : " on the host",
+		k->metric == SK_RATE ? "rate source" : "operator", sk_source(k), k->nk,
+		k->nk == 1 ? "" : "s", p->netns[0] ? " in netns " : " on the host",
 		p->netns[0] ? p->netns : "", p->agent, p->exploration ? "on" : "off");
 	return 0;
 }
