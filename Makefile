@@ -246,8 +246,14 @@ VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_ex
 # the same from 5.10 to 6.12 (cgroup v2's cpu.max and cpu.stat, sysctl text)
 # or none at all (parsers, reports, the journal), and no BPF program of their
 # own; three kernels of them cost CI minutes for nothing (testing.md, "CI budget").
+# So are the second set: userland whose kernel paths other tests take on every
+# kernel (the daemon's observer: test_daemon; its policies: daemon_api_policy and
+# policy_sysctl; tune's: test_tune): the control socket and HTTP API (daemon_api,
+# daemon_ctl), wordcount's processes and pipes, the pure pipeline parts, signal
+# delivery to children (bench_run), sysctl.d files (persist), a tune's revert (tune_regress).
 VMTEST_ONCE := policy_pipeline pipeline_trace pipeline_env daemon_config opspec report log metrics env \
-	tune_config tune_report safety_trust safety_journal
+	tune_config tune_report safety_trust safety_journal \
+	daemon_api daemon_ctl wordcount pipeline bench_run persist tune_regress
 VMTEST_ONCE_KERNEL := 6.12
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT) $(if $(filter $(VMTEST_ONCE_KERNEL),$(KERNEL)),,$(VMTEST_ONCE)),\
 	$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
