@@ -12,7 +12,8 @@
 #include "safety/session.h"
 
 const char *const pp_keys[] = { "operators", "pipeline", "edges", "rates", "target_rate",
-				"budget_cores", "utilisation", "deadband", "seed", NULL };
+				"budget_cores", "utilisation", "deadband", "seed", "resource",
+				"cpus", NULL };
 
 /* A description by profile name (as `kpilot tune --profile`) or absolute path. */
 static int load_desc(struct pp *pp, struct kp_json *x, const char *path, const char *name)
@@ -228,6 +229,7 @@ int pp_parse(struct kp_policy *p, struct kp_json *x, json_t *obj, const char *pa
 	ret = ret ?: parse_ops(pp, x, obj, path, cfg);
 	ret = ret ?: parse_rates(pp, x, obj, path);
 	ret = ret ?: parse_numbers(pp, x, obj, path);
+	ret = ret ?: pp_res_parse(pp, x, obj, path);
 	pp_agent_init(&pp->ag, strcmp(p->agent, "random") ? PP_AGENT_DS2 : PP_AGENT_RANDOM, &pp->d,
 		      pp->seed);
 	return ret;

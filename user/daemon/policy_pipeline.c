@@ -48,16 +48,6 @@ static int rel_path(const char *cg, int cgv, char *out, size_t len)
 	return 0;
 }
 
-/* cpu.max text in cores; "max" counts as the whole budget. */
-static double cores_of(const char *v, double budget)
-{
-	long long q, per;
-
-	if (sscanf(v, "%lld %lld", &q, &per) == 2 && q > 0 && per > 0)
-		return (double)q / per;
-	return budget;
-}
-
 /* One operator's knob: narrowed to [one grid step, the budget], any step within it. */
 static int add_knob(struct kp_policy *p, struct pp *pp, struct kp_pol_env *e, int i,
 		    char *why, size_t len)
@@ -71,7 +61,7 @@ static int add_knob(struct kp_policy *p, struct pp *pp, struct kp_pol_env *e, in
 		.step_abs = (long long)(pp->d.cpu_budget * 1000 + 0.5),
 		.min_interval_ms = 200,
 	};
-	char rel[KP_NAME_MAX - 32], val[KP_VALUE_MAX], w[256];
+	char rel[KP_NAME_MAX - 32], val[KP_VALUE_MAX], w[400];
 	struct kp_pol_knob *pk;
 	int ret;
 
@@ -80,7 +70,12 @@ static int add_knob(struct kp_policy *p, struct pp *pp, struct kp_pol_env *e, in
 			 p->name, op->name, op->cgroup);
 		return -EINVAL;
 	}
-	snprintf(pp->knob[i], KP_NAME_MAX, "cgroup:%s:cpu.max", rel);
+	if (pp_res_where(pp, rel, cgv, w, sizeof(w))) {
+		snprintf(why, len, "policy %s: operator %s: %s", p->name, op->name, w);
+		return -ENOENT;
+	}
+	snprintf(pp->knob[i], KP_NAME_MAX, "cgroup:%s:%s", rel, pp_res_attr(pp));
+	pp_res_knob(pp, &k);
 	snprintf(k.name, sizeof(k.name), "%s", pp->knob[i]);
 	ret = kp_session_add_knob(e->s, &k, w, sizeof(w));
 	if (!ret)
@@ -96,7 +91,7 @@ static int add_knob(struct kp_policy *p, struct pp *pp, struct kp_pol_env *e, in
 		return -E2BIG;
 	}
 	snprintf(pk->value, sizeof(pk->value), "%s", val);
-	pp->cur[i] = cores_of(val, pp->d.cpu_budget);
+	pp->cur[i] = pp_res_cores(pp, val);
 	snprintf(pp->stat[i], sizeof(pp->stat[i]), cgv == 2 ? "/sys/fs/cgroup/%s/cpu.stat" :
 		 "/sys/fs/cgroup/cpu/%s/cpu.stat", rel);
 	return 0;
@@ -235,18 +230,44 @@ static bool worth_it(const struct kp_policy *p, const struct pp *pp, const doubl
 	return false;
 }
 
+/* The value status and the framework hold for a knob ("" before start). */
+static const char *knob_value(const struct kp_policy *p, const char *name)
+{
+	for (int i = 0; i < p->nknobs; i++)
+		if (!strcmp(p->knobs[i].name, name))
+			return p->knobs[i].value;
+	return "";
+}
+
+/*
+ * A weight or a cpuset stands for many splits: one that writes what is
+ * already there changes nothing, and becomes the split in force.
+ */
+static bool unchanged(const struct kp_policy *p, struct pp *pp, const double *q,
+		      char (*vals)[KP_VALUE_MAX])
+{
+	if (pp->res == PP_RES_QUOTA)
+		return false;
+	for (int i = 0; i < pp->d.nops; i++)
+		if (strcmp(knob_value(p, pp->knob[i]), vals[i]))
+			return false;
+	memcpy(pp->cur, q, pp->d.nops * sizeof(*q));
+	return true;
+}
+
 static int apply(struct kp_policy *p, struct pp *pp, struct kp_pol_env *e, const double *q)
 {
 	struct kp_change ch[KP_PIPE_MAX_OPS];
-	char vals[KP_PIPE_MAX_OPS][32], why[400];
+	char vals[KP_PIPE_MAX_OPS][KP_VALUE_MAX], why[400];
 	int n = pp->d.nops, k, ret;
 
+	pp_res_values(pp, q, vals);
+	if (unchanged(p, pp, q, vals))
+		return 0;
 	k = snprintf(why, sizeof(why), "%s reconfiguration %llu: target %.0f/s, attainment %.3f,",
 		     p->agent, pp->reconfigurations + 1, pp->target, pp->attainment);
 	for (int i = 0; i < n; i++) {
 		memset(&ch[i], 0, sizeof(ch[i]));
-		snprintf(vals[i], sizeof(vals[i]), "%lld %d", llround(q[i] * PP_PERIOD_US),
-			 PP_PERIOD_US);
 		ch[i].knob = pp->knob[i];
 		ch[i].value = vals[i];
 		if (k < (int)sizeof(why) - 40)
@@ -261,8 +282,10 @@ static int apply(struct kp_policy *p, struct pp *pp, struct kp_pol_env *e, const
 	for (int i = 0; i < n; i++) {
 		char cur[KP_VALUE_MAX];
 
+		/* a weight or a cpuset as written holds the agent's split, not its rounding */
 		if (!kp_session_read(e->s, pp->knob[i], cur, sizeof(cur)))
-			pp->cur[i] = cores_of(cur, pp->d.cpu_budget);
+			pp->cur[i] = pp->res != PP_RES_QUOTA && !strcmp(cur, vals[i]) ? q[i] :
+				     pp_res_cores(pp, cur);
 	}
 	return 0;
 }
@@ -301,7 +324,7 @@ static int step(struct kp_policy *p, struct kp_pol_env *e)
 		const struct kp_pol_knob *k = kp_pol_knob(p, pp->knob[i]);
 
 		if (k && k->overridden)
-			pp->cur[i] = cores_of(k->value, pp->d.cpu_budget);
+			pp->cur[i] = pp_res_cores(pp, k->value);
 	}
 	if (!take(p, pp, e, dt))
 		return 0;
@@ -352,8 +375,9 @@ static json_t *status(struct kp_policy *p)
 	json_t *ops = json_array(), *o;
 
 	for (int i = 0; ops && i < pp->d.nops; i++)
-		json_array_append_new(ops, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+		json_array_append_new(ops, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
 			"name", pp->d.ops[i].name, "knob", pp->knob[i],
+			"value", knob_value(p, pp->knob[i]),
 			"quota", num_or_null(pp->cur[i]), "cpu", num_or_null(pp->cpu[i]),
 			"in", num_or_null(pp->m.in[i]), "out", num_or_null(pp->m.out[i]),
 			"need", num_or_null(pp->ag.need[i]), "throttled", num_or_null(pp->thr_frac[i])));
@@ -370,6 +394,8 @@ static json_t *status(struct kp_policy *p)
 		      "agent_updates", (json_int_t)pp->ag.updates,
 		      "checkpoint_at_start", pp->ckpt_state[0] ? pp->ckpt_state : "not started",
 		      "operators", ops ? ops : json_array());
+	if (o)
+		json_object_set_new(o, "resource", json_string(pp_res_name(pp)));
 	if (o)
 		json_object_set_new(o, "rate_source", json_string(pp->src.type == PP_SRC_FILE ?
 								  pp->src.path : pp->src.url));
