@@ -71,8 +71,9 @@ static int parse_cpus(struct pp *pp, struct kp_json *x, json_t *obj, const char 
 	kp_cpulist_format(pp->cpus, out, sizeof(out));
 	snprintf(p, sizeof(p), "%s.budget_cores", path);
 	if (pp->d.cpu_budget > pp->ncpus + 1e-9)
-		return kp_json_fail(x, p, "%g cores is more than the %d CPUs (%s) \"resource\": "
-				    "\"cpuset\" hands out", pp->d.cpu_budget, pp->ncpus, out);
+		return kp_json_fail(x, p, "%g cores is more than the %d CPU%s of \"cpus\" (%s): "
+				    "\"resource\": \"cpuset\" hands out whole CPUs", pp->d.cpu_budget,
+				    pp->ncpus, pp->ncpus == 1 ? "" : "s", out);
 	return 0;
 }
 
