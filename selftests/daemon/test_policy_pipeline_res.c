@@ -250,6 +250,32 @@ static void assert_knobs(json_t *st, const char *resource, const char *attr)
 	}
 }
 
+/*
+ * A SIGKILLed daemon leaves its values; the restart (a long first interval:
+ * no step before the check) puts back the originals from the journal.
+ */
+static void kill_and_replay(const char *extra, void (*originals)(void))
+{
+	long off;
+
+	cr_assert_eq(dm_stop(&dm, SIGKILL), 128 + SIGKILL);
+	off = pp_log_size();
+	pp_interval_ms = 3000;
+	pp_config("ds2", extra);
+	dm_start(&dm);
+	pp_interval_ms = 1000;
+	originals();
+	cr_assert(pp_log_has("did not finish: undoing its", off), "no journal replay "
+		  "in %s", dm.log);
+}
+
+static void shares_originals(void)
+{
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(cg_ll(i, "cpu.shares"), shares0[i], "%s: cpu.shares %lld, the original "
+			     "was %lld", pp_ops[i], cg_ll(i, "cpu.shares"), shares0[i]);
+}
+
 /* The kernel's cpu.shares -> cpu.weight, as the v1 actuator reads it. */
 static long long weight_of(long long shares)
 {
@@ -323,10 +349,9 @@ Test(policy_pipeline_res_run, weight_gives_the_bottleneck_the_largest_share_and_
 		cr_assert_eq(cg_ll(i, "cpu.cfs_quota_us"), -1, "%s: the quota was written",
 			     pp_ops[i]);
 	}
+	kill_and_replay("\"resource\": \"weight\", \"utilisation\": 0.8", shares_originals);
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0, "kpilot run did not exit 0 on SIGTERM");
-	for (int i = 0; i < 4; i++)
-		cr_assert_eq(cg_ll(i, "cpu.shares"), shares0[i], "%s: cpu.shares %lld, the original "
-			     "was %lld", pp_ops[i], cg_ll(i, "cpu.shares"), shares0[i]);
+	shares_originals();
 	cr_assert(pp_log_has("every knob the policies changed is restored", 0));
 	pp_stop_wc();
 }
@@ -426,6 +451,7 @@ Test(policy_pipeline_res_run, cpuset_hands_out_whole_cpus_and_restores)
 	wait_reconf(1, 15);
 	snprintf(on, sizeof(on), "%d", last);
 	assert_cpusets(on);
+	kill_and_replay(extra, assert_cs_originals);
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0);
 	assert_cs_originals();
 	snprintf(p, sizeof(p), "%s/%s", CS_ROOT, cs_cg);
