@@ -90,8 +90,8 @@ Test(policy_pipeline_res, config_errors_name_the_json_path)
 		"$.policies[0].budget_cores: 1.5 cores is more than the 1 CPU of \"cpus\" (0)");
 	/* the default list: the online CPUs */
 	snprintf(p, sizeof(p), "\"resource\": \"cpuset\", \"budget_cores\": %d.5", n);
-	snprintf(w, sizeof(w), "$.policies[0].budget_cores: %d.5 cores is more than the %d CPU",
-		 n, n);
+	snprintf(w, sizeof(w), "$.policies[0].budget_cores: %d.5 cores is more than the %d CPU%s "
+		 "of the online CPUs", n, n, n == 1 ? "" : "s");
 	refused(p, w);
 }
 

@@ -39,17 +39,24 @@ static int count_cpus(const unsigned long long *bits)
 	return n;
 }
 
+static int read_online(unsigned long long *bits, char *text, size_t len)
+{
+	if (kp_fs_read(PP_ONLINE, text, len) < 0)
+		return -EIO;
+	text[strcspn(text, "\n")] = '\0';
+	return kp_cpulist_parse(text, bits, NULL, 0);
+}
+
 /* "cpus": a CPU list within the online CPUs (default: all of them), at least the budget. */
 static int parse_cpus(struct pp *pp, struct kp_json *x, json_t *obj, const char *path)
 {
-	unsigned long long online[KP_CPUS_MAX / 64];
+	unsigned long long online[KP_CPUS_MAX / 64], off[KP_CPUS_MAX / 64];
 	char p[128], list[KP_VALUE_MAX], on[KP_VALUE_MAX], why[160], out[KP_VALUE_MAX];
 	json_t *v = json_object_get(obj, "cpus");
 	int ret;
 
 	snprintf(p, sizeof(p), "%s.cpus", path);
-	if (kp_fs_read(PP_ONLINE, on, sizeof(on)) < 0 || (on[strcspn(on, "\n")] = '\0',
-	    kp_cpulist_parse(on, online, NULL, 0)))
+	if (read_online(online, on, sizeof(on)))
 		return kp_json_fail(x, p, "cannot read the online CPUs (" PP_ONLINE ")");
 	if (!v) {
 		memcpy(pp->cpus, online, sizeof(pp->cpus));
@@ -60,9 +67,9 @@ static int parse_cpus(struct pp *pp, struct kp_json *x, json_t *obj, const char 
 		if (kp_cpulist_parse(list, pp->cpus, why, sizeof(why)))
 			return kp_json_fail(x, p, "%s", why);
 		for (int i = 0; i < KP_CPUS_MAX / 64; i++)
-			online[i] = pp->cpus[i] & ~online[i];
-		if (count_cpus(online)) {
-			kp_cpulist_format(online, out, sizeof(out));
+			off[i] = pp->cpus[i] & ~online[i];
+		if (count_cpus(off)) {
+			kp_cpulist_format(off, out, sizeof(out));
 			return kp_json_fail(x, p, "'%s': CPUs %s are not online (online: %s)", list,
 					    out, on);
 		}
@@ -71,9 +78,10 @@ static int parse_cpus(struct pp *pp, struct kp_json *x, json_t *obj, const char 
 	kp_cpulist_format(pp->cpus, out, sizeof(out));
 	snprintf(p, sizeof(p), "%s.budget_cores", path);
 	if (pp->d.cpu_budget > pp->ncpus + 1e-9)
-		return kp_json_fail(x, p, "%g cores is more than the %d CPU%s of \"cpus\" (%s): "
+		return kp_json_fail(x, p, "%g cores is more than the %d CPU%s of %s (%s): "
 				    "\"resource\": \"cpuset\" hands out whole CPUs", pp->d.cpu_budget,
-				    pp->ncpus, pp->ncpus == 1 ? "" : "s", out);
+				    pp->ncpus, pp->ncpus == 1 ? "" : "s",
+				    v ? "\"cpus\"" : "the online CPUs", out);
 	return 0;
 }
 
