@@ -28,7 +28,8 @@ static void refused(const char *policy, const char *want)
 		 "{\"name\": \"source\", \"cgroup\": \"a/source\"}, {\"name\": \"split\", "
 		 "\"cgroup\": \"a/split\"}, {\"name\": \"count\", \"cgroup\": \"a/count\"}, "
 		 "{\"name\": \"sink\", \"cgroup\": \"a/sink\"}], \"policies\": [{\"name\": \"wc\", "
-		 "\"kind\": \"pipeline\", \"pipeline\": \"%s/tools/profiles/wordcount.pipeline.json\", "
+		 "\"kind\": \"pipeline\", \"pipeline\": "
+		 "\"%s/tools/profiles/wordcount.pipeline.json\", "
 		 "\"operators\": [\"source\", \"split\", \"count\", \"sink\"], \"rates\": "
 		 "{\"file\": \"/tmp/r.jsonl\"}%s%s}]}", top, policy[0] ? ", " : "", policy);
 	ret = kp_dm_config_parse(text, "k.json", &c, why, sizeof(why));
@@ -272,8 +273,8 @@ static void kill_and_replay(const char *extra, void (*originals)(void))
 static void shares_originals(void)
 {
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(cg_ll(i, "cpu.shares"), shares0[i], "%s: cpu.shares %lld, the original "
-			     "was %lld", pp_ops[i], cg_ll(i, "cpu.shares"), shares0[i]);
+		cr_assert_eq(cg_ll(i, "cpu.shares"), shares0[i], "%s: cpu.shares %lld, the "
+			     "original was %lld", pp_ops[i], cg_ll(i, "cpu.shares"), shares0[i]);
 }
 
 /* The kernel's cpu.shares -> cpu.weight, as the v1 actuator reads it. */
@@ -399,8 +400,8 @@ static void assert_cpusets(const char *list)
 			ok = !strcmp(got, want[i]) &&
 			     !strcmp(op_str(json_array_get(ops, i), "value"), got);
 			if (!ok)
-				snprintf(why, sizeof(why), "%s: cpuset.cpus '%s', status '%s', want "
-					 "'%s' for %.2f cores", pp_ops[i], got,
+				snprintf(why, sizeof(why), "%s: cpuset.cpus '%s', status "
+					 "'%s', want '%s' for %.2f cores", pp_ops[i], got,
 					 op_str(json_array_get(ops, i), "value"), want[i], q[i]);
 		}
 		if (ok && pp_reconf() == r) {

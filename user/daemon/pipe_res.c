@@ -79,8 +79,8 @@ static int parse_cpus(struct pp *pp, struct kp_json *x, json_t *obj, const char 
 	snprintf(p, sizeof(p), "%s.budget_cores", path);
 	if (pp->d.cpu_budget > pp->ncpus + 1e-9)
 		return kp_json_fail(x, p, "%g cores is more than the %d CPU%s of %s (%s): "
-				    "\"resource\": \"cpuset\" hands out whole CPUs", pp->d.cpu_budget,
-				    pp->ncpus, pp->ncpus == 1 ? "" : "s",
+				    "\"resource\": \"cpuset\" hands out whole CPUs",
+				    pp->d.cpu_budget, pp->ncpus, pp->ncpus == 1 ? "" : "s",
 				    v ? "\"cpus\"" : "the online CPUs", out);
 	return 0;
 }
@@ -108,11 +108,12 @@ int pp_res_parse(struct pp *pp, struct kp_json *x, json_t *obj, const char *path
 		return parse_cpus(pp, x, obj, path);
 	snprintf(p, sizeof(p), "%s.cpus", path);
 	if (json_object_get(obj, "cpus"))
-		return kp_json_fail(x, p, "only with \"resource\": \"cpuset\" (the CPUs it hands out)");
+		return kp_json_fail(x, p, "only with \"resource\": \"cpuset\" (the CPUs it "
+				    "hands out)");
 	return 0;
 }
 
-/* The kind narrows the built-in knob: weights any step within range (the built-in step still holds). */
+/* The kind narrows the built-in knob: a weight any step (the built-in step still holds). */
 void pp_res_knob(const struct pp *pp, struct kp_knob *k)
 {
 	if (pp->res == PP_RES_WEIGHT) {

@@ -375,8 +375,8 @@ static json_t *status(struct kp_policy *p)
 	json_t *ops = json_array(), *o;
 
 	for (int i = 0; ops && i < pp->d.nops; i++)
-		json_array_append_new(ops, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
-			"name", pp->d.ops[i].name, "knob", pp->knob[i],
+		json_array_append_new(ops, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, "
+			"s:o}", "name", pp->d.ops[i].name, "knob", pp->knob[i],
 			"value", knob_value(p, pp->knob[i]),
 			"quota", num_or_null(pp->cur[i]), "cpu", num_or_null(pp->cpu[i]),
 			"in", num_or_null(pp->m.in[i]), "out", num_or_null(pp->m.out[i]),
