@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of the pipeline policy tests: a wordcount pipeline the test starts
- * itself (not through kpilot), each operator in a v1 cpu cgroup of the
- * test's own (kptpp.<pid>/OP, quota 0.5 core to start: the "originals"),
- * its reports in a file or a FIFO; and a real `kpilot run` managing it.
+ * itself (not through kpilot), each operator in a cpu cgroup of the test's
+ * own (kptpp.<pid>/OP, quota 0.5 core to start: the "originals"), its
+ * reports in a file or a FIFO; and a real `kpilot run` managing it.
+ * cgroup v1 (the cpu hierarchy, cpu.cfs_quota_us) where it exists, else v2
+ * (cpu.max; make vmtest's guests): pp_need_cgroup() says which.
  */
 #ifndef KPILOT_TEST_PP_UTIL_H
 #define KPILOT_TEST_PP_UTIL_H
@@ -11,49 +13,90 @@
 #include "daemon_util.h"
 
 #define WORDCOUNT "./build/tools/wordcount/wordcount"
-#define PP_CG_ROOT "/sys/fs/cgroup/cpu"
-#define PP_ORIG 50000LL		/* cpu.cfs_quota_us the test gives each operator first */
+#define PP_V1_ROOT "/sys/fs/cgroup/cpu"
+#define PP_V2_ROOT "/sys/fs/cgroup"
+#define PP_ORIG 50000LL		/* the quota (us per 100 ms) the test gives each operator first */
+#define PP_PERIOD 100000LL
 
 static const char *const pp_ops[4] = { "source", "split", "count", "sink" };
 
 struct wc {
 	pid_t launcher, op[4];
-	char cg[128];		/* kptpp.<pid>, relative to PP_CG_ROOT */
+	char cg[128];		/* kptpp.<pid>, relative to pp_root */
 	char rep[128], ctl[128];
 	bool fifo;
 };
 
 static struct wc wc;
 static struct dm dm;
+static int pp_cgv;			/* 1 or 2: pp_need_cgroup() */
+static const char *pp_root = PP_V1_ROOT;	/* the cpu hierarchy's root */
 static int pp_interval_ms = 1000;	/* the policy's */
 static char pp_rates[512];		/* the "rates" object; "": the report file */
 
-static inline void pp_need_v1(void)
+/* Whether cgroup.controllers (a line of names) lists cpu as a word: not cpuset. */
+static inline bool pp_v2_has_cpu(void)
+{
+	char buf[512] = "", *tok, *save = NULL;
+	FILE *f = fopen(PP_V2_ROOT "/cgroup.controllers", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		if (!strcmp(tok, "cpu"))
+			return true;
+	return false;
+}
+
+/* v1 where a cpu hierarchy exists (this host), else v2 with the cpu controller. */
+static inline void pp_need_cgroup(void)
 {
 	dm_need_root();
 	if (access(WORDCOUNT, X_OK))
 		cr_skip_test("no " WORDCOUNT ": run make first");
-	if (access(PP_CG_ROOT "/cpu.cfs_quota_us", F_OK))
-		cr_skip_test("no cgroup v1 cpu hierarchy at " PP_CG_ROOT " (the v2 path is not "
-			     "tested here)");
+	if (!access(PP_V1_ROOT "/cpu.cfs_quota_us", F_OK)) {
+		pp_cgv = 1;
+		pp_root = PP_V1_ROOT;
+	} else if (pp_v2_has_cpu()) {
+		pp_cgv = 2;
+		pp_root = PP_V2_ROOT;
+	} else {
+		cr_skip_test("no cgroup v1 cpu hierarchy at " PP_V1_ROOT " and no cpu controller "
+			     "in " PP_V2_ROOT "/cgroup.controllers");
+	}
 }
 
 static inline void pp_cg_file(int op, const char *file, char *out, size_t len)
 {
-	snprintf(out, len, "%s/%s/%s/%s", PP_CG_ROOT, wc.cg, pp_ops[op], file);
+	snprintf(out, len, "%s/%s/%s/%s", pp_root, wc.cg, pp_ops[op], file);
 }
 
+/*
+ * An operator's quota in us per 100 ms, -1 for none: v1's cpu.cfs_quota_us
+ * as it is (the period stays 100 ms there), v2's cpu.max "QUOTA PERIOD" or
+ * "max PERIOD" scaled to a 100 ms period.
+ */
 static inline long long pp_quota(int op)
 {
-	char p[256], buf[64] = "";
+	char p[256], buf[64] = "", q[32] = "";
+	long long per = 0;
 	FILE *f;
 
-	pp_cg_file(op, "cpu.cfs_quota_us", p, sizeof(p));
+	pp_cg_file(op, pp_cgv == 2 ? "cpu.max" : "cpu.cfs_quota_us", p, sizeof(p));
 	f = fopen(p, "r");
 	cr_assert_not_null(f, "%s: %s", p, strerror(errno));
 	cr_assert_not_null(fgets(buf, sizeof(buf), f));
 	fclose(f);
-	return atoll(buf);
+	if (pp_cgv != 2)
+		return atoll(buf);
+	cr_assert_eq(sscanf(buf, "%31s %lld", q, &per), 2, "%s: '%s'", p, buf);
+	cr_assert_gt(per, 0, "%s: '%s'", p, buf);
+	if (!strcmp(q, "max"))
+		return -1;
+	return (atoll(q) * PP_PERIOD + per / 2) / per;
 }
 
 static inline void pp_write(const char *path, const char *v)
@@ -105,6 +148,31 @@ static inline void pp_start_line(char *line, size_t len)
 }
 
 /*
+ * kptpp.<pid>/OP, each quota PP_ORIG. v2: cpu enabled for the root's
+ * children (left on: the guest's systemd-less root has nothing else to
+ * disturb, and a host's v2 root has it on already) and for kptpp.<pid>'s.
+ */
+static inline void pp_make_cgroups(void)
+{
+	char p[256];
+
+	if (pp_cgv == 2)
+		pp_write(PP_V2_ROOT "/cgroup.subtree_control", "+cpu");
+	snprintf(p, sizeof(p), "%s/%s", pp_root, wc.cg);
+	cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
+	if (pp_cgv == 2) {
+		snprintf(p, sizeof(p), "%s/%s/cgroup.subtree_control", pp_root, wc.cg);
+		pp_write(p, "+cpu");
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s/%s", pp_root, wc.cg, pp_ops[i]);
+		cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
+		pp_cg_file(i, pp_cgv == 2 ? "cpu.max" : "cpu.cfs_quota_us", p, sizeof(p));
+		pp_write(p, pp_cgv == 2 ? "50000 100000" : "50000");
+	}
+}
+
+/*
  * The cgroups, then wordcount at rate (half the default costs: 1500/s need
  * ~0.6 core, room on this shared 2-core machine), its stdout to the report
  * file or FIFO (a FIFO: the test's read end, returned, holds it open until
@@ -112,19 +180,12 @@ static inline void pp_start_line(char *line, size_t len)
  */
 static inline int pp_start_wc(int rate, bool fifo)
 {
-	char p[256], r[32], line[4096] = "";
+	char r[32], line[4096] = "";
 	int rfd = -1;
 
 	memset(&wc, 0, sizeof(wc));
 	snprintf(wc.cg, sizeof(wc.cg), "kptpp.%d", (int)getpid());
-	snprintf(p, sizeof(p), "%s/%s", PP_CG_ROOT, wc.cg);
-	cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
-	for (int i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s/%s/%s", PP_CG_ROOT, wc.cg, pp_ops[i]);
-		cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
-		pp_cg_file(i, "cpu.cfs_quota_us", p, sizeof(p));
-		pp_write(p, "50000");
-	}
+	pp_make_cgroups();
 	snprintf(wc.rep, sizeof(wc.rep), "%s/reports", dm.dir);
 	snprintf(wc.ctl, sizeof(wc.ctl), "%s/wc.ctl", dm.dir);
 	wc.fifo = fifo;
@@ -193,11 +254,11 @@ static inline void pp_stop_wc(void)
 	if (!wc.cg[0])
 		return;
 	for (int i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s/%s/%s", PP_CG_ROOT, wc.cg, pp_ops[i]);
+		snprintf(p, sizeof(p), "%s/%s/%s", pp_root, wc.cg, pp_ops[i]);
 		for (int k = 0; k < 100 && rmdir(p) && errno == EBUSY; k++)
 			usleep(50000);	/* exiting operators leave within a few ms */
 	}
-	snprintf(p, sizeof(p), "%s/%s", PP_CG_ROOT, wc.cg);
+	snprintf(p, sizeof(p), "%s/%s", pp_root, wc.cg);
 	rmdir(p);
 	wc.cg[0] = '\0';
 }
@@ -209,27 +270,54 @@ static inline void pp_fini(void)
 	dm_cleanup(&dm);
 }
 
+/*
+ * The operators' cgroups as a config names them, each in another of the
+ * forms $.operators takes (Documentation/daemon.md): absolute under
+ * /sys/fs/cgroup, absolute from the hierarchy's root, under the controller
+ * mount (v1) or relative to /sys/fs/cgroup (v2), and bare, which v1
+ * resolves by searching the hierarchies. Each must give the policy the knob
+ * cgroup:kptpp.<pid>/OP:cpu.max (pp_assert_knobs).
+ */
+static inline void pp_cfg_cgroup(int op, char *out, size_t len)
+{
+	switch (op) {
+	case 0:
+		snprintf(out, len, "%s/%s/%s", pp_root, wc.cg, pp_ops[op]);
+		break;
+	case 1:
+		snprintf(out, len, "/%s/%s", wc.cg, pp_ops[op]);
+		break;
+	case 2:
+		snprintf(out, len, "%s%s/%s", pp_cgv == 2 ? "" : "cpu/", wc.cg, pp_ops[op]);
+		break;
+	default:
+		snprintf(out, len, "%s/%s", wc.cg, pp_ops[op]);
+	}
+}
+
 /* A daemon config: the four operators by cgroup, one pipeline policy with extra members. */
 static inline void pp_config(const char *agent, const char *extra)
 {
-	char text[4096], top[1024], rates[640];
+	char text[4096], top[1024], rates[640], cg[4][200];
 
 	cr_assert_not_null(getcwd(top, sizeof(top)));
 	if (pp_rates[0])
 		snprintf(rates, sizeof(rates), "%s", pp_rates);
 	else
 		snprintf(rates, sizeof(rates), "{\"file\": \"%s\"}", wc.rep);
+	for (int i = 0; i < 4; i++)
+		pp_cfg_cgroup(i, cg[i], sizeof(cg[i]));
 	snprintf(text, sizeof(text),
 		 "{\"state_dir\": \"%s/state\", \"interval_ms\": 500, \"operators\": ["
-		 "{\"name\": \"source\", \"cgroup\": \"cpu/%s/source\"},"
-		 "{\"name\": \"split\", \"cgroup\": \"cpu/%s/split\"},"
-		 "{\"name\": \"count\", \"cgroup\": \"cpu/%s/count\"},"
-		 "{\"name\": \"sink\", \"cgroup\": \"cpu/%s/sink\"}],"
+		 "{\"name\": \"source\", \"cgroup\": \"%s\"},"
+		 "{\"name\": \"split\", \"cgroup\": \"%s\"},"
+		 "{\"name\": \"count\", \"cgroup\": \"%s\"},"
+		 "{\"name\": \"sink\", \"cgroup\": \"%s\"}],"
 		 "\"policies\": [{\"name\": \"wc\", \"kind\": \"pipeline\", \"agent\": \"%s\","
 		 "\"interval_ms\": %d, \"save_every\": 2, \"pipeline\": \"%s/tools/profiles/"
 		 "wordcount.pipeline.json\", \"operators\": [\"source\", \"split\", \"count\", "
 		 "\"sink\"], \"rates\": %s, \"budget_cores\": 1.0%s%s}]}",
-		 dm.dir, wc.cg, wc.cg, wc.cg, wc.cg, agent, pp_interval_ms, top,
+		 dm.dir, cg[0], cg[1], cg[2], cg[3], agent, pp_interval_ms, top,
 		 rates, extra[0] ? ", " : "", extra);
 	dm_write(dm.cfg, text);
 }
@@ -262,6 +350,23 @@ static inline long long pp_reconf(void)
 	return n;
 }
 
+/* Every operator's knob in status is cgroup:kptpp.<pid>/OP:cpu.max, whatever its config form. */
+static inline void pp_assert_knobs(void)
+{
+	json_t *st = pp_state(), *ops = json_object_get(st, "operators");
+	char want[256];
+
+	cr_assert_eq(json_array_size(ops), 4, "status has %zu operators", json_array_size(ops));
+	for (int i = 0; i < 4; i++) {
+		const char *k = json_string_value(json_object_get(json_array_get(ops, i), "knob"));
+
+		snprintf(want, sizeof(want), "cgroup:%s/%s:cpu.max", wc.cg, pp_ops[i]);
+		cr_assert(k && !strcmp(k, want), "%s: knob %s, want %s", pp_ops[i], k ? k : "none",
+			  want);
+	}
+	json_decref(st);
+}
+
 /* The quotas now sum within budget (cores), each a positive finite quota. */
 static inline void pp_assert_budget(double budget)
 {
@@ -280,7 +385,7 @@ static inline void pp_assert_budget(double budget)
 static inline void pp_assert_originals(void)
 {
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(pp_quota(i), PP_ORIG, "%s: cfs_quota_us %lld, the original was %lld",
+		cr_assert_eq(pp_quota(i), PP_ORIG, "%s: quota %lld us, the original was %lld",
 			     pp_ops[i], pp_quota(i), PP_ORIG);
 }
 

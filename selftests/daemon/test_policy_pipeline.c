@@ -2,7 +2,8 @@
 /*
  * The daemon's pipeline policy (Documentation/daemon.md, "The pipeline
  * policy"): its config errors name their JSON path; on a real wordcount the
- * test starts itself, with its operators in the test's own v1 cpu cgroups,
+ * test starts itself, with its operators in the test's own cpu cgroups (v1
+ * or v2, each operator's path in another form the config takes),
  * ds2 meets a raised rate again within DS2's budget of reconfigurations and
  * within the CPU budget; exploration off is stable; a SIGKILLed daemon's
  * quotas are restored from the journal at the restart before it manages
@@ -120,7 +121,7 @@ static void stop_and_check(void)
 	pp_stop_wc();
 }
 
-TestSuite(policy_pipeline_run, .init = pp_need_v1, .fini = pp_fini, .timeout = 120);
+TestSuite(policy_pipeline_run, .init = pp_need_cgroup, .fini = pp_fini, .timeout = 120);
 
 /*
  * A rate step 500 -> 1500/s. DS2's budget: 3 reconfigurations (Kalavri et
@@ -278,6 +279,7 @@ Test(policy_pipeline_run, fifo_source_and_sigterm_leave_nothing_behind)
 	start_daemon();
 	close(rfd);		/* the daemon's read end holds the FIFO now */
 	wait_reconf(1, 15);
+	pp_assert_knobs();
 	pp_assert_budget(1.0);
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0);
 	pp_assert_originals();
@@ -286,7 +288,7 @@ Test(policy_pipeline_run, fifo_source_and_sigterm_leave_nothing_behind)
 		usleep(100000);
 	cr_assert_eq(kill(wc.launcher, 0), -1, "wordcount still runs");
 	wc.launcher = 0;
-	snprintf(p, sizeof(p), "%s/%s", PP_CG_ROOT, wc.cg);
+	snprintf(p, sizeof(p), "%s/%s", pp_root, wc.cg);
 	pp_stop_wc();
 	cr_assert_eq(access(p, F_OK), -1, "%s is still there", p);
 	for (int i = 0; i < 4; i++)

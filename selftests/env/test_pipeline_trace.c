@@ -3,7 +3,8 @@
  * The pipeline trace (trace.h) and the rate trace (rate_trace.h): a written
  * trace reads back the same, a torn last line is skipped, a real short
  * wordcount tune writes one line per interval, and a rate trace drives the
- * source (root, v1 cpu hierarchy; cgroups and FIFO named after this process,
+ * source (root, the v1 cpu hierarchy or cgroup v2 with the cpu controller,
+ * as kpilot tune finds them; cgroups and FIFO named after this process,
  * removed in .fini).
  */
 #include <fcntl.h>
@@ -37,6 +38,14 @@ static void setup(void)
 	mkdir(tmp, 0755);
 }
 
+/* Where kpilot tune puts a cgroup: the v1 cpu hierarchy, or the v2 root. */
+static const char *cg_root(int k)
+{
+	if (kp_cg_detect("/") == 2)
+		return k ? NULL : "/sys/fs/cgroup";
+	return k ? "/sys/fs/cgroup/cpuset" : "/sys/fs/cgroup/cpu";
+}
+
 static void teardown(void)
 {
 	static const char *const ops[] = { "source", "split", "count", "sink", "" };
@@ -44,9 +53,8 @@ static void teardown(void)
 	int i, k;
 
 	for (k = 0; k < 2; k++)
-		for (i = 0; i < 5; i++) {
-			snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/%s", k ? "cpuset" : "cpu", tag,
-				 ops[i]);
+		for (i = 0; i < 5 && cg_root(k); i++) {
+			snprintf(p, sizeof(p), "%s/%s/%s", cg_root(k), tag, ops[i]);
 			rmdir(p);
 		}
 	unlink(fifo);
@@ -236,14 +244,29 @@ static void make_desc(void)
 	chmod(descpath, 0644);
 }
 
+/* cgroup.controllers lists cpu (a word: not cpuset). */
+static bool v2_has_cpu(void)
+{
+	char *s = tu_slurp("/sys/fs/cgroup/cgroup.controllers"), *tok, *save = NULL;
+	bool yes = false;
+
+	for (tok = s ? strtok_r(s, " \n", &save) : NULL; tok && !yes;
+	     tok = strtok_r(NULL, " \n", &save))
+		yes = !strcmp(tok, "cpu");
+	free(s);
+	return yes;
+}
+
 static void need_root(void)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root: creates cgroups and loads eBPF programs");
 	if (access(WORDCOUNT, X_OK) || access(KPILOT, X_OK))
 		cr_skip_test("no " WORDCOUNT " or " KPILOT ": run from the top of the tree after make");
-	if (kp_cg_detect("/") != 1)
-		cr_skip_test("uses the v1 cpu hierarchy");
+	if (kp_cg_detect("/") < 0)
+		cr_skip_test("no cgroup v1 cpu hierarchy and no cgroup v2 at /sys/fs/cgroup");
+	if (kp_cg_detect("/") == 2 && !v2_has_cpu())
+		cr_skip_test("cgroup v2 without the cpu controller at the root");
 	make_desc();
 }
 
@@ -259,7 +282,7 @@ static void tune(const char *extra, struct kp_trace *tr)
 	snprintf(cmd, sizeof(cmd), "%s/out/trace.jsonl", tmp);
 	cr_assert_eq(kp_trace_load(cmd, tr, why, sizeof(why)), 0, "%s", why);
 	cr_expect_eq(tr->torn, 0);
-	snprintf(cmd, sizeof(cmd), "/sys/fs/cgroup/cpu/%s", tag);
+	snprintf(cmd, sizeof(cmd), "%s/%s", cg_root(0), tag);
 	cr_expect_neq(stat(cmd, &s), 0, "%s left behind", cmd);
 	cr_expect_neq(stat(fifo, &s), 0, "%s left behind", fifo);
 }

@@ -25,17 +25,29 @@ static const char *const agents[] = { "ds2", "random", NULL };
 
 /*
  * The operator's cgroup relative to the hierarchy root, as knob names take
- * it: "/sys/fs/cgroup/" and, on v1, the controller mount ("cpu",
- * "cpu,cpuacct") are dropped.
+ * it, from any form $.operators takes (the observer's kp_opspec_cgroup_dir):
+ * "/sys/fs/cgroup/" and, on v1, the controller mount ("cpu",
+ * "cpu,cpuacct") are dropped; any other absolute path counts from the
+ * root, unless it is a cgroup directory itself (a hierarchy mounted
+ * elsewhere), which no knob can name.
  */
 static int rel_path(const char *cg, int cgv, char *out, size_t len)
 {
 	const char *p = cg, *slash;
 	char mnt[4200];
 
-	if (!strncmp(p, "/sys/fs/cgroup/", 15))
-		p += 15;
-	else if (p[0] == '/')
+	while (p[0] == '/' && p[1] == '/')
+		p++;
+	if (!strncmp(p, "/sys/fs/cgroup", 14) && (p[14] == '/' || !p[14])) {
+		p += 14;
+	} else if (p[0] == '/') {
+		snprintf(mnt, sizeof(mnt), "%s/cgroup.procs", p);
+		if (kp_fs_exists(mnt))
+			return -EINVAL;
+	}
+	while (*p == '/')
+		p++;
+	if (!*p)
 		return -EINVAL;
 	slash = strchr(p, '/');
 	if (cgv == 1 && slash) {
