@@ -104,13 +104,13 @@ static void start_daemon(void)
 	dm_start(&dm);
 }
 
-/* Until the policy has reconfigured at least n times in total (up to s seconds). */
+/* Until the policy has reconfigured at least n times in total (up to s seconds, pp_secs). */
 static void wait_reconf(long long n, int s)
 {
-	for (int i = 0; i < s * 4 && pp_reconf() < n; i++)
+	for (int i = 0; i < pp_secs(s) * 4 && pp_reconf() < n; i++)
 		usleep(250000);
 	cr_assert_geq(pp_reconf(), n, "the policy reconfigured %lld times in %d s, not %lld "
-		      "(log %s)", pp_reconf(), s, n, dm.log);
+		      "(log %s)", pp_reconf(), pp_secs(s), n, dm.log);
 }
 
 static void stop_and_check(void)
@@ -139,10 +139,11 @@ Test(policy_pipeline_run, ds2_meets_a_raised_rate_within_its_budget)
 	pp_config("ds2", "\"utilisation\": 0.8");
 	start_daemon();
 	wait_reconf(1, 15);
-	cr_assert(pp_wait_met(500, 4, 20), "500/s not met (log %s)", dm.log);
+	cr_assert(pp_wait_met(500, 4, 20), "500/s (%d/s) not met (log %s)", pp_rate(500), dm.log);
 	r0 = pp_reconf();
 	pp_set_rate(1500);
-	cr_assert(pp_wait_met(1500, 4, 25), "1500/s not met again (log %s)", dm.log);
+	cr_assert(pp_wait_met(1500, 4, 25), "1500/s (%d/s) not met again (log %s)", pp_rate(1500),
+		  dm.log);
 	cr_assert_leq(pp_reconf() - r0, 3, "%lld reconfigurations to meet 1500/s, DS2's budget "
 		      "is 3 (log %s)", pp_reconf() - r0, dm.log);
 	pp_assert_budget(1.0);
@@ -152,7 +153,7 @@ Test(policy_pipeline_run, ds2_meets_a_raised_rate_within_its_budget)
 /* exploration off: no reconfiguration at a steady rate once sized; random explores otherwise. */
 Test(policy_pipeline_run, exploration_off_is_stable)
 {
-	long long r;
+	long long r, u;
 	json_t *st;
 
 	dm_init(&dm, "{}");
@@ -160,12 +161,12 @@ Test(policy_pipeline_run, exploration_off_is_stable)
 	pp_config("ds2", "\"exploration\": \"off\", \"utilisation\": 0.7");
 	start_daemon();
 	wait_reconf(1, 15);
-	cr_assert(pp_wait_met(800, 4, 20), "800/s not met (log %s)", dm.log);
+	cr_assert(pp_wait_met(800, 4, 20), "800/s (%d/s) not met (log %s)", pp_rate(800), dm.log);
 	/* sized: DS2's window (3 intervals) holds only intervals under its own quotas */
 	r = pp_reconf();
-	for (int quiet = 0, i = 0; quiet < 4 && i < 20; i++, sleep(1))
+	for (int quiet = 0, i = 0; quiet < 4 && i < pp_secs(20); i++, sleep(1))
 		quiet = pp_reconf() == r ? quiet + 1 : (r = pp_reconf(), 0);
-	sleep(8);
+	pp_wait_updates(pp_count("agent_updates"), 8, 12);
 	if (pp_reconf() != r) {
 		char cmd[256];
 
@@ -181,9 +182,11 @@ Test(policy_pipeline_run, exploration_off_is_stable)
 	/* random explores: a new split nearly every interval ... */
 	pp_config("random", "\"deadband\": 0.05");
 	start_daemon();
-	sleep(7);
-	cr_assert_geq(pp_reconf(), 3, "random with exploration on made %lld changes in 7 s",
-		      pp_reconf());
+	u = pp_count("agent_updates");
+	for (int i = 0; i < pp_secs(7) * 4 && pp_reconf() < 3; i++)
+		usleep(250000);
+	cr_assert_geq(pp_reconf(), 3, "random with exploration on made %lld changes in %lld "
+		      "intervals", pp_reconf(), pp_count("agent_updates") - u);
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0);
 	/* ... and with it off keeps the best split its checkpoint holds */
 	pp_config("random", "\"deadband\": 0.05, \"exploration\": false");
@@ -191,10 +194,10 @@ Test(policy_pipeline_run, exploration_off_is_stable)
 	st = pp_state();
 	cr_assert_str_eq(json_string_value(json_object_get(st, "checkpoint_at_start")), "loaded");
 	json_decref(st);
-	sleep(3);
+	pp_wait_updates(pp_count("agent_updates"), 3, 5);
 	r = pp_reconf();
 	cr_assert_leq(r, 1, "random with exploration off: %lld changes to reach its best", r);
-	sleep(5);
+	pp_wait_updates(pp_count("agent_updates"), 5, 8);
 	cr_assert_eq(pp_reconf(), r, "random with exploration off kept changing");
 	pp_assert_budget(1.0);
 	stop_and_check();
@@ -212,7 +215,7 @@ Test(policy_pipeline_run, sigkill_then_restart_restores_first_then_manages_from_
 	start_daemon();
 	wait_reconf(1, 15);
 	snprintf(ckpt, sizeof(ckpt), "%s/state/policies/wc.ckpt", dm.dir);
-	for (int i = 0; i < 40 && access(ckpt, F_OK); i++)
+	for (int i = 0; i < pp_secs(40) && access(ckpt, F_OK); i++)
 		usleep(250000);
 	cr_assert_eq(access(ckpt, F_OK), 0, "no checkpoint after 2 updates: %s", ckpt);
 	cr_assert_neq(pp_quota(2), PP_ORIG, "count still has its original quota");
@@ -284,7 +287,7 @@ Test(policy_pipeline_run, fifo_source_and_sigterm_leave_nothing_behind)
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0);
 	pp_assert_originals();
 	/* the launcher's stdout lost its reader: it drains and exits by itself */
-	for (int i = 0; i < 100 && waitpid(wc.launcher, NULL, WNOHANG) != wc.launcher; i++)
+	for (int i = 0; i < pp_secs(100) && waitpid(wc.launcher, NULL, WNOHANG) != wc.launcher; i++)
 		usleep(100000);
 	cr_assert_eq(kill(wc.launcher, 0), -1, "wordcount still runs");
 	wc.launcher = 0;
@@ -361,7 +364,8 @@ Test(policy_pipeline_run, prometheus_counters_become_rates)
 	pp_config("ds2", "");
 	start_daemon();
 	wait_reconf(1, 15);
-	sleep(3);
+	for (int i = 0; i < pp_secs(3) * 10 && pp_count("reports") < 3; i++)
+		usleep(100000);
 	st = pp_state();
 	cr_assert_eq(pp_num(st, "target"), 700, "target %g", pp_num(st, "target"));
 	/* one scrape per interval; the first only sets the counters' base */
