@@ -26,7 +26,9 @@ static const char *const pp_ops[4] = { "source", "split", "count", "sink" };
  * they cost natively, but each record's channel wake-ups cost ~0.25-0.5 ms
  * of system time per operator (wordcount run in the 6.12 guest: 0.45 core
  * at 300/s with nearly no hash rounds, 1.1 at 1500/s): the rates the tests
- * name, at a fifth, fit the 1-core budget there as they do here. Deadlines
+ * name, at a fifth, fit the 1-core budget there as they do here (at full
+ * rates the 1500/s step took DS2 7 reconfigurations there, 2026-12-02,
+ * its noisy per-record costs at the budget's edge). Deadlines
  * of polls are longer there too; windows of steady intervals are counted in
  * the agent's updates, not seconds.
  */
