@@ -300,8 +300,14 @@ static inline void pp_fini(void)
  * resolves by searching the hierarchies. Each must give the policy the knob
  * cgroup:kptpp.<pid>/OP:cpu.max (pp_assert_knobs).
  */
+static char pp_cg_base[256];		/* when set, every operator is pp_cg_base/OP */
+
 static inline void pp_cfg_cgroup(int op, char *out, size_t len)
 {
+	if (pp_cg_base[0]) {
+		snprintf(out, len, "%.*s/%s", (int)(len - 16), pp_cg_base, pp_ops[op]);
+		return;
+	}
 	switch (op) {
 	case 0:
 		snprintf(out, len, "%s/%s/%s", pp_root, wc.cg, pp_ops[op]);

@@ -9,10 +9,13 @@
  * quotas are restored from the journal at the restart before it manages
  * again, from its checkpoint; a corrupt or mismatched checkpoint is refused
  * and the agent starts fresh; SIGTERM restores every quota and nothing is
- * left behind.
+ * left behind; an operator's cgroup mounted outside /sys/fs/cgroup is
+ * refused by path.
  */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include "daemon/config.h"
 #include "pp_util.h"
 
@@ -297,6 +300,61 @@ Test(policy_pipeline_run, fifo_source_and_sigterm_leave_nothing_behind)
 	for (int i = 0; i < 4; i++)
 		cr_assert(kill(wc.op[i], 0) == -1 && errno == ESRCH, "operator %s (pid %d) still runs",
 			  pp_ops[i], (int)wc.op[i]);
+}
+
+/*
+ * A cgroup directory outside /sys/fs/cgroup (cgroup2 mounted again in a
+ * private mount namespace: the host's empty unified hierarchy, or the
+ * guest's own): the observer takes the operators, no knob can name them,
+ * so the policy's start refuses them by path and the daemon exits.
+ */
+static char elsewhere[128];
+
+static void elsewhere_fini(void)
+{
+	char p[300];
+
+	for (int i = 0; i < 4 && pp_cg_base[0]; i++) {
+		snprintf(p, sizeof(p), "%s/%s", pp_cg_base, pp_ops[i]);
+		rmdir(p);
+	}
+	if (pp_cg_base[0])
+		rmdir(pp_cg_base);
+	if (elsewhere[0])
+		umount2(elsewhere, MNT_DETACH);
+}
+
+Test(policy_pipeline_run, a_cgroup_mounted_elsewhere_is_refused_by_path, .fini = elsewhere_fini)
+{
+	char cmd[512], p[300], want[400];
+	int rc;
+
+	dm_init(&dm, "{}");
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(elsewhere, sizeof(elsewhere), "%s/cg", dm.dir);
+	cr_assert_eq(mkdir(elsewhere, 0755), 0);
+	if (mount("none", elsewhere, "cgroup2", 0, NULL)) {
+		elsewhere[0] = '\0';
+		cr_skip_test("cannot mount cgroup2: %s", strerror(errno));
+	}
+	snprintf(pp_cg_base, sizeof(pp_cg_base), "%s/kptppx.%d", elsewhere, (int)getpid());
+	cr_assert_eq(mkdir(pp_cg_base, 0755), 0, "%s: %s", pp_cg_base, strerror(errno));
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s", pp_cg_base, pp_ops[i]);
+		cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
+	}
+	snprintf(wc.rep, sizeof(wc.rep), "%s/reports", dm.dir);
+	dm_write(wc.rep, "");
+	pp_config("ds2", "");
+	snprintf(cmd, sizeof(cmd), "timeout %d " KPILOT " run --config %s --socket %s >>%s 2>&1",
+		 pp_secs(60), dm.cfg, dm.sock, dm.log);
+	rc = system(cmd);
+	cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) != 0 && WEXITSTATUS(rc) != 124,
+		  "kpilot run with a cgroup outside /sys/fs/cgroup: status %d (log %s)", rc, dm.log);
+	snprintf(want, sizeof(want), "operator source: cgroup '%s/source' is not under "
+		 "/sys/fs/cgroup", pp_cg_base);
+	cr_assert(pp_log_has(want, 0), "no '%s' in %s", want, dm.log);
 }
 
 /* ---- a Prometheus rate source: the test serves counters at 700 records/s ---- */
