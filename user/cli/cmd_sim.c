@@ -19,7 +19,7 @@
 #define SIM_MAX_TRACES 16
 
 enum { SIM_PIPELINE = 1000, SIM_PROFILE, SIM_RATE_TRACE, SIM_RATE_SPEED, SIM_ALGO, SIM_TRIALS,
-       SIM_OUT, SIM_QUOTAS, SIM_SEED, SIM_HOST_CORES };
+       SIM_OUT, SIM_QUOTAS, SIM_SEED, SIM_HOST_CORES, SIM_VERIFY, SIM_FORCE };
 
 struct sim_args {
 	const char *verb, *model, *out, *pipeline, *profile, *rate_trace, *algo, *quotas;
@@ -27,6 +27,7 @@ struct sim_args {
 	int ntraces;
 	double rate_speed, host_cores;
 	long trials, seed;
+	long verify, force;	/* verify -1: the default */
 };
 
 static const char doc[] =
@@ -35,6 +36,7 @@ static const char doc[] =
 "USAGE: kpilot sim calibrate TRACE.jsonl... -o MODEL.json [--profile NAME]\n"
 "       kpilot sim run MODEL.json --rate-trace FILE [--rate-speed F]\n"
 "                      [--algo ds2|static|ppo] [--trials N] [--out DIR]\n"
+"                      [--verify-intervals V] [--force-regression N]\n"
 "\n"
 "calibrate fits each operator's service rate per core (records per on-CPU\n"
 "second), its fixed CPU and selectivity from the traces kpilot tune writes\n"
@@ -56,6 +58,9 @@ static const struct argp_option options[] = {
 	{ "seed", SIM_SEED, "N", 0, "run: the simulator's and PPO's seed (1)" },
 	{ "out", SIM_OUT, "DIR", 0, "run: the results directory" },
 	{ "host-cores", SIM_HOST_CORES, "C", 0, "run: cores the host leaves the pipeline (the model's ncpu)" },
+	{ "verify-intervals", SIM_VERIFY, "V", 0, "run: staged deployment as kpilot tune's (3; 0: none)" },
+	{ "force-regression", SIM_FORCE, "N", 0, "run: at interval N deploy the busiest operator at "
+	  "0.05 cores (a rollback test)" },
 	{},
 };
 
@@ -84,9 +89,12 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		break;
 	case SIM_TRIALS:
 	case SIM_SEED:
-		if (!cli_parse_ll(arg, key == SIM_SEED ? 0 : 1, 100000, &v))
+	case SIM_VERIFY:
+	case SIM_FORCE:
+		if (!cli_parse_ll(arg, key == SIM_SEED || key == SIM_VERIFY ? 0 : 1, 100000, &v))
 			argp_error(state, "'%s' is not a number in range", arg);
-		*(key == SIM_SEED ? &a->seed : &a->trials) = v;
+		*(key == SIM_SEED ? &a->seed : key == SIM_TRIALS ? &a->trials :
+		  key == SIM_VERIFY ? &a->verify : &a->force) = v;
 		break;
 	case ARGP_KEY_ARG:
 		if (!a->verb)
@@ -238,6 +246,12 @@ static int run(const struct sim_args *a, const struct kp_pipe_desc *d)
 	o.out_dir = a->out;
 	o.utilisation = 0.9;
 	o.deadband = 0.1;
+	kp_deploy_opts_default(&o.deploy);
+	if (a->verify >= 0)
+		o.deploy.verify = a->verify;
+	if (o.deploy.after > o.deploy.verify)
+		o.deploy.after = o.deploy.verify ?: 1;
+	o.force_regression = a->force;
 	o.quiet = true;
 	err = cli_run_status(kp_pipe_tune_run(&o, out, sizeof(out), why, sizeof(why)));
 	if (err == KP_EXIT_USAGE)
@@ -254,7 +268,7 @@ out:
 int cmd_sim(int argc, char **argv)
 {
 	struct argp argp = { options, parse, "calibrate TRACE... | run MODEL", doc };
-	struct sim_args a = { 0 };
+	struct sim_args a = { .verify = -1 };
 	struct kp_pipe_desc d;
 	int ret;
 

@@ -104,6 +104,17 @@ static const struct argp_option options[] = {
 	{ "utilisation", OPT_UTIL, "U", 0, "ds2: target utilisation (default 0.9)" },
 	{ "deadband", OPT_DEADBAND, "CORES", 0, "Smallest quota change worth a reconfiguration (0.1)" },
 	{ "launcher-arg", OPT_LAUNCHER_ARG, "ARG", 0, "Append ARG to the launcher command (repeatable)" },
+	{ "verify-intervals", OPT_VERIFY, "V", 0, "Watch each change V intervals before it is the "
+	  "known-good one; 0: no staging (default 3)" },
+	{ "rollback-after", OPT_RB_AFTER, "K", 0, "Roll back after K bad intervals in a row (default 2)" },
+	{ "rollback-attainment", OPT_RB_ATT, "POINTS", 0, "Bad: attainment POINTS below the "
+	  "known-good's (default 5)" },
+	{ "rollback-p99", OPT_RB_P99, "F", 0, "Bad: p99 F times the known-good's and 5 ms more (default 1.5)" },
+	{ "force-regression", OPT_FORCE_REGRESSION, "N", 0, "Test the rollback: at interval N "
+	  "deploy the busiest operator at 0.05 cores" },
+	{ "pretrain-sim", OPT_PRETRAIN_SIM, "MODEL", 0, "ppo: train on the simulator MODEL "
+	  "(kpilot sim calibrate) replaying the rate trace first" },
+	{ "sim-steps", OPT_SIM_STEPS, "N", 0, "--pretrain-sim: simulated intervals (default 2000)" },
 	{},
 };
 
@@ -264,6 +275,7 @@ int cmd_tune(int argc, char **argv)
 	tune_args.algo = -1;
 	tune_args.seed = -1;
 	tune_args.trials = -1;
+	tune_args.verify = tune_args.rollback_after = tune_args.sim_steps = -1;
 	tune_args.confirm = 5;
 	for (i = 1; i < argc; i++)	/* the optimizer's argv is not kpilot's */
 		if (!strcmp(argv[i], "--optimizer")) {

@@ -34,6 +34,9 @@ struct tune_args {
 	const char *rate_trace;	/* --rate-trace FILE */
 	double rate_speed;
 	long step_at;
+	long verify, rollback_after, force_regression, sim_steps;	/* -1: not given */
+	double rollback_att, rollback_p99;	/* 0: not given */
+	const char *pretrain_sim;	/* --pretrain-sim MODEL */
 	char *launcher_args[17];
 	int nlauncher_args;
 };
@@ -43,7 +46,9 @@ extern struct tune_args tune_args;
 enum { OPT_APPLY_BEST = 1000, OPT_STATE_DIR, OPT_CHURN_SECONDS, OPT_PIPELINE, OPT_RATE,
        OPT_STEP_AT, OPT_STEP_RATE, OPT_QUOTAS, OPT_UTIL, OPT_DEADBAND, OPT_LAUNCHER_ARG,
        OPT_CONFIRM, OPT_RISKY, OPT_OPTIMIZER_TIMEOUT, OPT_PROFILE_DIR, OPT_INTENT,
-       OPT_PRINT_CONFIG, OPT_YES, OPT_LLM, OPT_RATE_TRACE, OPT_RATE_SPEED };
+       OPT_PRINT_CONFIG, OPT_YES, OPT_LLM, OPT_RATE_TRACE, OPT_RATE_SPEED, OPT_VERIFY,
+       OPT_RB_AFTER, OPT_RB_ATT, OPT_RB_P99, OPT_FORCE_REGRESSION, OPT_PRETRAIN_SIM,
+       OPT_SIM_STEPS };
 
 /* The pipeline options; ARGP_ERR_UNKNOWN for the others. */
 error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state);

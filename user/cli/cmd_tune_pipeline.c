@@ -15,6 +15,7 @@
 #include "env/pipeline/pipectl.h"
 #include "env/pipeline/pipetune.h"
 #include "env/pipeline/rate_trace.h"
+#include "env/pipeline/sim.h"
 #include "lib/log.h"
 #include "safety/session.h"
 
@@ -63,6 +64,30 @@ error_t tune_pipeline_arg(int key, char *arg, struct argp_state *state)
 		tune_args.deadband = strtod(arg, &end);
 		if (*end || end == arg || tune_args.deadband < 0 || tune_args.deadband > 64)
 			argp_error(state, "--deadband: '%s' is not cores in [0, 64]", arg);
+		break;
+	case OPT_VERIFY:
+	case OPT_RB_AFTER:
+	case OPT_FORCE_REGRESSION:
+	case OPT_SIM_STEPS:
+		if (!cli_parse_ll(arg, key == OPT_VERIFY ? 0 : 1, 1000000, &v))
+			argp_error(state, "%s: '%s' is not a number of intervals %s",
+				   key == OPT_VERIFY ? "--verify-intervals" : key == OPT_RB_AFTER ?
+				   "--rollback-after" : key == OPT_SIM_STEPS ? "--sim-steps" :
+				   "--force-regression", arg, key == OPT_VERIFY ? ">= 0" : ">= 1");
+		*(key == OPT_VERIFY ? &tune_args.verify : key == OPT_RB_AFTER ?
+		  &tune_args.rollback_after : key == OPT_SIM_STEPS ? &tune_args.sim_steps :
+		  &tune_args.force_regression) = v;
+		break;
+	case OPT_RB_ATT:
+	case OPT_RB_P99:
+		*(key == OPT_RB_ATT ? &tune_args.rollback_att : &tune_args.rollback_p99) =
+			strtod(arg, &end);
+		if (*end || end == arg || !(strtod(arg, NULL) > 0))
+			argp_error(state, "%s: '%s' is not a positive number",
+				   key == OPT_RB_ATT ? "--rollback-attainment" : "--rollback-p99", arg);
+		break;
+	case OPT_PRETRAIN_SIM:
+		tune_args.pretrain_sim = arg;
 		break;
 	case OPT_LAUNCHER_ARG:
 		if (tune_args.nlauncher_args == 16)
@@ -135,10 +160,55 @@ static int rate_trace(struct kp_pipe_tune_opts *o, struct kp_rate_trace *rt)
 	return 0;
 }
 
+/*
+ * The staged deployment's options, and --pretrain-sim's model into m:
+ * 0, or -EINVAL with the message printed.
+ */
+static int deploy_opts(struct kp_pipe_tune_opts *o, struct kp_sim_model *m)
+{
+	struct kp_deploy_opts *dp = &o->deploy;
+	char err[1024];
+
+	kp_deploy_opts_default(dp);
+	if (tune_args.verify >= 0)
+		dp->verify = tune_args.verify;
+	if (tune_args.rollback_after > 0)
+		dp->after = tune_args.rollback_after;
+	else if (dp->after > dp->verify)
+		dp->after = dp->verify ?: 1;	/* --verify-intervals 1: the one interval decides */
+	if (tune_args.rollback_att > 0)
+		dp->att_points = tune_args.rollback_att / 100;
+	if (tune_args.rollback_p99 > 0)
+		dp->p99_factor = tune_args.rollback_p99;
+	o->force_regression = tune_args.force_regression;
+	if (kp_deploy_opts_check(dp, err, sizeof(err))) {
+		fprintf(stderr, "kpilot tune: %s\n", err);
+		return -EINVAL;
+	}
+	if ((tune_args.pretrain_sim || tune_args.sim_steps > 0) && o->algo != KP_PIPE_PPO) {
+		fprintf(stderr, "kpilot tune: --pretrain-sim and --sim-steps: only with --algo ppo\n");
+		return -EINVAL;
+	}
+	if (tune_args.sim_steps > 0 && !tune_args.pretrain_sim) {
+		fprintf(stderr, "kpilot tune: --sim-steps: with --pretrain-sim MODEL\n");
+		return -EINVAL;
+	}
+	if (!tune_args.pretrain_sim)
+		return 0;
+	if (kp_sim_model_load(tune_args.pretrain_sim, m, err, sizeof(err))) {
+		fprintf(stderr, "kpilot tune: --pretrain-sim: %s\n", err);
+		return -EINVAL;
+	}
+	o->pretrain = m;
+	o->sim_steps = tune_args.sim_steps > 0 ? tune_args.sim_steps : KP_PRETRAIN_STEPS_DEFAULT;
+	return 0;
+}
+
 int tune_pipeline(const char *path)
 {
 	struct kp_pipe_tune_opts o = {};
 	struct kp_rate_trace rt = {};
+	struct kp_sim_model m;
 	struct kp_pipe_desc d;
 	char err[1024], out[4096] = "", top[PATH_MAX];
 	int ret;
@@ -190,6 +260,8 @@ int tune_pipeline(const char *path)
 	o.step_at = tune_args.step_at;
 	o.step_rate = tune_args.step_rate;
 	if (tune_args.rate_trace && rate_trace(&o, &rt))
+		goto out;
+	if (deploy_opts(&o, &m))
 		goto out;
 	o.utilisation = tune_args.utilisation ? tune_args.utilisation : 0.9;
 	o.deadband = tune_args.deadband ? tune_args.deadband : 0.1;

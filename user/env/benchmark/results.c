@@ -168,6 +168,8 @@ json_t *kp_results_json(const struct kp_results *r)
 		json_object_set_new(o, "model", json_pack("{s:i,s:o,s:o}", "trials", r->model_rows,
 							  "oob_r2", num_or_null(r->model_r2),
 							  "oob_nmae", num_or_null(r->model_nmae)));
+	if (r->extra)
+		json_object_update(o, r->extra);
 	for (i = 0; i < r->ntrials; i++) {
 		const struct kp_trial *t = &r->trials[i];
 		json_t *e = json_object(), *st = json_object();

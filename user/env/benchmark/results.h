@@ -77,6 +77,7 @@ struct kp_results {
 	/* --algo ppo: the learned model's out-of-bag quality (model_rows 0: none) */
 	int model_rows;
 	double model_r2, model_nmae;
+	json_t *extra;			/* members added to results.json (the run's), or NULL */
 };
 
 /* Improvement of the best trial over the baseline in %, goal-aware (0 if none). */

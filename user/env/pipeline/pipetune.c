@@ -18,37 +18,7 @@
 #include "lib/fs.h"
 #include "env/pipeline/rate_trace.h"
 #include "env/pipeline/trace.h"
-
-#define PPO_ROLLOUT	8	/* intervals per update: several updates in tens of intervals */
-#define PPO_HEADROOM	1.10	/* the policy's centre: 10% over the measured need */
-#define PPO_SPAN	0.10	/* action +-1 moves the headroom by this much */
-#define OBS_PER_OP	6
-#define DS2_WINDOW	3	/* intervals DS2's rates are measured over */
-
-struct pt {
-	const struct kp_pipe_tune_opts *o;
-	const struct kp_pipe_desc *d;
-	const struct kp_pipe_backend *be;
-	void *e;			/* the backend's environment */
-	struct kp_trace_writer *tw;	/* trace.jsonl in the results directory */
-	char dir[4096];			/* the results directory */
-	double elapsed;			/* pipeline time: the intervals' dt summed */
-	double rate;			/* the source rate last asked for */
-	struct kp_ppo *ppo;
-	struct kp_pipe_opts env;	/* o->env, the rate the trace's first */
-	struct kp_results r;
-	struct kp_results_desc desc;	/* what the results files describe */
-	char knob[KP_PIPE_MAX_OPS][256];	/* cgroup:<operator's cgroup>:cpu.max */
-	struct kp_pipe_state st;	/* the interval just measured */
-	double cur[KP_PIPE_MAX_OPS];	/* the quotas in force */
-	double need[KP_PIPE_MAX_OPS];	/* DS2's need at utilisation 1, last known */
-	struct kp_ds2_op win[DS2_WINDOW][KP_PIPE_MAX_OPS];	/* the last intervals' rates */
-	int nwin;
-	float obs[KP_PIPE_MAX_OPS * OBS_PER_OP + 2];
-	int obs_dim;
-	bool acted;			/* a PPO action awaits its reward */
-	double t0;
-};
+#include "env/pipeline/pipetune_impl.h"
 
 const char *kp_pipe_algo_name(enum kp_pipe_algo a)
 {
@@ -166,7 +136,13 @@ static int ppo_decide(struct pt *t, const struct kp_pipe_state *st, const double
 		if (err < 0)
 			return err;
 	}
-	err = kp_ppo_act(t->ppo, t->obs, a, NULL, NULL);
+	/* a change held for its verification window: PPO learns from the quotas in force */
+	if (kp_deploy_holding(&t->dp)) {
+		kp_pt_held_action(t, a);
+		err = kp_ppo_act_given(t->ppo, t->obs, a, NULL);
+	} else {
+		err = kp_ppo_act(t->ppo, t->obs, a, NULL, NULL);
+	}
 	if (err)
 		return err;
 	t->acted = true;
@@ -175,29 +151,6 @@ static int ppo_decide(struct pt *t, const struct kp_pipe_state *st, const double
 		q[i] = t->need[i] > 0 ? t->need[i] * (PPO_HEADROOM + PPO_SPAN * a[i]) : cur[i];
 	kp_quota_fit(q, t->d->nops, t->d->cpu_budget);
 	return 0;
-}
-
-/*
- * Reconfigure only for a change of at least the deadband on some operator,
- * or, while the pipeline falls short, to give more to an operator that its
- * quota holds back (throttled in a fifth of the periods or more): small
- * moves cost a reconfiguration and buy nothing measurable, and more quota
- * for an operator that does not use what it has cannot help.
- */
-static bool worth_it(const struct pt *t, const struct kp_pipe_state *st, const double *cur,
-		     const double *q)
-{
-	bool short_fall = st->attainment < 0.98;
-	int i;
-
-	for (i = 0; i < t->d->nops; i++) {
-		double dq = q[i] - cur[i];
-
-		if (fabs(dq) >= t->o->deadband - 1e-9 ||
-		    (short_fall && dq > 1e-9 && st->op[i].throttled_frac >= 0.2))
-			return true;
-	}
-	return false;
 }
 
 static void progress(struct pt *t, int n, const struct kp_trial *tr, const double *q)
@@ -258,8 +211,12 @@ static void summary(struct pt *t, const char *out_dir)
 
 		printf(", last interval %.3f at %.2f cores", last->metric, last->state[3]);
 	}
-	printf(", %d intervals%s%s\n", r->ntrials, r->interrupted ? ", interrupted" : "",
+	printf(", %d intervals%s%s", r->ntrials, r->interrupted ? ", interrupted" : "",
 	       r->aborted ? ", aborted" : "");
+	if (t->dp.o.verify)
+		printf(", %d deploys, %d verified, %d rollbacks", t->dp.deploys, t->dp.verified,
+		       t->dp.rollbacks);
+	printf("\n");
 	if (r->ntrials) {
 		printf("last quotas:\n");
 		for (i = 0; i < t->d->nops; i++)
@@ -278,6 +235,9 @@ static void trace_interval(struct pt *t, int n, bool reconf, const double *befor
 {
 	struct kp_trace_rec r = { .n = n, .rate = t->rate, .st = t->st, .changed = reconf };
 	int err;
+
+	if (n && t->label)
+		snprintf(r.deploy, sizeof(r.deploy), "%s", t->label);
 
 	t->elapsed += isfinite(t->st.dt) ? t->st.dt : 0;
 	r.t = t->elapsed;
@@ -356,6 +316,7 @@ static int pipe_reset(struct kp_env *e, float *obs, char *why, size_t len)
 		return err == -EINTR ? err : kp_run_err(err);
 	}
 	t->r.baseline = t->st.attainment;
+	kp_pt_deploy_init(t);
 	observe(t, &t->st);
 	memcpy(obs, t->obs, t->obs_dim * sizeof(*obs));
 	return 0;
@@ -396,30 +357,6 @@ static void record(struct pt *t, struct kp_trial *tr, bool reconf)
 			 st->op[i].occupancy, st->op[i].workers);
 }
 
-/* Apply quotas q when worth a reconfiguration; whether one changed. */
-static int reconfigure(struct pt *t, int n, const double *q, struct kp_trial *tr, bool *reconf)
-{
-	char reason[64];
-	int i, err;
-
-	*reconf = false;
-	if (t->o->algo == KP_PIPE_STATIC || !worth_it(t, &t->st, t->cur, q))
-		return 0;
-	snprintf(reason, sizeof(reason), "%s interval %d", t->r.algo, n);
-	err = t->be->apply(t->e, q, reason, tr->error, sizeof(tr->error));
-	if (err == -ECANCELED || err == -EINTR)
-		return err;
-	if (err) {
-		kp_warn("interval %d: %s", n, tr->error);
-		t->r.failures++;
-		return 0;
-	}
-	for (i = 0; i < t->d->nops; i++)
-		*reconf |= fabs(t->be->quotas(t->e)[i] - t->cur[i]) > 1e-9;
-	memcpy(t->cur, t->be->quotas(t->e), sizeof(t->cur));
-	return 0;
-}
-
 /*
  * One control interval with quotas q (cores per operator), recorded in
  * t->r.trials[t->r.ntrials]. done: the guardrails refused, Ctrl-C, or the
@@ -437,7 +374,7 @@ static int pipe_step(struct kp_env *e, const double *q, float *obs, double *rewa
 
 	*done = true;
 	memcpy(before, t->cur, sizeof(before));
-	err = reconfigure(t, n, q, tr, &reconf);
+	err = kp_pt_stage(t, n, q, tr, &reconf);
 	if (err) {
 		t->r.aborted = err == -ECANCELED;
 		t->r.interrupted = err == -EINTR;
@@ -461,8 +398,8 @@ static int pipe_step(struct kp_env *e, const double *q, float *obs, double *rewa
 		return kp_run_err(err);
 	}
 	record(t, tr, reconf);
-	snprintf(msg, sizeof(msg), "%s interval %d", t->r.algo, n);
-	trace_interval(t, n, reconf, before, msg);
+	kp_pt_verify(t, n);
+	trace_interval(t, n, reconf, before, t->reason);
 	if (t->r.best < 0 || tr->metric > t->r.trials[t->r.best].metric + 1e-9)
 		t->r.best = n - 1;
 	observe(t, &t->st);
@@ -552,6 +489,26 @@ static void open_trace(struct pt *t)
 		kp_warn("no trace: %s", why);
 }
 
+/* The staged deployment's options checked; the PPO agent, the caller's or a new one. */
+static int setup(struct pt *t, char *why, size_t len)
+{
+	int err = kp_deploy_opts_check(&t->o->deploy, why, len);
+
+	if (err || t->o->algo != KP_PIPE_PPO)
+		return err;
+	if (t->o->ppo) {
+		t->ppo = t->o->ppo;
+		t->obs_dim = t->d->nops * OBS_PER_OP + 2;
+		return 0;
+	}
+	err = ppo_open(t);
+	if (err)
+		snprintf(why, len, "cannot set up the PPO controller (%d inputs, %d actions): %s",
+			 t->obs_dim, t->d->nops, strerror(-err));
+	t->own_ppo = !err;
+	return err;
+}
+
 int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t out_len,
 		     char *why, size_t len)
 {
@@ -572,30 +529,30 @@ int kp_pipe_tune_run(const struct kp_pipe_tune_opts *o, char *out_dir, size_t ou
 			 o->trials, o->trials * sizeof(*t.r.trials));
 		return -ENOMEM;
 	}
-	if (o->algo == KP_PIPE_PPO) {
-		err = ppo_open(&t);
-		if (err) {
-			snprintf(why, len, "cannot set up the PPO controller (%d inputs, %d actions): %s",
-				 t.obs_dim, t.d->nops, strerror(-err));
-			free(t.r.trials);
-			return err;
-		}
+	err = setup(&t, why, len);
+	if (err) {
+		free(t.r.trials);
+		return err;
 	}
 	kp_safety_catch_signals();
 	t.t0 = kp_mono_s();
 	open_trace(&t);
-	ret = intervals(&t, why, len);
+	ret = o->pretrain && o->algo == KP_PIPE_PPO ? kp_pt_pretrain(&t, why, len) : 0;
+	ret = ret ?: intervals(&t, why, len);
 	err = t.e ? t.be->close(t.e) : 0;
 	if (err)
 		kp_warn("%s: cleaning up: %s", t.d->name, strerror(-err));
-	kp_ppo_destroy(t.ppo);
+	if (t.own_ppo)
+		kp_ppo_destroy(t.ppo);
 	err = kp_trace_close(t.tw);
 	if (err)
 		kp_warn("%s/trace.jsonl: %s", t.dir, strerror(-err));
 	t.r.elapsed_s = kp_mono_s() - t.t0;
 	out_dir[0] = '\0';
 	if (t.r.ntrials) {
+		t.r.extra = kp_pt_results_extra(&t);
 		ret = kp_results_publish(&t.r, t.dir, o->json, out_dir, out_len, ret, why, len);
+		json_decref(t.r.extra);
 		summary(&t, out_dir);
 	}
 	free(t.r.trials);

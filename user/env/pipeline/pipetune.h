@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "env/pipeline/deploy.h"
 #include "env/pipeline/pipeline.h"
 #include "env/pipeline/pipeline_desc.h"
 
@@ -35,8 +36,13 @@ struct kp_pipe_backend {
 extern const struct kp_pipe_backend kp_pipe_real;
 
 struct kp_rate_trace;
+struct kp_sim_model;
+struct kp_ppo;
 
 enum kp_pipe_algo { KP_PIPE_PPO, KP_PIPE_DS2, KP_PIPE_STATIC };
+
+/* Simulated intervals of --pretrain-sim without --sim-steps. */
+#define KP_PRETRAIN_STEPS_DEFAULT 2000
 
 /* Control intervals of a pipeline run without --trials. */
 #define KP_PIPE_TRIALS_DEFAULT 30
@@ -57,6 +63,12 @@ struct kp_pipe_tune_opts {
 	const struct kp_rate_trace *rate_trace;	/* drives the source (overrides step_at) */
 	double rate_speed;		/* trace seconds per second of run (1) */
 	const struct kp_pipe_backend *backend;	/* NULL: kp_pipe_real */
+	struct kp_deploy_opts deploy;	/* staged deployment (all 0: none; deploy.h's defaults) */
+	int force_regression;		/* a test: from this interval on, once, deploy the
+					 * bottleneck operator at 0.05 cores (0: never) */
+	const struct kp_sim_model *pretrain;	/* ppo: train on this simulator first */
+	int sim_steps;			/* ... for this many simulated intervals */
+	struct kp_ppo *ppo;		/* ppo: this agent (the caller's) instead of a new one */
 	bool json, quiet, progress;
 };
 

@@ -81,6 +81,10 @@ int kp_trace_format(const struct kp_trace *h, const struct kp_trace_rec *r, char
 	PUT("p99_ms", st->p99_ms, ",");
 	PUT("alloc", st->alloc, ",");
 	PUT("errors", st->errors, ",");
+	if (r->deploy[0])
+		k += snprintf(buf + k, k < len ? len - k : 0, "\"deploy\":\"%.11s\",", r->deploy);
+	else
+		k += snprintf(buf + k, k < len ? len - k : 0, "\"deploy\":null,");
 	k += snprintf(buf + k, k < len ? len - k : 0, "\"ops\":{");
 	for (i = 0; i < h->nops; i++) {
 		k += fmt_op(h->op[i], &st->op[i], buf + k, k < len ? len - k : 0);
@@ -292,6 +296,8 @@ static bool parse_rec(const struct kp_trace *tr, const char *line, struct kp_tra
 	st->errors = isfinite(num(j, "errors")) ? (int)num(j, "errors") : 0;
 	for (i = 0; i < tr->nops; i++)
 		parse_op(json_object_get(ops, tr->op[i]), &st->op[i]);
+	snprintf(r->deploy, sizeof(r->deploy), "%s",
+		 json_string_value(json_object_get(j, "deploy")) ?: "");
 	ch = json_object_get(j, "change");
 	r->changed = json_is_object(ch);
 	if (r->changed) {

@@ -33,6 +33,8 @@ struct kp_trace_rec {
 	bool changed;			/* quotas changed before this interval */
 	char reason[64];		/* who changed them ("ds2 interval 4", "pipeline seed") */
 	double before[KP_PIPE_MAX_OPS];	/* the quotas before the change (when changed) */
+	char deploy[12];		/* staged deployment: "deploy", "verify", "verified",
+					 * "rollback", or "" (none: null) */
 };
 
 /* A trace read back: the header's pipeline and every whole interval line. */
