@@ -93,13 +93,19 @@ bool kp_deploy_regressed(const struct kp_deploy *dp, double att, double p99)
 				  p99 > dp->ref_p99 + KP_DEPLOY_P99_SLACK_MS);
 }
 
-/* The known-good's reference: half the last interval, half what it was (a noisy p99). */
+/*
+ * The known-good's reference: half the last interval, half what it was (a
+ * noisy p99); not the interval a rollback mixes in, nor one draining a
+ * backlog (attainment over KP_DEPLOY_DRAINING: its p99 is the backlog's).
+ */
 static void follow(struct kp_deploy *dp, double att, double p99)
 {
 	if (dp->settle > 0) {
 		dp->settle--;
 		return;
 	}
+	if (dp->have_ref && att > KP_DEPLOY_DRAINING)
+		return;
 	if (!dp->have_ref) {
 		dp->ref_att = att_of(att);
 		dp->ref_p99 = p99;

@@ -37,6 +37,7 @@
 #define KP_DEPLOY_ATT_DEFAULT		0.05	/* attainment: 5 points below */
 #define KP_DEPLOY_P99_DEFAULT		1.5	/* p99: 1.5 times */
 #define KP_DEPLOY_P99_SLACK_MS		5.0	/* ... and at least 5 ms more (a 2 ms p99 doubling is noise) */
+#define KP_DEPLOY_DRAINING		1.05	/* attainment over this: a backlog draining */
 
 struct kp_deploy_opts {
 	int verify;		/* window, intervals; 0: no staging (changes go straight in) */
