@@ -76,18 +76,21 @@ Test(pipeline_deploy, two_bad_intervals_in_a_row_roll_back)
 	/* measured again before the rollback: still due */
 	cr_expect_eq(kp_deploy_measure(&dp, 3, bad, 0.40, 900), KP_DEPLOY_FAIL);
 	kp_deploy_rolled_back(&dp);
-	cr_expect(!kp_deploy_holding(&dp));
 	cr_expect_eq(dp.deploys, 1);
 	cr_expect_eq(dp.verified, 0);
 	cr_expect_eq(dp.rollbacks, 1);
-	/* the interval after the rollback (backlog, mixed) does not move the reference */
-	cr_expect_eq(kp_deploy_measure(&dp, 4, seed_q, 0.7, 500), KP_DEPLOY_STEADY);
+	/* held while the bad quotas' backlog drains, the reference untouched */
+	cr_expect(kp_deploy_holding(&dp));
+	cr_expect_eq(kp_deploy_measure(&dp, 4, seed_q, 1.3, 900), KP_DEPLOY_STEADY);
+	cr_expect(kp_deploy_holding(&dp), "still draining at attainment 1.3");
+	kp_deploy_measure(&dp, 5, seed_q, 0.7, 500);
+	cr_expect(!kp_deploy_holding(&dp), "drained");
 	cr_expect_float_eq(dp.ref_att, 1.0, 1e-9);
 	cr_expect_float_eq(dp.ref_p99, 10, 1e-9);
-	/* nor does a backlog draining (attainment 1.2); the steady interval does */
-	kp_deploy_measure(&dp, 5, seed_q, 1.2, 400);
+	/* a backlog draining later (attainment 1.2) is not taken in; a steady interval is */
+	kp_deploy_measure(&dp, 6, seed_q, 1.2, 400);
 	cr_expect_float_eq(dp.ref_p99, 10, 1e-9);
-	kp_deploy_measure(&dp, 6, seed_q, 0.98, 14);
+	kp_deploy_measure(&dp, 7, seed_q, 0.98, 14);
 	cr_expect_float_eq(dp.ref_att, 0.99, 1e-9);
 	cr_expect_float_eq(dp.ref_p99, 12, 1e-9);
 }
@@ -302,7 +305,10 @@ Test(pipeline_deploy, static_rolls_back_to_the_seed)
 	cr_expect_str_eq(tr.rec[3].deploy, "deploy");
 	cr_expect_str_eq(tr.rec[4].deploy, "verify");
 	cr_expect_str_eq(tr.rec[5].deploy, "rollback");
-	cr_expect_str_eq(tr.rec[6].deploy, "");
+	/* the backlog drains (attainment ~2): held, then steady */
+	cr_expect_str_eq(tr.rec[6].deploy, "settle");
+	cr_expect_gt(tr.rec[5].st.attainment, 1.05);
+	cr_expect_str_eq(tr.rec[7].deploy, "");
 	for (k = 0; k < 4; k++)
 		cr_expect_float_eq(tr.rec[5].st.op[k].quota, 0.5, 1e-9);
 	cr_expect_eq(member(r, "deploys"), 1);

@@ -46,7 +46,7 @@ void kp_deploy_init(struct kp_deploy *dp, const struct kp_deploy_opts *o, int no
 
 bool kp_deploy_holding(const struct kp_deploy *dp)
 {
-	return dp->left > 0 || dp->rollback_due;
+	return dp->left > 0 || dp->rollback_due || dp->settle;
 }
 
 void kp_deploy_start(struct kp_deploy *dp, const double *q)
@@ -70,8 +70,12 @@ void kp_deploy_rolled_back(struct kp_deploy *dp)
 	dp->rollbacks++;
 	dp->rollback_due = false;
 	dp->left = 0;
-	/* the interval after a rollback mixes the bad quotas' backlog in */
-	dp->settle = 1;
+	/*
+	 * The bad quotas left a backlog: until it has drained, a new change
+	 * would be judged on the backlog's p99, and the known-good's
+	 * reference would take it in.
+	 */
+	dp->settle = true;
 }
 
 /* Above 1 is a backlog draining, not a better configuration: no bar set by it. */
@@ -95,13 +99,14 @@ bool kp_deploy_regressed(const struct kp_deploy *dp, double att, double p99)
 
 /*
  * The known-good's reference: half the last interval, half what it was (a
- * noisy p99); not the interval a rollback mixes in, nor one draining a
- * backlog (attainment over KP_DEPLOY_DRAINING: its p99 is the backlog's).
+ * noisy p99); not the intervals after a rollback up to the first with
+ * the backlog drained, nor one draining a backlog (attainment over
+ * KP_DEPLOY_DRAINING: its p99 is the backlog's).
  */
 static void follow(struct kp_deploy *dp, double att, double p99)
 {
-	if (dp->settle > 0) {
-		dp->settle--;
+	if (dp->settle) {
+		dp->settle = att > KP_DEPLOY_DRAINING;
 		return;
 	}
 	if (dp->have_ref && att > KP_DEPLOY_DRAINING)
@@ -278,7 +283,7 @@ int kp_pt_stage(struct pt *t, int n, const double *q, struct kp_trial *tr, bool 
 	if (t->dp.rollback_due)
 		return rollback(t, n, tr, reconf);
 	if (kp_deploy_holding(&t->dp)) {
-		t->label = "verify";
+		t->label = t->dp.settle ? "settle" : "verify";
 		return 0;
 	}
 	if (t->o->force_regression && n >= t->o->force_regression && !t->forced) {

@@ -67,7 +67,8 @@ struct kp_deploy {
 	int excused;			/* bad intervals of scale-ups, not rolled back */
 	double win_att, win_p99;	/* the window's sums */
 	int win_n, win_np99;
-	int settle;			/* intervals not taken into the reference (after a rollback) */
+	bool settle;			/* after a rollback, until the backlog drained: held,
+					 * and not taken into the reference */
 	bool rollback_due;
 	int deploys, verified, rollbacks;
 };
@@ -80,7 +81,7 @@ int kp_deploy_opts_check(const struct kp_deploy_opts *o, char *why, size_t len);
 /* The seed's quotas q are the first known-good; no reference yet. */
 void kp_deploy_init(struct kp_deploy *dp, const struct kp_deploy_opts *o, int nops,
 		    const double *q);
-/* A window is open or a rollback due: the controller's changes wait. */
+/* A window open, a rollback due or its backlog draining: the controller's changes wait. */
 bool kp_deploy_holding(const struct kp_deploy *dp);
 /* Quotas q were just applied: count the change and, when staging, open its window. */
 void kp_deploy_start(struct kp_deploy *dp, const double *q);

@@ -34,7 +34,7 @@ struct kp_trace_rec {
 	char reason[64];		/* who changed them ("ds2 interval 4", "pipeline seed") */
 	double before[KP_PIPE_MAX_OPS];	/* the quotas before the change (when changed) */
 	char deploy[12];		/* staged deployment: "deploy", "verify", "verified",
-					 * "rollback", or "" (none: null) */
+					 * "rollback", "settle", or "" (none: null) */
 };
 
 /* A trace read back: the header's pipeline and every whole interval line. */
