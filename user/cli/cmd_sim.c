@@ -58,7 +58,7 @@ static const struct argp_option options[] = {
 	{ "seed", SIM_SEED, "N", 0, "run: the simulator's and PPO's seed (1)" },
 	{ "out", SIM_OUT, "DIR", 0, "run: the results directory" },
 	{ "host-cores", SIM_HOST_CORES, "C", 0, "run: cores the host leaves the pipeline (the model's ncpu)" },
-	{ "verify-intervals", SIM_VERIFY, "V", 0, "run: staged deployment as kpilot tune's (3; 0: none)" },
+	{ "verify-intervals", SIM_VERIFY, "V", 0, "run: staged deployment as kpilot tune's (3 with --force-regression, else 0: none)" },
 	{ "force-regression", SIM_FORCE, "N", 0, "run: at interval N deploy the busiest operator at "
 	  "0.05 cores (a rollback test)" },
 	{},
@@ -249,6 +249,8 @@ static int run(const struct sim_args *a, const struct kp_pipe_desc *d)
 	kp_deploy_opts_default(&o.deploy);
 	if (a->verify >= 0)
 		o.deploy.verify = a->verify;
+	else if (!a->force)
+		o.deploy.verify = 0;	/* as kpilot tune's: staged when asked or tested */
 	if (o.deploy.after > o.deploy.verify)
 		o.deploy.after = o.deploy.verify ?: 1;
 	o.force_regression = a->force;

@@ -105,7 +105,7 @@ static const struct argp_option options[] = {
 	{ "deadband", OPT_DEADBAND, "CORES", 0, "Smallest quota change worth a reconfiguration (0.1)" },
 	{ "launcher-arg", OPT_LAUNCHER_ARG, "ARG", 0, "Append ARG to the launcher command (repeatable)" },
 	{ "verify-intervals", OPT_VERIFY, "V", 0, "Watch each change V intervals before it is the "
-	  "known-good one; 0: no staging (default 3)" },
+	  "known-good one; 0: no staging (default 3 with --pretrain-sim or --force-regression, else 0)" },
 	{ "rollback-after", OPT_RB_AFTER, "K", 0, "Roll back after K bad intervals in a row (default 2)" },
 	{ "rollback-attainment", OPT_RB_ATT, "POINTS", 0, "Bad: attainment POINTS below the "
 	  "known-good's (default 5)" },

@@ -170,8 +170,15 @@ static int deploy_opts(struct kp_pipe_tune_opts *o, struct kp_sim_model *m)
 	char err[1024];
 
 	kp_deploy_opts_default(dp);
+	/*
+	 * Staged by default only where the actions come from elsewhere (a
+	 * simulator) or a regression is forced to test it: live ds2 and ppo
+	 * keep their behaviour, and the figures measured on it, unless asked.
+	 */
 	if (tune_args.verify >= 0)
 		dp->verify = tune_args.verify;
+	else if (!tune_args.pretrain_sim && !tune_args.force_regression)
+		dp->verify = 0;
 	if (tune_args.rollback_after > 0)
 		dp->after = tune_args.rollback_after;
 	else if (dp->after > dp->verify)
