@@ -55,9 +55,10 @@ static int pp_cgv;			/* 1 or 2: pp_need_cgroup() */
 static const char *pp_root = PP_V1_ROOT;	/* the cpu hierarchy's root */
 static int pp_interval_ms = 1000;	/* the policy's */
 static char pp_rates[512];		/* the "rates" object; "": the report file */
+static bool pp_cpuset;			/* v2: enable cpuset too (pp_make_cgroups) */
 
-/* Whether cgroup.controllers (a line of names) lists cpu as a word: not cpuset. */
-static inline bool pp_v2_has_cpu(void)
+/* Whether cgroup.controllers (a line of names) lists name as a word: cpu is not cpuset. */
+static inline bool pp_v2_has(const char *name)
 {
 	char buf[512] = "", *tok, *save = NULL;
 	FILE *f = fopen(PP_V2_ROOT "/cgroup.controllers", "r");
@@ -68,7 +69,7 @@ static inline bool pp_v2_has_cpu(void)
 		buf[0] = '\0';
 	fclose(f);
 	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
-		if (!strcmp(tok, "cpu"))
+		if (!strcmp(tok, name))
 			return true;
 	return false;
 }
@@ -82,7 +83,7 @@ static inline void pp_need_cgroup(void)
 	if (!access(PP_V1_ROOT "/cpu.cfs_quota_us", F_OK)) {
 		pp_cgv = 1;
 		pp_root = PP_V1_ROOT;
-	} else if (pp_v2_has_cpu()) {
+	} else if (pp_v2_has("cpu")) {
 		pp_cgv = 2;
 		pp_root = PP_V2_ROOT;
 	} else {
@@ -170,21 +171,23 @@ static inline void pp_start_line(char *line, size_t len)
 }
 
 /*
- * kptpp.<pid>/OP, each quota PP_ORIG. v2: cpu enabled for the root's
- * children (left on: the guest's systemd-less root has nothing else to
- * disturb, and a host's v2 root has it on already) and for kptpp.<pid>'s.
+ * kptpp.<pid>/OP, each quota PP_ORIG. v2: cpu (and cpuset when pp_cpuset)
+ * enabled for the root's children (left on: the guest's systemd-less root
+ * has nothing else to disturb, and a host's v2 root has them on already)
+ * and for kptpp.<pid>'s. A v2 cpuset left empty is its parent's CPUs.
  */
 static inline void pp_make_cgroups(void)
 {
+	const char *ctl = pp_cpuset ? "+cpu +cpuset" : "+cpu";
 	char p[256];
 
 	if (pp_cgv == 2)
-		pp_write(PP_V2_ROOT "/cgroup.subtree_control", "+cpu");
+		pp_write(PP_V2_ROOT "/cgroup.subtree_control", ctl);
 	snprintf(p, sizeof(p), "%s/%s", pp_root, wc.cg);
 	cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
 	if (pp_cgv == 2) {
 		snprintf(p, sizeof(p), "%s/%s/cgroup.subtree_control", pp_root, wc.cg);
-		pp_write(p, "+cpu");
+		pp_write(p, ctl);
 	}
 	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s/%s/%s", pp_root, wc.cg, pp_ops[i]);

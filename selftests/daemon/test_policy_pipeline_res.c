@@ -2,11 +2,14 @@
 /*
  * The pipeline policy's "resource" (Documentation/daemon.md, "The pipeline
  * policy"): its config errors name their JSON path; on a real wordcount in
- * the test's own v1 cgroups, "weight" writes cpu.shares with the largest
- * weight for the operator DS2 gives most cores and "cpuset" writes whole
- * CPUs, contiguous runs of its list in operator order, wrapping round; the
- * quotas stay untouched; SIGTERM restores every original; an operator with
- * no cgroup in the v1 cpuset hierarchy is a start error naming it.
+ * the test's own cgroups, "weight" writes cpu.weight (v1: cpu.shares) with
+ * the largest weight for the operator DS2 gives most cores and "cpuset"
+ * writes whole CPUs, contiguous runs of its list in operator order, wrapping
+ * round; the quotas stay untouched; SIGTERM restores every original; an
+ * operator with no cpuset (v1: no cgroup in the cpuset hierarchy, v2: the
+ * controller not enabled for it) is a start error naming it. v1 where the
+ * host has it, else v2 (pp_need_cgroup): there cpuset.cpus is in the cpu
+ * cgroup itself and starts empty, the parent's CPUs.
  */
 #include <math.h>
 #include "daemon/config.h"
@@ -96,11 +99,29 @@ Test(policy_pipeline_res, config_errors_name_the_json_path)
 	refused(p, w);
 }
 
-/* ---- a real pipeline and a real daemon (root, v1) ------------------------ */
+/* ---- a real pipeline and a real daemon (root, v1 or v2) ------------------ */
 
-static const long long shares0[4] = { 500, 1000, 1500, 2000 };	/* the originals */
-static char cs_cg[128];		/* kptpp.<pid> under CS_ROOT, while it exists */
-static char cs_orig[256];	/* the CPUs each operator's cpuset has first */
+static const long long shares0[4] = { 500, 1000, 1500, 2000 };	/* the v1 originals */
+static const long long weight0[4] = { 50, 100, 150, 200 };	/* the v2 originals */
+static char cs_cg[128];		/* kptpp.<pid> under cs_root(), while it exists */
+static char cs_orig[256];	/* the CPUs each operator's cpuset has first ("": v2's parent's) */
+
+/* v1: cpuset is its own hierarchy; v2: the cpu cgroup is the cpuset cgroup. */
+static const char *cs_root(void)
+{
+	return pp_cgv == 2 ? pp_root : CS_ROOT;
+}
+
+/* The weight knob as the kernel has it: v1 cpu.shares, v2 cpu.weight. */
+static const char *w_file(void)
+{
+	return pp_cgv == 2 ? "cpu.weight" : "cpu.shares";
+}
+
+static const long long *w_orig(void)
+{
+	return pp_cgv == 2 ? weight0 : shares0;
+}
 
 static void read_line(const char *path, char *buf, size_t len)
 {
@@ -126,9 +147,9 @@ static long long cg_ll(int op, const char *file)
 static void cs_file(int op, const char *file, char *out, size_t len)
 {
 	if (op < 0)
-		snprintf(out, len, "%s/%s/%s", CS_ROOT, cs_cg, file);
+		snprintf(out, len, "%s/%s/%s", cs_root(), cs_cg, file);
 	else
-		snprintf(out, len, "%s/%s/%s/%s", CS_ROOT, cs_cg, pp_ops[op], file);
+		snprintf(out, len, "%s/%s/%s/%s", cs_root(), cs_cg, pp_ops[op], file);
 }
 
 static void cs_cpus(int op, char *buf, size_t len)
@@ -139,13 +160,15 @@ static void cs_cpus(int op, char *buf, size_t len)
 	read_line(p, buf, len);
 }
 
-/* Remove the test's cpuset cgroups (the operators have gone with wordcount). */
+/* Remove the test's v1 cpuset cgroups (the operators have gone with wordcount). */
 static void cs_remove(void)
 {
 	char p[256];
 
-	if (!cs_cg[0])
+	if (!cs_cg[0] || pp_cgv == 2) {
+		cs_cg[0] = '\0';	/* v2: pp_stop_wc's */
 		return;
+	}
 	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s/%s/%s", CS_ROOT, cs_cg, pp_ops[i]);
 		for (int k = 0; k < 100 && rmdir(p) && errno == EBUSY; k++)
@@ -157,14 +180,26 @@ static void cs_remove(void)
 }
 
 /*
- * The same kptpp.<pid>/OP cgroups in the cpuset hierarchy, with the root's
- * CPUs and memory nodes (a v1 cpuset without them takes no task), and each
- * operator moved in.
+ * v1: the same kptpp.<pid>/OP cgroups in the cpuset hierarchy, with the
+ * root's CPUs and memory nodes (a v1 cpuset without them takes no task),
+ * and each operator moved in. v2: pp_make_cgroups enabled cpuset (pp_cpuset)
+ * and an empty cpuset.cpus is the parent's CPUs: nothing to set, the
+ * original is each operator's "" as it is.
  */
 static void cs_make(void)
 {
 	char p[256], cpus[256], mems[256], v[32];
 
+	if (pp_cgv == 2) {
+		snprintf(cs_cg, sizeof(cs_cg), "%s", wc.cg);
+		cs_cpus(0, cs_orig, sizeof(cs_orig));
+		for (int op = 1; op < 4; op++) {
+			cs_cpus(op, cpus, sizeof(cpus));
+			cr_assert_str_eq(cpus, cs_orig, "%s: cpuset.cpus '%s', %s's '%s'",
+					 pp_ops[op], cpus, pp_ops[0], cs_orig);
+		}
+		return;
+	}
 	read_line(CS_ROOT "/cpuset.cpus", cpus, sizeof(cpus));
 	read_line(CS_ROOT "/cpuset.mems", mems, sizeof(mems));
 	snprintf(cs_cg, sizeof(cs_cg), "%s", wc.cg);
@@ -190,9 +225,9 @@ static void cs_make(void)
 static void res_init(void)
 {
 	pp_need_cgroup();
-	if (pp_cgv != 1)
-		cr_skip_test("these tests read v1's cpu.shares and cpuset hierarchy (v2 not yet)");
-	if (access(CS_ROOT "/cpuset.cpus", F_OK))
+	if (pp_cgv == 2 && !pp_v2_has("cpuset"))
+		cr_skip_test("no cpuset controller in " PP_V2_ROOT "/cgroup.controllers");
+	if (pp_cgv == 1 && access(CS_ROOT "/cpuset.cpus", F_OK))
 		cr_skip_test("no cgroup v1 cpuset hierarchy at " CS_ROOT);
 }
 
@@ -204,14 +239,15 @@ static void res_fini(void)
 	dm_cleanup(&dm);
 }
 
-TestSuite(policy_pipeline_res_run, .init = res_init, .fini = res_fini, .timeout = 150);
+TestSuite(policy_pipeline_res_run, .init = res_init, .fini = res_fini, .timeout = 300);
 
+/* Until the policy has reconfigured at least n times (up to s seconds, pp_secs). */
 static void wait_reconf(long long n, int s)
 {
-	for (int i = 0; i < s * 4 && pp_reconf() < n; i++)
+	for (int i = 0; i < pp_secs(s) * 4 && pp_reconf() < n; i++)
 		usleep(250000);
 	cr_assert_geq(pp_reconf(), n, "the policy reconfigured %lld times in %d s, not %lld "
-		      "(log %s)", pp_reconf(), s, n, dm.log);
+		      "(log %s)", pp_reconf(), pp_secs(s), n, dm.log);
 }
 
 /* Whether one line of the daemon's log holds both a and b. */
@@ -275,20 +311,23 @@ static void kill_and_replay(const char *extra, void (*originals)(void))
 static void shares_originals(void)
 {
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(cg_ll(i, "cpu.shares"), shares0[i], "%s: cpu.shares %lld, the "
-			     "original was %lld", pp_ops[i], cg_ll(i, "cpu.shares"), shares0[i]);
+		cr_assert_eq(cg_ll(i, w_file()), w_orig()[i], "%s: %s %lld, the original was "
+			     "%lld", pp_ops[i], w_file(), cg_ll(i, w_file()), w_orig()[i]);
 }
 
-/* The kernel's cpu.shares -> cpu.weight, as the v1 actuator reads it. */
-static long long weight_of(long long shares)
+/* The weight in force: v2's cpu.weight, v1's cpu.shares as the v1 actuator reads it. */
+static long long weight_now(int op)
 {
-	long long w = (shares * 100 + 512) / 1024;
+	long long w = cg_ll(op, w_file());
 
+	if (pp_cgv == 2)
+		return w;
+	w = (w * 100 + 512) / 1024;
 	return w < 1 ? 1 : w > 10000 ? 10000 : w;
 }
 
 /*
- * Status and cpu.shares agree, and each weight is round(100 n q / budget)
+ * Status and the knob agree, and each weight is round(100 n q / budget)
  * of the operator's split: 1 when so, with the split in q.
  */
 static int weights_settled(double *q, double *need)
@@ -299,7 +338,7 @@ static int weights_settled(double *q, double *need)
 
 	for (int i = 0; i < 4; i++) {
 		json_t *op = json_array_get(ops, i);
-		long long w = weight_of(cg_ll(i, "cpu.shares"));
+		long long w = weight_now(i);
 
 		q[i] = pp_num(op, "quota");
 		need[i] = pp_num(op, "need");
@@ -323,19 +362,20 @@ Test(policy_pipeline_res_run, weight_gives_the_bottleneck_the_largest_share_and_
 	pp_start_wc(800, false);
 	/* no quota: under weights the operators are not capped */
 	for (int i = 0; i < 4; i++) {
-		pp_cg_file(i, "cpu.cfs_quota_us", p, sizeof(p));
-		pp_write(p, "-1");
-		pp_cg_file(i, "cpu.shares", p, sizeof(p));
-		snprintf(v, sizeof(v), "%lld", shares0[i]);
+		pp_cg_file(i, pp_cgv == 2 ? "cpu.max" : "cpu.cfs_quota_us", p, sizeof(p));
+		pp_write(p, pp_cgv == 2 ? "max 100000" : "-1");
+		pp_cg_file(i, w_file(), p, sizeof(p));
+		snprintf(v, sizeof(v), "%lld", w_orig()[i]);
 		pp_write(p, v);
 	}
 	pp_config("ds2", "\"resource\": \"weight\", \"utilisation\": 0.8");
 	dm_start(&dm);
 	wait_reconf(1, 15);
 	/* the built-in step (+100 or doubling a write) may take a few intervals */
-	for (int i = 0; i < 40 && !ok; i++, usleep(500000))
+	for (int i = 0; i < pp_secs(20) * 2 && !ok; i++, usleep(500000))
 		ok = weights_settled(q, need);
-	cr_assert(ok, "cpu.shares never matched 100 n q / budget of the status (log %s)", dm.log);
+	cr_assert(ok, "%s never matched 100 n q / budget of the status (log %s)", w_file(),
+		  dm.log);
 	st = pp_state();
 	assert_knobs(st, "weight", "cpu.weight");
 	json_decref(st);
@@ -346,11 +386,10 @@ Test(policy_pipeline_res_run, weight_gives_the_bottleneck_the_largest_share_and_
 		    q[0], q[1], q[2], q[3], need[0], need[1], need[2], need[3], pp_ops[top]);
 	cr_assert_gt(need[top], 0, "no need estimated (log %s)", dm.log);
 	for (int i = 0; i < 4; i++) {
-		cr_assert(i == top || cg_ll(i, "cpu.shares") < cg_ll(top, "cpu.shares"),
-			  "%s has shares %lld, the bottleneck %s %lld", pp_ops[i],
-			  cg_ll(i, "cpu.shares"), pp_ops[top], cg_ll(top, "cpu.shares"));
-		cr_assert_eq(cg_ll(i, "cpu.cfs_quota_us"), -1, "%s: the quota was written",
-			     pp_ops[i]);
+		cr_assert(i == top || cg_ll(i, w_file()) < cg_ll(top, w_file()),
+			  "%s has %s %lld, the bottleneck %s %lld", pp_ops[i], w_file(),
+			  cg_ll(i, w_file()), pp_ops[top], cg_ll(top, w_file()));
+		cr_assert_eq(pp_quota(i), -1, "%s: the quota was written", pp_ops[i]);
 	}
 	kill_and_replay("\"resource\": \"weight\", \"utilisation\": 0.8", shares_originals);
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0, "kpilot run did not exit 0 on SIGTERM");
@@ -381,12 +420,12 @@ static void expected_cpus(const char *list, const double *q, char (*out)[256])
 	}
 }
 
-/* Each operator's cpuset is the policy's for the split status shows (up to 20 s). */
+/* Each operator's cpuset is the policy's for the split status shows (up to 20 s, pp_secs). */
 static void assert_cpusets(const char *list)
 {
 	char want[4][256], got[256], why[512] = "";
 
-	for (int t = 0; t < 40; t++, usleep(500000)) {
+	for (int t = 0; t < pp_secs(20) * 2; t++, usleep(500000)) {
 		json_t *st = pp_state(), *ops = json_object_get(st, "operators");
 		long long r = (long long)pp_num(st, "reconfigurations");
 		double q[4];
@@ -424,8 +463,7 @@ static void assert_cs_originals(void)
 		cs_cpus(i, got, sizeof(got));
 		cr_assert_str_eq(got, cs_orig, "%s: cpuset.cpus '%s', the original was '%s'",
 				 pp_ops[i], got, cs_orig);
-		cr_assert_eq(cg_ll(i, "cpu.cfs_quota_us"), PP_ORIG, "%s: the quota was written",
-			     pp_ops[i]);
+		cr_assert_eq(pp_quota(i), PP_ORIG, "%s: the quota was written", pp_ops[i]);
 	}
 }
 
@@ -437,6 +475,7 @@ Test(policy_pipeline_res_run, cpuset_hands_out_whole_cpus_and_restores)
 	online(&last);
 	read_line("/sys/devices/system/cpu/online", on, sizeof(on));
 	dm_init(&dm, "{}");
+	pp_cpuset = true;
 	pp_start_wc(800, false);
 	cs_make();
 	/* the default list, the online CPUs: four operators of 1 core or less share them */
@@ -457,14 +496,17 @@ Test(policy_pipeline_res_run, cpuset_hands_out_whole_cpus_and_restores)
 	kill_and_replay(extra, assert_cs_originals);
 	cr_assert_eq(dm_stop(&dm, SIGTERM), 0);
 	assert_cs_originals();
-	snprintf(p, sizeof(p), "%s/%s", CS_ROOT, cs_cg);
+	snprintf(p, sizeof(p), "%s/%s", cs_root(), cs_cg);
 	pp_stop_wc();
 	cs_remove();
 	cr_assert_eq(access(p, F_OK), -1, "%s is still there", p);
 }
 
-/* Start-up: the operators' cgroups only in the cpu hierarchy. */
-Test(policy_pipeline_res_run, cpuset_without_a_v1_cpuset_cgroup_is_a_start_error)
+/*
+ * Start-up: v1, the operators' cgroups only in the cpu hierarchy; v2,
+ * cpuset not enabled in kptpp.<pid>'s subtree_control (pp_cpuset unset).
+ */
+Test(policy_pipeline_res_run, cpuset_without_a_cpuset_cgroup_is_a_start_error)
 {
 	char want[256];
 	int st = 0, i;
@@ -483,16 +525,21 @@ Test(policy_pipeline_res_run, cpuset_without_a_v1_cpuset_cgroup_is_a_start_error
 		execl(KPILOT, KPILOT, "run", "--config", dm.cfg, "--socket", dm.sock, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 300 && waitpid(pid, &st, WNOHANG) != pid; i++)
+	for (i = 0; i < pp_secs(30) * 10 && waitpid(pid, &st, WNOHANG) != pid; i++)
 		usleep(100000);
-	if (i == 300) {
+	if (i == pp_secs(30) * 10) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		cr_assert_fail("kpilot run still runs with no cpuset cgroups (log %s)", dm.log);
 	}
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "kpilot run: status %d", st);
-	snprintf(want, sizeof(want), "operator source: no cgroup " CS_ROOT "/%s/source: on "
-		 "cgroup v1 cpuset is its own hierarchy", wc.cg);
+	if (pp_cgv == 2)
+		snprintf(want, sizeof(want), "operator source: no " PP_V2_ROOT "/%s/source/"
+			 "cpuset.cpus: enable the cpuset controller in the parent's "
+			 "cgroup.subtree_control", wc.cg);
+	else
+		snprintf(want, sizeof(want), "operator source: no cgroup " CS_ROOT "/%s/source: "
+			 "on cgroup v1 cpuset is its own hierarchy", wc.cg);
 	cr_assert(pp_log_has(want, 0), "no '%s' in %s", want, dm.log);
 	for (i = 0; i < 4; i++)
 		cr_assert_eq(pp_quota(i), PP_ORIG, "%s: the quota was written", pp_ops[i]);
