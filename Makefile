@@ -244,7 +244,8 @@ VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_ex
 	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench policy_sysctl_rate daemon_bench
 # Run on the newest guest kernel only (VMTEST_ONCE_KERNEL; any kernel when
 # VMTEST_TESTS names them): their kernel contact is files whose interface is
-# the same from 5.10 to 6.12 (cgroup v2's cpu.max and cpu.stat, sysctl text)
+# the same from 5.10 to 6.12 (cgroup v2's cpu.max, cpu.weight, cpuset.cpus and
+# cpu.stat, sysctl text)
 # or none at all (parsers, reports, the journal), and no BPF program of their
 # own; three kernels of them cost CI minutes for nothing (testing.md, "CI budget").
 # So are the second set: userland whose kernel paths other tests take on every
@@ -252,7 +253,7 @@ VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_ex
 # policy_sysctl; tune's: test_tune): the control socket and HTTP API (daemon_api,
 # daemon_ctl), wordcount's processes and pipes, the pure pipeline parts, signal
 # delivery to children (bench_run), sysctl.d files (persist), a tune's revert (tune_regress).
-VMTEST_ONCE := policy_pipeline pipeline_trace pipeline_env daemon_config opspec report log metrics env \
+VMTEST_ONCE := policy_pipeline policy_pipeline_res pipeline_trace pipeline_env daemon_config opspec report log metrics env \
 	tune_config tune_report safety_trust safety_journal \
 	daemon_api daemon_ctl wordcount pipeline bench_run persist tune_regress
 VMTEST_ONCE_KERNEL := 6.12

@@ -356,7 +356,7 @@ Test(policy_pipeline_res_run, weight_gives_the_bottleneck_the_largest_share_and_
 	double q[4], need[4];
 	char p[256], v[32];
 	json_t *st;
-	int top = 0, ok = 0;
+	int top = 0, low = 0, ok = 0;
 
 	dm_init(&dm, "{}");
 	pp_start_wc(800, false);
@@ -379,14 +379,20 @@ Test(policy_pipeline_res_run, weight_gives_the_bottleneck_the_largest_share_and_
 	st = pp_state();
 	assert_knobs(st, "weight", "cpu.weight");
 	json_decref(st);
-	/* the bottleneck by DS2's own need (cores at utilisation 1), not by the knobs */
-	for (int i = 1; i < 4; i++)
+	/*
+	 * The bottleneck by DS2's own need (cores at utilisation 1), not by the
+	 * knobs: no weight above its; the least needy's below it. Others may
+	 * tie (a split in 0.05 cores: 0.15 and 0.15 at the emulated rates).
+	 */
+	for (int i = 1; i < 4; i++) {
 		top = need[i] > need[top] ? i : top;
+		low = need[i] < need[low] ? i : low;
+	}
 	cr_log_info("splits %.2f %.2f %.2f %.2f, needs %.3f %.3f %.3f %.3f, bottleneck %s",
 		    q[0], q[1], q[2], q[3], need[0], need[1], need[2], need[3], pp_ops[top]);
 	cr_assert_gt(need[top], 0, "no need estimated (log %s)", dm.log);
 	for (int i = 0; i < 4; i++) {
-		cr_assert(i == top || cg_ll(i, w_file()) < cg_ll(top, w_file()),
+		cr_assert(cg_ll(i, w_file()) < cg_ll(top, w_file()) + (i != low),
 			  "%s has %s %lld, the bottleneck %s %lld", pp_ops[i], w_file(),
 			  cg_ll(i, w_file()), pp_ops[top], cg_ll(top, w_file()));
 		cr_assert_eq(pp_quota(i), -1, "%s: the quota was written", pp_ops[i]);
@@ -455,12 +461,27 @@ static void assert_cpusets(const char *list)
 	cr_assert_fail("%s (log %s)", why, dm.log);
 }
 
+/* The daemon's log lines naming cpuset (a guest's log is gone with it). */
+static void log_cpuset(void)
+{
+	FILE *f = fopen(dm.log, "r");
+	char line[2048];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "cpuset") || strstr(line, "restor"))
+			cr_log_info("log: %s", line);
+	if (f)
+		fclose(f);
+}
+
 static void assert_cs_originals(void)
 {
 	char got[256];
 
 	for (int i = 0; i < 4; i++) {
 		cs_cpus(i, got, sizeof(got));
+		if (strcmp(got, cs_orig))
+			log_cpuset();
 		cr_assert_str_eq(got, cs_orig, "%s: cpuset.cpus '%s', the original was '%s'",
 				 pp_ops[i], got, cs_orig);
 		cr_assert_eq(pp_quota(i), PP_ORIG, "%s: the quota was written", pp_ops[i]);
