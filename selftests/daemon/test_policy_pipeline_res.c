@@ -9,7 +9,7 @@
  * operator with no cpuset (v1: no cgroup in the cpuset hierarchy, v2: the
  * controller not enabled for it) is a start error naming it. v1 where the
  * host has it, else v2 (pp_need_cgroup): there cpuset.cpus is in the cpu
- * cgroup itself and starts empty, the parent's CPUs.
+ * cgroup itself, and one left empty (the parent's CPUs) is a start error.
  */
 #include <math.h>
 #include "daemon/config.h"
@@ -104,7 +104,7 @@ Test(policy_pipeline_res, config_errors_name_the_json_path)
 static const long long shares0[4] = { 500, 1000, 1500, 2000 };	/* the v1 originals */
 static const long long weight0[4] = { 50, 100, 150, 200 };	/* the v2 originals */
 static char cs_cg[128];		/* kptpp.<pid> under cs_root(), while it exists */
-static char cs_orig[256];	/* the CPUs each operator's cpuset has first ("": v2's parent's) */
+static char cs_orig[256];	/* the CPUs each operator's cpuset has first */
 
 /* v1: cpuset is its own hierarchy; v2: the cpu cgroup is the cpuset cgroup. */
 static const char *cs_root(void)
@@ -182,9 +182,9 @@ static void cs_remove(void)
 /*
  * v1: the same kptpp.<pid>/OP cgroups in the cpuset hierarchy, with the
  * root's CPUs and memory nodes (a v1 cpuset without them takes no task),
- * and each operator moved in. v2: pp_make_cgroups enabled cpuset (pp_cpuset)
- * and an empty cpuset.cpus is the parent's CPUs: nothing to set, the
- * original is each operator's "" as it is.
+ * and each operator moved in. v2: pp_make_cgroups enabled cpuset (pp_cpuset);
+ * each cpuset.cpus is set to kptpp.<pid>'s effective CPUs, since an empty one
+ * (the parent's) is a start error: no restore could empty it again.
  */
 static void cs_make(void)
 {
@@ -192,11 +192,11 @@ static void cs_make(void)
 
 	if (pp_cgv == 2) {
 		snprintf(cs_cg, sizeof(cs_cg), "%s", wc.cg);
-		cs_cpus(0, cs_orig, sizeof(cs_orig));
-		for (int op = 1; op < 4; op++) {
-			cs_cpus(op, cpus, sizeof(cpus));
-			cr_assert_str_eq(cpus, cs_orig, "%s: cpuset.cpus '%s', %s's '%s'",
-					 pp_ops[op], cpus, pp_ops[0], cs_orig);
+		cs_file(-1, "cpuset.cpus.effective", p, sizeof(p));
+		read_line(p, cs_orig, sizeof(cs_orig));
+		for (int op = 0; op < 4; op++) {
+			cs_file(op, "cpuset.cpus", p, sizeof(p));
+			pp_write(p, cs_orig);
 		}
 		return;
 	}
@@ -523,19 +523,12 @@ Test(policy_pipeline_res_run, cpuset_hands_out_whole_cpus_and_restores)
 	cr_assert_eq(access(p, F_OK), -1, "%s is still there", p);
 }
 
-/*
- * Start-up: v1, the operators' cgroups only in the cpu hierarchy; v2,
- * cpuset not enabled in kptpp.<pid>'s subtree_control (pp_cpuset unset).
- */
-Test(policy_pipeline_res_run, cpuset_without_a_cpuset_cgroup_is_a_start_error)
+/* kpilot run with the config as it is exits non-zero within 30 s (pp_secs). */
+static void start_fails(void)
 {
-	char want[256];
 	int st = 0, i;
 	pid_t pid;
 
-	dm_init(&dm, "{}");
-	pp_start_wc(500, false);
-	pp_config("ds2", "\"resource\": \"cpuset\"");
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (!pid) {
@@ -551,9 +544,26 @@ Test(policy_pipeline_res_run, cpuset_without_a_cpuset_cgroup_is_a_start_error)
 	if (i == pp_secs(30) * 10) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
-		cr_assert_fail("kpilot run still runs with no cpuset cgroups (log %s)", dm.log);
+		cr_assert_fail("kpilot run still runs with no cpuset to write (log %s)", dm.log);
 	}
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "kpilot run: status %d", st);
+}
+
+/*
+ * Start-up: v1, the operators' cgroups only in the cpu hierarchy; v2,
+ * cpuset not enabled in kptpp.<pid>'s subtree_control (pp_cpuset unset),
+ * then enabled but each cpuset.cpus empty, which no restore could write
+ * back (the kernel refuses to empty a cpuset with tasks: ENOSPC).
+ */
+Test(policy_pipeline_res_run, cpuset_without_a_cpuset_cgroup_is_a_start_error)
+{
+	char want[512], p[256];
+	int i;
+
+	dm_init(&dm, "{}");
+	pp_start_wc(500, false);
+	pp_config("ds2", "\"resource\": \"cpuset\"");
+	start_fails();
 	if (pp_cgv == 2)
 		snprintf(want, sizeof(want), "operator source: no " PP_V2_ROOT "/%s/source/"
 			 "cpuset.cpus: enable the cpuset controller in the parent's "
@@ -562,6 +572,15 @@ Test(policy_pipeline_res_run, cpuset_without_a_cpuset_cgroup_is_a_start_error)
 		snprintf(want, sizeof(want), "operator source: no cgroup " CS_ROOT "/%s/source: "
 			 "on cgroup v1 cpuset is its own hierarchy", wc.cg);
 	cr_assert(pp_log_has(want, 0), "no '%s' in %s", want, dm.log);
+	if (pp_cgv == 2) {
+		pp_write(PP_V2_ROOT "/cgroup.subtree_control", "+cpuset");
+		snprintf(p, sizeof(p), "%s/%s/cgroup.subtree_control", pp_root, wc.cg);
+		pp_write(p, "+cpuset");
+		start_fails();
+		snprintf(want, sizeof(want), "operator source: " PP_V2_ROOT "/%s/source/"
+			 "cpuset.cpus is empty (the parent's CPUs): the kernel refuses", wc.cg);
+		cr_assert(pp_log_has(want, 0), "no '%s' in %s", want, dm.log);
+	}
 	for (i = 0; i < 4; i++)
 		cr_assert_eq(pp_quota(i), PP_ORIG, "%s: the quota was written", pp_ops[i]);
 	pp_stop_wc();

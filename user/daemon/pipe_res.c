@@ -127,10 +127,14 @@ void pp_res_knob(const struct pp *pp, struct kp_knob *k)
 	}
 }
 
-/* v1 cpuset is its own hierarchy; v2 has cpuset.cpus only with the controller enabled. */
+/*
+ * v1 cpuset is its own hierarchy; v2 has cpuset.cpus only with the
+ * controller enabled, and an empty one (the parent's CPUs) could not be
+ * restored: the kernel refuses to empty a cpuset with tasks (ENOSPC).
+ */
 int pp_res_where(const struct pp *pp, const char *rel, int cgv, char *why, size_t len)
 {
-	char f[4200];
+	char f[4200], v[KP_VALUE_MAX] = "";
 
 	if (pp->res != PP_RES_CPUSET)
 		return 0;
@@ -138,6 +142,13 @@ int pp_res_where(const struct pp *pp, const char *rel, int cgv, char *why, size_
 		snprintf(f, sizeof(f), "/sys/fs/cgroup/cpuset/%s", rel);
 	else
 		snprintf(f, sizeof(f), "/sys/fs/cgroup/%s/cpuset.cpus", rel);
+	if (cgv == 2 && kp_fs_exists(f) && kp_fs_read(f, v, sizeof(v)) >= 0 &&
+	    !v[strspn(v, " \n")]) {
+		snprintf(why, len, "%s is empty (the parent's CPUs): the kernel refuses to empty a "
+			 "cpuset with tasks again, so it could not be restored; set it first "
+			 "(to the parent's cpuset.cpus.effective)", f);
+		return -EINVAL;
+	}
 	if (kp_fs_exists(f))
 		return 0;
 	if (cgv == 1)
