@@ -25,6 +25,7 @@
 #include "env/pipeline/sim.h"
 #include "env/pipeline/trace.h"
 #include "../lib/testutil.h"
+#include "pipe_fixture.h"
 
 #define WORDCOUNT "build/tools/wordcount/wordcount"
 #define KPILOT "./kpilot"
@@ -37,87 +38,30 @@ static char tag[64], tmp[256], fifo[256], descpath[PATH_MAX];
 
 static void make_desc(void)
 {
-	FILE *f;
-	int i;
-
 	snprintf(descpath, sizeof(descpath), "%s/p.pipeline.json", tmp);
-	f = fopen(descpath, "w");
-	cr_assert(f);
-	fprintf(f, "{\"pipeline\":\"wc-deploy\",\"cpu_budget\":2.0,\"launcher\":{\"command\":"
-		"[\"" WORDCOUNT "\",\"run\",\"--rate\",\"800\",\"--control\",\"%s\"],"
-		"\"pids\":\"start_line\",\"control\":\"fifo\",\"report\":\"interval_lines\","
-		"\"stop_timeout_s\":10},\"operators\":[", fifo);
-	for (i = 0; i < 4; i++)
-		fprintf(f, "%s{\"name\":\"%s\",\"cgroup\":\"%s/%s\"}", i ? "," : "", ops[i], tag,
-			ops[i]);
-	fprintf(f, "],\"edges\":[[\"source\",\"split\"],[\"split\",\"count\"],[\"count\",\"sink\"]]}\n");
-	fclose(f);
-	chmod(descpath, 0644);
+	pf_make_desc(descpath, "wc-deploy", fifo, tag);
 }
 
 static void setup(void)
 {
-	if (geteuid() != 0)
-		cr_skip_test("needs root: creates cgroups and loads eBPF programs");
-	if (access(WORDCOUNT, X_OK) || access(KPILOT, X_OK))
-		cr_skip_test("no " WORDCOUNT " or " KPILOT ": run from the top of the tree after make");
-	if (kp_cg_detect("/") != 1)
-		cr_skip_test("uses the v1 cpu hierarchy");
-	snprintf(tag, sizeof(tag), "kpilot-deploy-%d", (int)getpid());
-	snprintf(tmp, sizeof(tmp), "/tmp/%s", tag);
-	snprintf(fifo, sizeof(fifo), "/tmp/%s.ctl", tag);
-	mkdir(tmp, 0755);
+	pf_need(KPILOT, "uses the v1 cpu hierarchy");
+	pf_names("kpilot-deploy", tag, tmp, fifo);
 	make_desc();
 }
 
 /* Processes whose command line names our FIFO: the pipeline's, which must be gone. */
 static int our_procs(bool kill_them)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d))) {
-		char p[300], buf[4096], *cmd;
-		size_t k;
-		FILE *f;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/cmdline", de->d_name);
-		f = fopen(p, "r");
-		if (!f)
-			continue;
-		k = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[k] = '\0';
-		for (cmd = buf; cmd < buf + k; cmd += strlen(cmd) + 1)
-			if (!strcmp(cmd, fifo)) {
-				n++;
-				if (kill_them)
-					kill(atoi(de->d_name), SIGKILL);
-				break;
-			}
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return pf_procs_with(fifo, kill_them);
 }
 
-static bool exists(const char *fmt, const char *a)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), fmt, a);
-	return !access(p, F_OK);
-}
 
 static void assert_nothing_left(void)
 {
 	cr_expect_eq(our_procs(false), 0, "processes of the pipeline are still running");
-	cr_expect(!exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
-	cr_expect(!exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
-	cr_expect(!exists("%s", fifo), "control FIFO %s left behind", fifo);
+	cr_expect(!pf_exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
+	cr_expect(!pf_exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
+	cr_expect(!pf_exists("%s", fifo), "control FIFO %s left behind", fifo);
 }
 
 static void teardown(void)

@@ -24,6 +24,7 @@
 #include "env/pipeline/pipeline.h"
 #include "env/pipeline/pipeline_desc.h"
 #include "../lib/testutil.h"
+#include "pipe_fixture.h"
 
 #define WORDCOUNT "build/tools/wordcount/wordcount"
 #define KPILOT "./kpilot"
@@ -37,29 +38,8 @@ static char descpath[PATH_MAX];
 
 static void make_desc(void)
 {
-	FILE *f;
-	int i;
-	static const char *const ops[] = { "source", "split", "count", "sink" };
-
-	/*
-	 * stop_timeout_s 10, as the shipped profile: longer than the launcher's
-	 * own 5 s drain limit, so a slow drain (a loaded machine) ends in its
-	 * hard stop, which removes the FIFO, rather than in kpilot's SIGKILL,
-	 * which cannot.
-	 */
 	snprintf(descpath, sizeof(descpath), "%s/p.pipeline.json", tmp);
-	f = fopen(descpath, "w");
-	cr_assert(f);
-	fprintf(f, "{\"pipeline\":\"wc-test\",\"cpu_budget\":2.0,\"launcher\":{\"command\":"
-		"[\"" WORDCOUNT "\",\"run\",\"--rate\",\"800\",\"--control\",\"%s\"],"
-		"\"pids\":\"start_line\",\"control\":\"fifo\",\"report\":\"interval_lines\","
-		"\"stop_timeout_s\":10},\"operators\":[", fifo);
-	for (i = 0; i < 4; i++)
-		fprintf(f, "%s{\"name\":\"%s\",\"cgroup\":\"%s/%s\"}", i ? "," : "", ops[i], tag,
-			ops[i]);
-	fprintf(f, "],\"edges\":[[\"source\",\"split\"],[\"split\",\"count\"],[\"count\",\"sink\"]]}\n");
-	fclose(f);
-	chmod(descpath, 0644);
+	pf_make_desc(descpath, "wc-test", fifo, tag);
 }
 
 /* POSIX shared memory a pipeline or kpilot could have left (wordcount names none). */
@@ -81,16 +61,8 @@ static int shm_before;
 
 static void setup(void)
 {
-	if (geteuid() != 0)
-		cr_skip_test("needs root: creates cgroups and loads eBPF programs");
-	if (access(WORDCOUNT, X_OK) || access(KPILOT, X_OK))
-		cr_skip_test("no " WORDCOUNT " or " KPILOT ": run from the top of the tree after make");
-	if (kp_cg_detect("/") != 1)
-		cr_skip_test("these tests use the v1 cpu hierarchy; the v2 test covers v2 hosts");
-	snprintf(tag, sizeof(tag), "kpilot-test-%d", (int)getpid());
-	snprintf(tmp, sizeof(tmp), "/tmp/%s", tag);
-	snprintf(fifo, sizeof(fifo), "/tmp/%s.ctl", tag);
-	mkdir(tmp, 0755);
+	pf_need(KPILOT, "these tests use the v1 cpu hierarchy; the v2 test covers v2 hosts");
+	pf_names("kpilot-test", tag, tmp, fifo);
 	make_desc();
 	shm_before = shm_entries();
 }
@@ -98,53 +70,17 @@ static void setup(void)
 /* Processes whose command line names our FIFO: ours, and must be gone. */
 static int our_procs(bool kill_them)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d))) {
-		char p[300], *cmd;
-		size_t k;
-		FILE *f;
-		char buf[4096];
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%s/cmdline", de->d_name);
-		f = fopen(p, "r");
-		if (!f)
-			continue;
-		k = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[k] = '\0';
-		for (cmd = buf; cmd < buf + k; cmd += strlen(cmd) + 1)
-			if (!strcmp(cmd, fifo)) {
-				n++;
-				if (kill_them)
-					kill(atoi(de->d_name), SIGKILL);
-				break;
-			}
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return pf_procs_with(fifo, kill_them);
 }
 
-static bool exists(const char *fmt, const char *a)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), fmt, a);
-	return !access(p, F_OK);
-}
 
 static void assert_nothing_left(void)
 {
 	cr_expect_eq(shm_entries(), shm_before, "a /dev/shm entry was left behind");
 	cr_expect_eq(our_procs(false), 0, "processes of the pipeline are still running");
-	cr_expect(!exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
-	cr_expect(!exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
-	cr_expect(!exists("%s", fifo), "control FIFO %s left behind", fifo);
+	cr_expect(!pf_exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
+	cr_expect(!pf_exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
+	cr_expect(!pf_exists("%s", fifo), "control FIFO %s left behind", fifo);
 }
 
 static void teardown(void)
@@ -323,8 +259,8 @@ Test(pipeline_env_v2, operators_get_v2_cgroups_and_cpu_max, .init = setup_v2,
 	}
 	cr_expect_eq(kp_pipe_close(e), 0);
 	cr_expect_eq(our_procs(false), 0, "processes of the pipeline are still running");
-	cr_expect(!exists(V2_ROOT "/%s", tag), "cgroup " V2_ROOT "/%s left behind", tag);
-	cr_expect(!exists("%s", fifo), "control FIFO %s left behind", fifo);
+	cr_expect(!pf_exists(V2_ROOT "/%s", tag), "cgroup " V2_ROOT "/%s left behind", tag);
+	cr_expect(!pf_exists("%s", fifo), "control FIFO %s left behind", fifo);
 	kp_pipe_desc_free(&d);
 }
 
@@ -463,11 +399,11 @@ Test(pipeline_env, rollback_removes_the_cgroups_of_a_killed_run)
 	usleep(3000000);
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(exists(V1_CPU "/%s", tag), "the run made no cgroup " V1_CPU "/%s", tag);
+	cr_assert(pf_exists(V1_CPU "/%s", tag), "the run made no cgroup " V1_CPU "/%s", tag);
 	snprintf(cmd, sizeof(cmd), KPILOT " rollback --state-dir %s 2>/dev/null", tmp);
 	cr_expect_eq(tu_system(cmd), 0, "%s", cmd);
-	cr_expect(!exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
-	cr_expect(!exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
+	cr_expect(!pf_exists(V1_CPU "/%s", tag), "cgroup " V1_CPU "/%s left behind", tag);
+	cr_expect(!pf_exists(V1_CPUSET "/%s", tag), "cgroup " V1_CPUSET "/%s left behind", tag);
 	our_procs(true);
 }
 
@@ -557,7 +493,7 @@ Test(pipeline_env, stop_signals_at_any_moment_leave_nothing, .timeout = 400)
 				       delay / 1000, WIFEXITED(st) ? WEXITSTATUS(st) : -1, err ? err : "");
 			free(err);
 		}
-		if (exists("%s", fifo)) {
+		if (pf_exists("%s", fifo)) {
 			err = tu_slurp(errpath);
 			cr_expect_fail("round %d: signal %d at %ld ms: the FIFO is left; it said: %s", r,
 				       sig, delay / 1000, err ? err : "");

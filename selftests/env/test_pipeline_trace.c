@@ -22,6 +22,7 @@
 #include "env/pipeline/rate_trace.h"
 #include "env/pipeline/trace.h"
 #include "../lib/testutil.h"
+#include "pipe_fixture.h"
 
 #define WORDCOUNT "build/tools/wordcount/wordcount"
 #define KPILOT "./kpilot"
@@ -225,23 +226,8 @@ Test(pipeline_trace, the_shipped_rate_trace_is_reproducible)
 
 static void make_desc(void)
 {
-	static const char *const ops[] = { "source", "split", "count", "sink" };
-	FILE *f;
-	int i;
-
 	snprintf(descpath, sizeof(descpath), "%s/p.pipeline.json", tmp);
-	f = fopen(descpath, "w");
-	cr_assert(f);
-	fprintf(f, "{\"pipeline\":\"wc-trace\",\"cpu_budget\":2.0,\"launcher\":{\"command\":"
-		"[\"" WORDCOUNT "\",\"run\",\"--rate\",\"800\",\"--control\",\"%s\"],"
-		"\"pids\":\"start_line\",\"control\":\"fifo\",\"report\":\"interval_lines\","
-		"\"stop_timeout_s\":10},\"operators\":[", fifo);
-	for (i = 0; i < 4; i++)
-		fprintf(f, "%s{\"name\":\"%s\",\"cgroup\":\"%s/%s\"}", i ? "," : "", ops[i], tag,
-			ops[i]);
-	fprintf(f, "],\"edges\":[[\"source\",\"split\"],[\"split\",\"count\"],[\"count\",\"sink\"]]}\n");
-	fclose(f);
-	chmod(descpath, 0644);
+	pf_make_desc(descpath, "wc-trace", fifo, tag);
 }
 
 /* cgroup.controllers lists cpu (a word: not cpuset). */
