@@ -28,7 +28,7 @@ Test(daemon_config, errors_name_the_json_path)
 	refused("{\"http\": {\"listen\": \"127.0.0.1:9464\", \"port\": 1}}", "$.http.port: unknown key");
 	refused("{\"policies\": {}}", "$.policies: expected an array");
 	refused("{\"policies\": [{\"name\": \"p\", \"kind\": \"magic\"}]}",
-		"k.json: $.policies[0]: kind \"magic\" is not one of sysctl, pipeline");
+		"k.json: $.policies[0]: kind \"magic\" is not one of sysctl, pipeline, replicas");
 	refused("{\"policies\": [{\"kind\": \"sysctl\"}]}", "$.policies[0].name: missing");
 	refused("{\"http\": {\"listen\": \"0.0.0.0:9464\"}}",
 		"$.http.listen: 0.0.0.0 is not a loopback address");

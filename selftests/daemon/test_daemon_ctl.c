@@ -225,7 +225,7 @@ Test(daemon_ctl, sighup_broken_config_keeps_the_old, .fini = fini, .timeout = 12
 	 */
 	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"policies\": "
 		 "[{\"name\": \"p\", \"kind\": \"magic\"}]}\n");
-	reload_refused(2, "$.policies[0]: kind \"magic\" is not one of sysctl, pipeline");
+	reload_refused(2, "$.policies[0]: kind \"magic\" is not one of sysctl, pipeline, replicas");
 	dm_write(d.cfg, "{\"http\": {\"listen\": \"127.0.0.1:0\"}, \"interval_ms\": 200,"
 		 " \"operators\": [{\"name\": \"gone\", \"cgroup\": \"/kpilot-no-such-cgroup\"}]}\n");
 	reload_refused(3, "operator 'gone': no cgroup");

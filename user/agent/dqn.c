@@ -318,6 +318,17 @@ void kp_dqn_stats(const struct kp_dqn *d, struct kp_dqn_stats *st)
 	st->epsilon = d->cfg.explore ? d->eps : 0;
 	st->loss = d->last_loss;
 	st->q_mean = d->last_q;
+	st->buffered = d->size;
+}
+
+const struct kp_dqn_config *kp_dqn_config_of(const struct kp_dqn *d)
+{
+	return &d->cfg;
+}
+
+void kp_dqn_set_explore(struct kp_dqn *d, bool on)
+{
+	d->cfg.explore = on;
 }
 
 #define F(T, member) KP_CKPT_FIELD(T, struct kp_dqn_config, member)

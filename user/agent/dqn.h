@@ -56,6 +56,7 @@ struct kp_dqn_stats {
 	double epsilon;
 	double loss;		/* last gradient step's TD loss */
 	double q_mean;		/* mean Q(s, a) of that batch */
+	long buffered;		/* transitions in the replay buffer */
 };
 
 struct kp_dqn;
@@ -75,6 +76,10 @@ int kp_dqn_record(struct kp_dqn *d, const float *obs, int action, float reward,
 		  const float *next_obs, bool terminated);
 void kp_dqn_stats(const struct kp_dqn *d, struct kp_dqn_stats *st);
 struct kp_mlp *kp_dqn_qnet(struct kp_dqn *d);
+/* The configuration in force (a loaded checkpoint's sizes: callers check them). */
+const struct kp_dqn_config *kp_dqn_config_of(const struct kp_dqn *d);
+/* Production mode on or off after creation or loading (a checkpoint keeps its own). */
+void kp_dqn_set_explore(struct kp_dqn *d, bool on);
 
 int kp_dqn_save(const struct kp_dqn *d, const char *path);
 int kp_dqn_load(struct kp_dqn **out, const char *path);

@@ -129,10 +129,17 @@ static MHD_RESULT stats(struct MHD_Connection *c, struct kp_dm *d)
 	pthread_mutex_unlock(&d->fig.lock);
 	pthread_mutex_lock(&d->pol_lock);
 	for (int i = 0; d->cfg && i < d->cfg->npol; i++) {
-		json_t *p = kp_pol_json(&d->cfg->pol[i]);
-		json_t *buf = json_object_get(json_object_get(p, "state"), "buffer_size");
+		static const char *const seed[] = { "epsilon", "steps_done", "buffer_size",
+						    "avg_recent_reward", "model_path", NULL };
+		json_t *p = kp_pol_json(&d->cfg->pol[i]), *st = json_object_get(p, "state");
 
-		json_object_set(p, "buffer_size", buf ? buf : json_null());
+		/* the seed's names, where the kind has them (buffer_size: every kind's) */
+		for (int k = 0; seed[k]; k++) {
+			json_t *v = json_object_get(st, seed[k]);
+
+			if (v || !strcmp(seed[k], "buffer_size"))
+				json_object_set(p, seed[k], v ? v : json_null());
+		}
 		json_array_append_new(pols, p);
 	}
 	pthread_mutex_unlock(&d->pol_lock);

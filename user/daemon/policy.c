@@ -11,7 +11,8 @@
 #include "lib/text.h"
 #include "safety/session.h"
 
-static const struct kp_policy_kind *const kinds[] = { &kp_policy_sysctl, &kp_policy_pipeline };
+static const struct kp_policy_kind *const kinds[] = { &kp_policy_sysctl, &kp_policy_pipeline,
+							   &kp_policy_replicas };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -105,7 +106,8 @@ static int parse_common(struct kp_json *x, json_t *obj, const char *path,
 		return ret;
 	p->kind = find_kind(kind);
 	if (!p->kind)
-		return kp_json_fail(x, path, "kind \"%s\" is not one of sysctl, pipeline", kind);
+		return kp_json_fail(x, path, "kind \"%s\" is not one of sysctl, pipeline, "
+				    "replicas", kind);
 	ret = check_keys(x, path, obj, p->kind);
 	if (!ret)
 		ret = parse_agent(x, obj, path, p);

@@ -73,7 +73,7 @@ struct kp_policy {
 };
 
 struct kp_policy_kind {
-	const char *name;			/* "sysctl", "pipeline" */
+	const char *name;			/* "sysctl", "pipeline", "replicas" */
 	const char *const *keys;		/* the kind's own members of a policy object */
 	const char *const *agents;		/* agents it has, NULL-terminated; [0] is the default */
 	/* Kind members of obj (path "$.policies[i]"); errors through x name the member. */
@@ -93,6 +93,7 @@ struct kp_policy_kind {
 
 extern const struct kp_policy_kind kp_policy_sysctl;
 extern const struct kp_policy_kind kp_policy_pipeline;
+extern const struct kp_policy_kind kp_policy_replicas;
 
 /*
  * The policies of a config's "policies" array: parsed whole or not at all.
