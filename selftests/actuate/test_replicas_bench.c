@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tools/bench/replicas (build/tools/replicas/replicas) with a small budget:
- * every non-learned arm answers its requests, the DQN arm says it is not
- * built, the RESULT line has its fields, and nothing is left behind (the
- * namespaces, the replicas' cgroups, the pinned steering maps), also when
- * the benchmark is stopped with SIGINT halfway.
+ * every arm answers its requests, the DQN arm (a real `kpilot run` with a
+ * replicas policy, trained briefly, then with exploration off) among them,
+ * the RESULT line has the DQN's p99 and adapt_s, and nothing is left behind
+ * (the namespaces, the replicas' cgroups, the pinned steering maps, the DQN
+ * arm's state directory), also when the benchmark is stopped with SIGINT
+ * halfway.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -21,7 +23,7 @@ static void nothing_left(void)
 	char out[4096] = "";
 	FILE *p = popen("ip netns list | grep kprep-; ls -d /sys/fs/cgroup/*/kpilot-replicas-* "
 			"/sys/fs/cgroup/kpilot-replicas-* /sys/fs/bpf/kpilot-steer/replicas-* "
-			"2>/dev/null", "r");
+			"/tmp/kprpl-dqn.* 2>/dev/null", "r");
 	size_t n;
 
 	cr_assert_not_null(p);
@@ -42,11 +44,12 @@ static void need_root(void)
 Test(replicas_bench, small_budget)
 {
 	char line[512], result[512] = "";
-	int arms = 0, dqn = 0, st;
+	int arms = 0, dqn = 0, trained = 0, st;
 	FILE *p;
 
 	need_root();
-	p = popen("tools/bench/replicas --secs 2 --rounds 1 --rate 80 2>&1", "r");
+	p = popen("tools/bench/replicas --secs 2 --rounds 1 --rate 80 --dqn-train 8 "
+		  "--dqn-warm 2 2>&1", "r");
 	cr_assert_not_null(p);
 	while (fgets(line, sizeof(line), p)) {
 		cr_log_info("%s", line);
@@ -54,16 +57,20 @@ Test(replicas_bench, small_budget)
 			arms++;
 			cr_expect(strstr(line, "errors=0"), "errors: %s", line);
 		}
-		if (strstr(line, "dqn") && strstr(line, "not built yet"))
+		if ((line[0] == 'a' || line[0] == 'b') && strstr(line, " dqn "))
 			dqn++;
+		if (strstr(line, "dqn trained: steps"))
+			trained++;
 		if (!strncmp(line, "RESULT ", 7))
 			snprintf(result, sizeof(result), "%s", line);
 	}
 	st = pclose(p);
 	cr_expect_eq(st, 0, "exit status %d", st);
-	cr_expect_eq(arms, 8, "%d arm lines (4 arms x 2 scenarios)", arms);
-	cr_expect_eq(dqn, 1);
-	cr_expect(strstr(result, "dqn_p99_ms=na hash_p99_ms=") &&
+	cr_expect_eq(arms, 10, "%d arm lines (5 arms x 2 scenarios)", arms);
+	cr_expect_eq(dqn, 2, "the dqn arm in both scenarios");
+	cr_expect_eq(trained, 1, "the dqn arm's training line");
+	cr_expect(strstr(result, "RESULT dqn_p99_ms=") && !strstr(result, "dqn_p99_ms=na") &&
+		  !strstr(result, "adapt_s=na") && strstr(result, "hash_p99_ms=") &&
 		  strstr(result, "best_heuristic_p99_ms=") && strstr(result, "errors=0"),
 		  "RESULT line: %s", result);
 	nothing_left();

@@ -384,6 +384,26 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 		sleep(1);
 	assert_weights(w1, sizeof(w1));
 
+	/* ctl rollback: the default back, the policy paused; resume attaches again */
+	{
+		json_t *req = json_pack("{s:s, s:s}", "cmd", "resume", "policy", "lb"), *a = NULL;
+		char why[256];
+
+		o = dm_ask(&rig.d, "rollback");
+		cr_assert(json_is_true(json_object_get(o, "ok")), "ctl rollback refused");
+		json_decref(o);
+		assert_default_and_answering("after ctl rollback");
+		cr_assert_eq(kp_ctl_request(rig.d.sock, req, &a, why, sizeof(why)), 0, "%s", why);
+		cr_assert(json_is_true(json_object_get(a, "ok")), "ctl resume refused");
+		json_decref(a);
+		json_decref(req);
+		for (int i = 0; i < 50 && !kp_steer_read(rig.svc, w1, sizeof(w1)) &&
+		     !strcmp(w1, "default"); i++)
+			usleep(100000);
+		assert_weights(w1, sizeof(w1));
+		cr_assert(log_has(0, "is not steered: attaching again"), "log %s", rig.d.log);
+	}
+
 	/* SIGKILL: the steering stays, the service answers; the next start replays first */
 	cr_assert_eq(dm_stop(&rig.d, SIGKILL), 128 + SIGKILL);
 	off = log_len();

@@ -9,7 +9,9 @@
  *   rr         round-robin in BPF
  *   leastconn  fewest active connections, counted in BPF
  *   prequal    user space, every 200 ms: weights from latency x in-flight
- *   dqn        not built yet: said so, never faked
+ *   dqn        a real `kpilot run` with a replicas policy (dqn_arm.c): trained
+ *              online once (exploration on), then each measured run in
+ *              production mode (exploration off) from its checkpoint
  * Scenario a: steady heterogeneous quotas. Scenario b: the fastest
  * replica's quota cut to a quarter mid-run; seconds until a 1-s window's
  * p99 is back within 20% of the arm's steady p99. Everything it made (the
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "actuate/steer.h"
 #include "replicas.h"
 
@@ -43,6 +46,9 @@ struct bench {
 	double t0;
 	bool cut_done;
 	double *lat, *at;
+	struct kp_steer st;		/* the bench's own steering (not while the dqn arm runs) */
+	struct rp_dqn q;
+	double train_secs, warm_secs;
 };
 
 static struct bench B;
@@ -52,6 +58,7 @@ static void on_signal(int sig)
 	char why[128];
 
 	/* the steering first: the default back even if the rest is slow */
+	rp_dqn_cleanup(&B.q);
 	kp_steer_detach(B.svc, why, sizeof(why));
 	rp_teardown(&B.e);
 	_exit(128 + sig);
@@ -143,18 +150,84 @@ static int set_arm(struct bench *b, enum arm a, char *why, size_t len)
 	}
 }
 
+/* The bench lets go of its steering: the daemon attaches its own. */
+static int dqn_begin(struct bench *b, bool explore, int steps, char *why, size_t len)
+{
+	int err = kp_steer_set(b->svc, KP_STEER_HASH, NULL, 0, why, len);
+
+	kp_steer_release(&b->st);
+	err = err ?: kp_steer_detach(b->svc, why, len);
+	return err ?: rp_dqn_start(&b->q, &b->e, b->svc, explore, steps, why, len);
+}
+
+/* The daemon stopped (the default back, the checkpoint saved); the bench's steering again. */
+static int dqn_end(struct bench *b, char *why, size_t len)
+{
+	int err = rp_dqn_stop(&b->q);
+
+	if (err)
+		snprintf(why, len, "dqn arm: kpilot run did not exit 0 at SIGTERM");
+	return err ?: kp_steer_attach(&b->st, b->svc, b->e.pid, b->e.n, RP_PORT, KP_STEER_HASH,
+				      NULL, true, why, len);
+}
+
+static void dqn_print(struct bench *b, const char *when)
+{
+	json_t *st = rp_dqn_state(&b->q), *w;
+
+	if (!st)
+		return;
+	w = json_object_get(st, "weights");
+	fprintf(stderr, "  dqn %s: steps %lld, updates %lld, epsilon %.3f, weights", when,
+		json_integer_value(json_object_get(st, "steps_done")),
+		json_integer_value(json_object_get(st, "dqn_updates")),
+		json_number_value(json_object_get(st, "epsilon")));
+	for (size_t i = 0; i < json_array_size(w); i++)
+		fprintf(stderr, " %lld", json_integer_value(json_array_get(w, i)));
+	fprintf(stderr, "\n");
+	json_decref(st);
+}
+
+/* Trained online: the client's load with exploration on for train_secs, not measured. */
+static int dqn_train(struct bench *b, char *why, size_t len)
+{
+	unsigned long n, errors;
+	int err = dqn_begin(b, true, (int)b->train_secs, why, len);
+
+	err = err ?: rp_client(&b->e, b->rate, b->train_secs, 4242, b->lat, b->at, &n, &errors,
+			       NULL, NULL, why, len);
+	if (!err)
+		dqn_print(b, "trained");
+	return err ?: dqn_end(b, why, len);
+}
+
 /* One run of the client under arm a; latencies stay in b->lat/at. */
 static int run(struct bench *b, enum arm a, double secs, unsigned int seed,
 	       unsigned long *n, unsigned long *errors, char *why, size_t len)
 {
-	int err = set_arm(b, a, why, len);
+	double cut = b->cut_at;
+	int err;
 
-	if (err)
-		return err;
+	if (a != ARM_DQN) {
+		err = set_arm(b, a, why, len);
+	} else {
+		/* production mode from the checkpoint; a warm-up it steers, not measured */
+		b->cur = a;
+		b->cut_at = 0;
+		err = dqn_begin(b, false, 0, why, len);
+		err = err ?: rp_client(&b->e, b->rate, b->warm_secs, seed + 7, b->lat, b->at, n,
+				       errors, NULL, NULL, why, len);
+		b->cut_at = cut;
+	}
 	b->t0 = mono_s();
 	b->cut_done = false;
-	return rp_client(&b->e, b->rate, secs, seed, b->lat, b->at, n, errors, tick, b, why,
-			 len);
+	err = err ?: rp_client(&b->e, b->rate, secs, seed, b->lat, b->at, n, errors, tick, b, why,
+			       len);
+	if (a == ARM_DQN) {
+		dqn_print(b, "measured");
+		err = dqn_end(b, why, len) ?: err;
+	}
+	return err;
 }
 
 /* Scenario b: seconds after the cut until a 1-s window's p99 is within 20% of steady. */
@@ -206,7 +279,7 @@ static int scenario_a(struct bench *b, struct agg *g, char *why, size_t len)
 	int r, a, err;
 
 	for (r = 0; r < b->rounds; r++) {
-		for (a = 0; a < ARM_DQN; a++) {
+		for (a = 0; a < NARMS; a++) {
 			if (!b->arms[a])
 				continue;
 			err = run(b, (enum arm)a, b->secs, 1000u * (unsigned int)r + (unsigned int)a,
@@ -235,7 +308,7 @@ static int scenario_b(struct bench *b, struct agg *g, char *why, size_t len)
 	unsigned long n, errors;
 	int a, err;
 
-	for (a = 0; a < ARM_DQN; a++) {
+	for (a = 0; a < NARMS; a++) {
 		if (!b->arms[a])
 			continue;
 		b->cut_at = b->secs;
@@ -262,7 +335,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: replicas [--quotas 0.5,0.25,0.125] [--work-ms 2] [--rate 150]\n"
 		"                [--secs 5] [--rounds 2] [--scenario a|b|ab]\n"
-		"                [--arms hash,rr,leastconn,prequal,dqn]\n");
+		"                [--arms hash,rr,leastconn,prequal,dqn]\n"
+		"                [--kpilot PATH] [--dqn-train 120] [--dqn-warm 5]\n");
 	exit(2);
 }
 
@@ -271,7 +345,8 @@ static void parse(struct bench *b, char **scen, int argc, char **argv)
 	static const struct option o[] = {
 		{ "quotas", 1, 0, 'q' }, { "work-ms", 1, 0, 'w' }, { "rate", 1, 0, 'r' },
 		{ "secs", 1, 0, 's' }, { "rounds", 1, 0, 'n' }, { "scenario", 1, 0, 'c' },
-		{ "arms", 1, 0, 'a' }, { 0 } };
+		{ "arms", 1, 0, 'a' }, { "kpilot", 1, 0, 'k' }, { "dqn-train", 1, 0, 't' },
+		{ "dqn-warm", 1, 0, 'W' }, { 0 } };
 	char *tok, *save = NULL;
 	int c, i;
 
@@ -288,6 +363,9 @@ static void parse(struct bench *b, char **scen, int argc, char **argv)
 		case 's': b->secs = atof(optarg); break;
 		case 'n': b->rounds = atoi(optarg); break;
 		case 'c': *scen = optarg; break;
+		case 'k': snprintf(b->q.kpilot, sizeof(b->q.kpilot), "%s", optarg); break;
+		case 't': b->train_secs = atof(optarg); break;
+		case 'W': b->warm_secs = atof(optarg); break;
 		case 'a':
 			memset(b->arms, 0, sizeof(b->arms));
 			for (tok = strtok_r(optarg, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
@@ -302,7 +380,8 @@ static void parse(struct bench *b, char **scen, int argc, char **argv)
 	for (i = 0; i < b->e.n; i++)
 		if (b->e.quota[i] <= 0.01 || b->e.quota[i] > 64)
 			usage();
-	if (b->e.n < 2 || b->e.work_ms <= 0 || b->rate <= 0 || b->secs < 2 || b->rounds < 1)
+	if (b->e.n < 2 || b->e.work_ms <= 0 || b->rate <= 0 || b->secs < 2 || b->rounds < 1 ||
+	    b->train_secs < 2 || b->warm_secs < 0)
 		usage();
 }
 
@@ -310,35 +389,40 @@ static void summary(struct agg *ga, struct agg *gb, bool did_a, bool did_b)
 {
 	double hash = NAN, best = NAN;
 	unsigned long errors = 0;
+	char dqn[32] = "na", adapt[32] = "na";
 	int a;
 
-	for (a = 0; a < ARM_DQN; a++) {
+	for (a = 0; a < NARMS; a++) {
 		errors += ga[a].errors + gb[a].errors;
-		if (!ga[a].ran)
+		if (!ga[a].ran || a == ARM_DQN)
 			continue;
 		if (a == ARM_HASH)
 			hash = ga[a].steady_p99;
 		else if (isnan(best) || ga[a].steady_p99 < best)
 			best = ga[a].steady_p99;
 	}
-	printf("RESULT dqn_p99_ms=na hash_p99_ms=%.2f best_heuristic_p99_ms=%.2f adapt_s=na "
-	       "errors=%lu\n", did_a ? hash : NAN, did_a ? best : NAN, errors);
-	(void)did_b;
+	if (did_a && ga[ARM_DQN].ran)
+		snprintf(dqn, sizeof(dqn), "%.2f", ga[ARM_DQN].steady_p99);
+	if (did_b && gb[ARM_DQN].ran)
+		snprintf(adapt, sizeof(adapt), "%s%.1f", gb[ARM_DQN].adapt_s < 0 ? ">" : "",
+			 gb[ARM_DQN].adapt_s < 0 ? gb[ARM_DQN].secs / 2 : gb[ARM_DQN].adapt_s);
+	printf("RESULT dqn_p99_ms=%s hash_p99_ms=%.2f best_heuristic_p99_ms=%.2f adapt_s=%s "
+	       "errors=%lu\n", dqn, did_a ? hash : NAN, did_a ? best : NAN, adapt, errors);
 }
 
 static int bench(struct bench *b, const char *scen, char *why, size_t len)
 {
 	struct agg ga[NARMS] = { 0 }, gb[NARMS] = { 0 };
-	struct kp_steer st;
 	int a, err, fd;
 
-	err = rp_setup(&b->e, why, len);
-	err = err ?: kp_steer_attach(&st, b->svc, b->e.pid, b->e.n, RP_PORT, KP_STEER_HASH,
+	err = b->arms[ARM_DQN] ? rp_dqn_init(&b->q, b->q.kpilot, why, len) : 0;
+	err = err ?: rp_setup(&b->e, why, len);
+	err = err ?: kp_steer_attach(&b->st, b->svc, b->e.pid, b->e.n, RP_PORT, KP_STEER_HASH,
 				     NULL, true, why, len);
 	if (err)
 		return err;
 	printf("# steering: sk_reuseport%s program, connection tracking %s; cgroup v%d\n",
-	       st.migrate ? "/migrate" : "", st.tracking ? "on" : "off", b->e.cg_version);
+	       b->st.migrate ? "/migrate" : "", b->st.tracking ? "on" : "off", b->e.cg_version);
 	snprintf(why, len, "/run/netns/%s", b->e.ns_cli);
 	fd = open(why, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
@@ -346,25 +430,29 @@ static int bench(struct bench *b, const char *scen, char *why, size_t len)
 		return -EIO;
 	}
 	close(fd);
-	if (strchr(scen, 'a'))
+	if (b->arms[ARM_DQN]) {
+		printf("# dqn: kpilot run, replicas policy: trained online %.0f s (exploration on), "
+		       "then each run from its checkpoint with exploration off after %.0f s of "
+		       "warm-up\n", b->train_secs, b->warm_secs);
+		err = dqn_train(b, why, len);
+	}
+	if (!err && strchr(scen, 'a'))
 		err = scenario_a(b, ga, why, len);
 	if (!err && strchr(scen, 'b'))
 		err = scenario_b(b, gb, why, len);
-	for (a = 0; !err && a < ARM_DQN; a++)
+	for (a = 0; !err && a < NARMS; a++)
 		if (ga[a].ran)
 			report("a", (enum arm)a, &ga[a]);
-	for (a = 0; !err && a < ARM_DQN; a++)
+	for (a = 0; !err && a < NARMS; a++)
 		if (gb[a].ran)
 			report("b", (enum arm)a, &gb[a]);
-	if (b->arms[ARM_DQN])
-		printf("-  dqn        not built yet: the DQN arm comes with the replicas policy kind\n");
 	if (!err)
 		summary(ga, gb, strchr(scen, 'a'), strchr(scen, 'b'));
 	for (a = 0; a < NARMS; a++) {
 		free(ga[a].lat);
 		free(gb[a].lat);
 	}
-	kp_steer_release(&st);
+	kp_steer_release(&b->st);
 	return err;
 }
 
@@ -382,6 +470,9 @@ int main(int argc, char **argv)
 	B.rate = 150;
 	B.secs = 5;
 	B.rounds = 2;
+	B.train_secs = 120;
+	B.warm_secs = 5;
+	snprintf(B.q.kpilot, sizeof(B.q.kpilot), "./kpilot");
 	for (i = 0; i < NARMS; i++)
 		B.arms[i] = true;
 	parse(&B, &scen, argc, argv);
@@ -404,6 +495,7 @@ int main(int argc, char **argv)
 	printf(" cores, %.1f ms CPU per request, %.0f req/s Poisson, %.0f s per run, %d rounds\n",
 	       B.e.work_ms, B.rate, B.secs, B.rounds);
 	err = bench(&B, scen, why, sizeof(why));
+	rp_dqn_cleanup(&B.q);
 	kp_steer_detach(B.svc, why + 256, 256);
 	rp_teardown(&B.e);
 	if (err)

@@ -56,4 +56,21 @@ int rp_client(struct rp_env *e, double rate, double secs, unsigned int seed,
 	      double *lat, double *at, unsigned long *nlat, unsigned long *errors,
 	      void (*tick)(void *), void *arg, char *why, size_t len);
 
+/* dqn_arm.c: the dqn arm, a real `kpilot run` with a replicas policy. */
+struct rp_dqn {
+	char kpilot[4096];
+	char dir[32], sock[96];
+	pid_t pid;
+};
+
+struct json_t;
+int rp_dqn_init(struct rp_dqn *q, const char *kpilot, char *why, size_t len);
+/* Start it (exploration on or off) and wait until it answers. 0 or -errno. */
+int rp_dqn_start(struct rp_dqn *q, const struct rp_env *e, const char *svc, bool explore,
+		 int train_steps, char *why, size_t len);
+/* The policy's status state (caller's), or NULL. */
+struct json_t *rp_dqn_state(const struct rp_dqn *q);
+int rp_dqn_stop(struct rp_dqn *q);
+void rp_dqn_cleanup(struct rp_dqn *q);
+
 #endif

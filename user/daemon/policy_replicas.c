@@ -239,7 +239,8 @@ static int equal_weights(struct kp_policy *p, struct rp_priv *r, struct kp_pol_e
 	int ret;
 
 	snprintf(k.name, sizeof(k.name), "%s", r->knob);
-	ret = kp_session_add_knob(e->s, &k, w, sizeof(w));
+	ret = r->knob_added ? 0 : kp_session_add_knob(e->s, &k, w, sizeof(w));
+	r->knob_added |= !ret;
 	if (ret) {
 		snprintf(why, len, "policy %s: %s: %s", p->name, r->knob, w);
 		return ret;
@@ -259,14 +260,33 @@ static int equal_weights(struct kp_policy *p, struct rp_priv *r, struct kp_pol_e
 	return 0;
 }
 
+int rp_steer_up(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t len)
+{
+	struct rp_priv *r = p->priv;
+	char w[200];
+	int ret;
+
+	kp_steer_release(&r->st);	/* a rolled-back attachment's tracking link */
+	r->attached = false;
+	ret = attach(p, r, e, why, len);
+	ret = ret ?: equal_weights(p, r, e, why, len);
+	if (ret) {
+		if (r->attached)
+			kp_steer_detach(r->service, w, sizeof(w));
+		kp_steer_release(&r->st);
+		r->attached = false;
+	}
+	r->have_prev = r->have_obs = false;
+	return ret;
+}
+
 static int rp_start(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t len)
 {
 	struct rp_priv *r = p->priv;
 	char w[200];
 	int ret;
 
-	ret = attach(p, r, e, why, len);
-	ret = ret ?: equal_weights(p, r, e, why, len);
+	ret = rp_steer_up(p, e, why, len);
 	ret = ret ?: rp_agent_open(p, why, len);
 	if (ret) {
 		if (r->attached)

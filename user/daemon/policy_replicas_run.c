@@ -253,10 +253,20 @@ int rp_step(struct kp_policy *p, struct kp_pol_env *e)
 	int ret;
 
 	ret = kp_steer_stats_read(r->service, &s);
+	if (ret == -ENOENT) {
+		char why[512];
+
+		/* rolled back (`ctl rollback`, then `ctl resume`): steer again, from equal weights */
+		kp_info("policy %s: service %s is not steered: attaching again", p->name,
+			r->service);
+		if (rp_steer_up(p, e, why, sizeof(why)))
+			snprintf(p->last_error, sizeof(p->last_error), "%s", why);
+		r->t_prev = e->now;
+		return 0;
+	}
 	if (ret) {
-		snprintf(p->last_error, sizeof(p->last_error), "service %s: steering maps: %s%s",
-			 r->service, strerror(-ret), ret == -ENOENT ? " (detached by someone "
-			 "else: `kpilot ctl resume` after attaching again)" : "");
+		snprintf(p->last_error, sizeof(p->last_error), "service %s: steering maps: %s",
+			 r->service, strerror(-ret));
 		return 0;
 	}
 	measure(r, e, &s, dt);
