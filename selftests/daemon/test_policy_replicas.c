@@ -281,6 +281,15 @@ static void assert_weights(char *text, size_t len)
 }
 
 /* The log has needle after its first off bytes. */
+/* The policy attaches in mode hash at start, then sets equal weights at its first step. */
+static void wait_weights(char *text, size_t len)
+{
+	for (int i = 0; i < 50 && !kp_steer_read(rig.svc, text, len) && !strcmp(text, "default");
+	     i++)
+		usleep(100000);
+	assert_weights(text, len);
+}
+
 static bool log_has(size_t off, const char *needle)
 {
 	char *t = tu_slurp(rig.d.log);
@@ -329,7 +338,7 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 		  "program '%s'", json_string_value(json_object_get(st, "program")));
 	cr_assert_str_eq(json_string_value(json_object_get(st, "checkpoint_at_start")), "fresh");
 	json_decref(st);
-	assert_weights(w0, sizeof(w0));
+	wait_weights(w0, sizeof(w0));
 	cr_assert_str_eq(w0, "200 200 200", "equal weights at start");
 
 	/* exploration from epsilon 1: moves nearly every interval, the DQN learning */
@@ -397,10 +406,7 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 		cr_assert(json_is_true(json_object_get(a, "ok")), "ctl resume refused");
 		json_decref(a);
 		json_decref(req);
-		for (int i = 0; i < 50 && !kp_steer_read(rig.svc, w1, sizeof(w1)) &&
-		     !strcmp(w1, "default"); i++)
-			usleep(100000);
-		assert_weights(w1, sizeof(w1));
+		wait_weights(w1, sizeof(w1));
 		cr_assert(log_has(0, "is not steered: attaching again"), "log %s", rig.d.log);
 	}
 
@@ -415,7 +421,7 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 		  rig.d.log);
 	cr_assert(log_has(off, " -> default"), "the replay did not put the default back (log %s)",
 		  rig.d.log);
-	assert_weights(w1, sizeof(w1));	/* attached again, equal weights */
+	wait_weights(w1, sizeof(w1));	/* attached again, equal weights */
 	cr_assert_str_eq(w1, "200 200 200");
 	cr_assert_eq(dm_stop(&rig.d, SIGTERM), 0);
 	assert_default_and_answering("after the second SIGTERM");

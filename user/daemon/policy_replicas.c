@@ -228,28 +228,22 @@ static int attach(struct kp_policy *p, struct rp_priv *r, struct kp_pol_env *e, 
 
 /*
  * Equal weights, journaled: the journal's old value is "default", so stop,
- * rollback and a crash's replay put the kernel's hash back.
+ * rollback and a crash's replay put the kernel's hash back. At the first
+ * step after an attach, not at start: the replay of a crashed run or a
+ * rollback may have written the knob less than its 1 s interval ago.
  */
-static int equal_weights(struct kp_policy *p, struct rp_priv *r, struct kp_pol_env *e,
-			 char *why, size_t len)
+int rp_equal_weights(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t len)
 {
-	struct kp_knob k = kp_steer_knob;
+	struct rp_priv *r = p->priv;
 	struct kp_change ch = { .knob = r->knob };
-	char val[KP_VALUE_MAX] = "", w[300];
+	char val[KP_VALUE_MAX] = "";
 	int ret;
 
-	snprintf(k.name, sizeof(k.name), "%s", r->knob);
-	ret = r->knob_added ? 0 : kp_session_add_knob(e->s, &k, w, sizeof(w));
-	r->knob_added |= !ret;
-	if (ret) {
-		snprintf(why, len, "policy %s: %s: %s", p->name, r->knob, w);
-		return ret;
-	}
 	for (int i = 0; i < r->n; i++)
 		snprintf(val + strlen(val), sizeof(val) - strlen(val), "%s%d", i ? " " : "",
 			 r->init_weight);
 	ch.value = val;
-	ret = kp_pol_apply(p, e, &ch, 1, "equal weights at start");
+	ret = kp_pol_apply(p, e, &ch, 1, "equal weights after attaching");
 	if (ret) {
 		snprintf(why, len, "policy %s: %s: %s", p->name, r->knob, p->last_error);
 		return ret;
@@ -257,6 +251,7 @@ static int equal_weights(struct kp_policy *p, struct rp_priv *r, struct kp_pol_e
 	for (int i = 0; i < r->n; i++)
 		r->r[i].weight = (__u32)r->init_weight;
 	r->last_write = e->now;
+	r->unjournaled = false;
 	return 0;
 }
 
@@ -269,14 +264,30 @@ int rp_steer_up(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t len
 	kp_steer_release(&r->st);	/* a rolled-back attachment's tracking link */
 	r->attached = false;
 	ret = attach(p, r, e, why, len);
-	ret = ret ?: equal_weights(p, r, e, why, len);
 	if (ret) {
 		if (r->attached)
 			kp_steer_detach(r->service, w, sizeof(w));
 		kp_steer_release(&r->st);
 		r->attached = false;
 	}
+	/* mode hash until the next step's equal weights: the default, not journaled yet */
+	r->unjournaled = r->attached;
 	r->have_prev = r->have_obs = false;
+	return ret;
+}
+
+/* The weights knob in the daemon's session (the built-in definition: nothing narrowed). */
+static int add_knob(struct kp_policy *p, struct rp_priv *r, struct kp_pol_env *e, char *why,
+		    size_t len)
+{
+	struct kp_knob k = kp_steer_knob;
+	char w[300];
+	int ret;
+
+	snprintf(k.name, sizeof(k.name), "%s", r->knob);
+	ret = kp_session_add_knob(e->s, &k, w, sizeof(w));
+	if (ret)
+		snprintf(why, len, "policy %s: %s: %s", p->name, r->knob, w);
 	return ret;
 }
 
@@ -286,7 +297,8 @@ static int rp_start(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t
 	char w[200];
 	int ret;
 
-	ret = rp_steer_up(p, e, why, len);
+	ret = add_knob(p, r, e, why, len);
+	ret = ret ?: rp_steer_up(p, e, why, len);
 	ret = ret ?: rp_agent_open(p, why, len);
 	if (ret) {
 		if (r->attached)
@@ -360,6 +372,12 @@ static void rp_free(struct kp_policy *p)
 	struct rp_priv *r = p->priv;
 
 	/* the session restored "default" (detached) unless keep_on_exit: the program stays */
+	if (r->attached && r->unjournaled) {
+		char why[256];
+
+		/* attached in mode hash, never journaled: nobody else would take it back */
+		kp_steer_detach(r->service, why, sizeof(why));
+	}
 	kp_steer_release(&r->st);
 	kp_dqn_destroy(r->q);
 	free(r);

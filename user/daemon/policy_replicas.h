@@ -50,7 +50,8 @@ struct rp_priv {
 	char knob[KP_NAME_MAX];		/* steer:<service>:weights */
 	/* running */
 	struct kp_steer st;
-	bool attached, knob_added;
+	bool attached;
+	bool unjournaled;		/* attached in mode hash; equal weights not applied yet */
 	struct kp_dqn *q;
 	struct kp_rng rng;
 	char ckpt_state[200];		/* "loaded", "fresh", "refused: ..." */
@@ -69,11 +70,13 @@ int rp_parse(struct kp_policy *p, struct kp_json *x, json_t *obj, const char *pa
 	     const struct kp_dm_config *cfg);
 
 /*
- * Attach in mode hash, then equal weights through the session (journaled:
- * "default" is what stop and rollback restore). At start, and at a step
- * that finds the steering gone (`ctl rollback`, then `ctl resume`). 0 or -errno.
+ * Attach in mode hash (the kernel's default; unjournaled until the next
+ * step's rp_equal_weights). At start, and at a step that finds the steering
+ * gone (`ctl rollback`, then `ctl resume`). 0 or -errno.
  */
 int rp_steer_up(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t len);
+/* Equal weights through the session (journaled: "default" to restore). 0 or -errno. */
+int rp_equal_weights(struct kp_policy *p, struct kp_pol_env *e, char *why, size_t len);
 
 /* policy_replicas_run.c */
 int rp_step(struct kp_policy *p, struct kp_pol_env *e);

@@ -269,6 +269,14 @@ int rp_step(struct kp_policy *p, struct kp_pol_env *e)
 			 r->service, strerror(-ret));
 		return 0;
 	}
+	if (r->unjournaled) {
+		char why[512];
+
+		/* refused (within 1 s of a rollback's write): the next step tries again */
+		if (!rp_equal_weights(p, e, why, sizeof(why)))
+			r->t_prev = e->now;
+		return 0;
+	}
 	measure(r, e, &s, dt);
 	r->t_prev = e->now;
 	if (!r->have_prev) {
