@@ -321,10 +321,69 @@ static void assert_default_and_answering(const char *when)
 
 TestSuite(policy_replicas_run, .fini = rig_stop, .timeout = 150);
 
+/* Status after some learning: the agent's figures, per replica; its steps. */
+static long long assert_learnt(void)
+{
+	json_t *st = pol_state(), *o;
+	long long steps;
+
+	cr_assert_geq(json_integer_value(json_object_get(st, "dqn_updates")), 4, "log %s",
+		      rig.d.log);
+	cr_assert_gt(json_integer_value(json_object_get(st, "buffer_size")), 3);
+	cr_assert_lt(json_real_value(json_object_get(st, "epsilon")), 1.0);
+	cr_assert(json_is_real(json_object_get(st, "avg_recent_reward")));
+	o = json_object_get(st, "replicas");
+	cr_assert_eq(json_array_size(o), NREP);
+	cr_assert_gt(json_integer_value(json_object_get(json_array_get(o, 0), "pid")), 0);
+	cr_assert_eq(json_array_size(json_object_get(st, "weights")), NREP);
+	steps = json_integer_value(json_object_get(st, "steps_done"));
+	json_decref(st);
+	return steps;
+}
+
+/* /stats: the seed's names; a checkpoint (every 2 updates) on disk. */
+static void assert_stats_and_checkpoint(void)
+{
+	char *body = NULL, ck[160];
+	json_t *o, *st;
+
+	cr_assert_eq(http_get(rig.d.port, "/stats", &body), 200);
+	o = json_loads(body, 0, NULL);
+	free(body);
+	cr_assert_not_null(o);
+	st = json_array_get(json_object_get(o, "policies"), 0);
+	cr_assert(json_is_real(json_object_get(st, "epsilon")));
+	cr_assert(json_is_integer(json_object_get(st, "steps_done")));
+	cr_assert_gt(json_integer_value(json_object_get(st, "buffer_size")), 0);
+	cr_assert(json_is_real(json_object_get(st, "avg_recent_reward")));
+	cr_assert(strstr(json_string_value(json_object_get(st, "model_path")), "policies/lb.ckpt"));
+	json_decref(o);
+	snprintf(ck, sizeof(ck), "%s/state/policies/lb.ckpt", rig.d.dir);
+	cr_assert_eq(access(ck, F_OK), 0, "no checkpoint %s", ck);
+}
+
+/* ctl rollback: the default back, the policy paused; resume attaches again. */
+static void rollback_and_resume(void)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "resume", "policy", "lb"), *a = NULL, *o;
+	char why[256], w[128];
+
+	o = dm_ask(&rig.d, "rollback");
+	cr_assert(json_is_true(json_object_get(o, "ok")), "ctl rollback refused");
+	json_decref(o);
+	assert_default_and_answering("after ctl rollback");
+	cr_assert_eq(kp_ctl_request(rig.d.sock, req, &a, why, sizeof(why)), 0, "%s", why);
+	cr_assert(json_is_true(json_object_get(a, "ok")), "ctl resume refused");
+	json_decref(a);
+	json_decref(req);
+	wait_weights(w, sizeof(w));
+	cr_assert(log_has(0, "is not steered: attaching again"), "log %s", rig.d.log);
+}
+
 Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 {
-	char w0[128], w1[128], *body = NULL;
-	json_t *st, *o;
+	char w0[128], w1[128];
+	json_t *st;
 	long long steps;
 	size_t off;
 
@@ -347,39 +406,8 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 		assert_weights(w0, sizeof(w0));
 	}
 	cr_assert_neq(strcmp(w0, "200 200 200"), 0, "the weights never moved (log %s)", rig.d.log);
-	st = pol_state();
-	cr_assert_geq(json_integer_value(json_object_get(st, "dqn_updates")), 4, "log %s",
-		      rig.d.log);
-	cr_assert_gt(json_integer_value(json_object_get(st, "buffer_size")), 3);
-	cr_assert_lt(json_real_value(json_object_get(st, "epsilon")), 1.0);
-	cr_assert(json_is_real(json_object_get(st, "avg_recent_reward")));
-	o = json_object_get(st, "replicas");
-	cr_assert_eq(json_array_size(o), NREP);
-	cr_assert_gt(json_integer_value(json_object_get(json_array_get(o, 0), "pid")), 0);
-	cr_assert_eq(json_array_size(json_object_get(st, "weights")), NREP);
-	steps = json_integer_value(json_object_get(st, "steps_done"));
-	json_decref(st);
-
-	/* /stats: the seed's names */
-	cr_assert_eq(http_get(rig.d.port, "/stats", &body), 200);
-	o = json_loads(body, 0, NULL);
-	free(body);
-	cr_assert_not_null(o);
-	st = json_array_get(json_object_get(o, "policies"), 0);
-	cr_assert(json_is_real(json_object_get(st, "epsilon")));
-	cr_assert(json_is_integer(json_object_get(st, "steps_done")));
-	cr_assert_gt(json_integer_value(json_object_get(st, "buffer_size")), 0);
-	cr_assert(json_is_real(json_object_get(st, "avg_recent_reward")));
-	cr_assert(strstr(json_string_value(json_object_get(st, "model_path")), "policies/lb.ckpt"));
-	json_decref(o);
-
-	/* a checkpoint every 2 updates */
-	{
-		char ck[160];
-
-		snprintf(ck, sizeof(ck), "%s/state/policies/lb.ckpt", rig.d.dir);
-		cr_assert_eq(access(ck, F_OK), 0, "no checkpoint %s", ck);
-	}
+	steps = assert_learnt();
+	assert_stats_and_checkpoint();
 	cr_assert_eq(dm_stop(&rig.d, SIGTERM), 0, "kpilot run did not exit 0 on SIGTERM");
 	assert_default_and_answering("after SIGTERM");
 
@@ -392,23 +420,7 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 	for (int i = 0; i < 20 && st_int("steps_done") <= steps + 1; i++)
 		sleep(1);
 	assert_weights(w1, sizeof(w1));
-
-	/* ctl rollback: the default back, the policy paused; resume attaches again */
-	{
-		json_t *req = json_pack("{s:s, s:s}", "cmd", "resume", "policy", "lb"), *a = NULL;
-		char why[256];
-
-		o = dm_ask(&rig.d, "rollback");
-		cr_assert(json_is_true(json_object_get(o, "ok")), "ctl rollback refused");
-		json_decref(o);
-		assert_default_and_answering("after ctl rollback");
-		cr_assert_eq(kp_ctl_request(rig.d.sock, req, &a, why, sizeof(why)), 0, "%s", why);
-		cr_assert(json_is_true(json_object_get(a, "ok")), "ctl resume refused");
-		json_decref(a);
-		json_decref(req);
-		wait_weights(w1, sizeof(w1));
-		cr_assert(log_has(0, "is not steered: attaching again"), "log %s", rig.d.log);
-	}
+	rollback_and_resume();
 
 	/* SIGKILL: the steering stays, the service answers; the next start replays first */
 	cr_assert_eq(dm_stop(&rig.d, SIGKILL), 128 + SIGKILL);
