@@ -57,8 +57,11 @@ static int write_config(struct rp_dqn *q, const struct rp_env *e, const char *sv
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	/* 250 ms windows: the policy steps within a quarter second of its 1 s interval;
-	 * learning starts after a quarter of the training: the replay holds varied moves */
+	/*
+	 * 250 ms windows: the policy steps within a quarter second of its 1 s
+	 * interval; learning starts after a quarter of the training, when the
+	 * replay holds varied moves
+	 */
 	fprintf(f, "{\"state_dir\": \"%s/state\", \"interval_ms\": 250,\n"
 		" \"operators\": [%s],\n"
 		" \"policies\": [{\"name\": \"dqn\", \"kind\": \"replicas\", \"service\": \"%s\",\n"
