@@ -362,6 +362,24 @@ static void assert_stats_and_checkpoint(void)
 	cr_assert_eq(access(ck, F_OK), 0, "no checkpoint %s", ck);
 }
 
+/* `kpilot ctl status`, as a person reads it: the program, the weights, the agent, each replica. */
+static void assert_ctl_status(void)
+{
+	char cmd[256], out[4096] = "";
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), KPILOT " ctl --socket %s status", rig.d.sock);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	cr_assert_eq(pclose(f), 0, "%s: %s", cmd, out);
+	cr_assert(strstr(out, "steering:   sk_reuseport t-rpl-") && strstr(out, " program, weights ")
+		  && strstr(out, "agent:      epsilon 0.") && strstr(out, ", buffer ") &&
+		  strstr(out, "replica:    r2 (pid "), "ctl status said:\n%s", out);
+}
+
 /* ctl rollback: the default back, the policy paused; resume attaches again. */
 static void rollback_and_resume(void)
 {
@@ -408,6 +426,7 @@ Test(policy_replicas_run, dqn_steers_checkpoints_and_restores)
 	cr_assert_neq(strcmp(w0, "200 200 200"), 0, "the weights never moved (log %s)", rig.d.log);
 	steps = assert_learnt();
 	assert_stats_and_checkpoint();
+	assert_ctl_status();
 	cr_assert_eq(dm_stop(&rig.d, SIGTERM), 0, "kpilot run did not exit 0 on SIGTERM");
 	assert_default_and_answering("after SIGTERM");
 

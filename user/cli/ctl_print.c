@@ -49,6 +49,32 @@ static void print_policy(json_t *p)
 	print_knobs(p, "  knob ");
 }
 
+/* A replicas policy's steering: which program, the weights, the agent, each replica. */
+static void print_replicas(json_t *p)
+{
+	json_t *st = json_object_get(p, "state"), *w = json_object_get(st, "weights"), *x;
+	char ws[160] = "", eps[32] = "-", avg[32] = "-";
+	size_t i;
+
+	if (!st || strcmp(str(p, "kind"), "replicas"))
+		return;
+	json_array_foreach(w, i, x)
+		snprintf(ws + strlen(ws), sizeof(ws) - strlen(ws), "%s%lld", i ? " " : "",
+			 json_integer_value(x));
+	if (json_is_number(json_object_get(st, "epsilon")))
+		snprintf(eps, sizeof(eps), "%.3f", num(st, "epsilon"));
+	if (json_is_number(json_object_get(st, "avg_recent_reward")))
+		snprintf(avg, sizeof(avg), "%.4f", num(st, "avg_recent_reward"));
+	printf("steering:   %s %s:%.0f, %s program, weights %s\n", str(st, "steering"),
+	       str(st, "service"), num(st, "port"), str(st, "program"), ws[0] ? ws : "-");
+	printf("agent:      epsilon %s, steps %.0f, buffer %.0f, recent reward %s, model %s\n",
+	       eps, num(st, "steps_done"), num(st, "buffer_size"), avg, str(st, "model_path"));
+	json_array_foreach(json_object_get(st, "replicas"), i, x)
+		printf("replica:    %s (pid %.0f): weight %.0f, share %.2f, active %.0f, cpu %.2f, "
+		       "run-queue wait %.3f\n", str(x, "operator"), num(x, "pid"), num(x, "weight"),
+		       num(x, "share"), num(x, "active"), num(x, "cpu_cores"), num(x, "runq_wait"));
+}
+
 static void print_status(json_t *s)
 {
 	json_t *fig = json_object_get(s, "figures"), *ops = json_object_get(fig, "operators"), *o;
@@ -80,6 +106,7 @@ static void print_status(json_t *s)
 		       json_is_true(json_object_get(o, "paused")) ? "paused" : "running",
 		       num(o, "steps"), num(o, "updates"));
 		print_knobs(o, "managed:    ");
+		print_replicas(o);
 	}
 }
 
