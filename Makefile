@@ -252,10 +252,11 @@ VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_ex
 # kernel (the daemon's observer: test_daemon; its policies: daemon_api_policy and
 # policy_sysctl; tune's: test_tune): the control socket and HTTP API (daemon_api,
 # daemon_ctl), wordcount's processes and pipes, the pure pipeline parts, signal
-# delivery to children (bench_run), sysctl.d files (persist), a tune's revert (tune_regress).
+# delivery to children (bench_run), sysctl.d files (persist), a tune's revert (tune_regress),
+# the replicas policy's agent over the steering test_steer loads on every kernel (policy_replicas).
 VMTEST_ONCE := policy_pipeline policy_pipeline_res pipeline_trace pipeline_env daemon_config opspec report log metrics env \
 	tune_config tune_report safety_trust safety_journal \
-	daemon_api daemon_ctl wordcount pipeline bench_run persist tune_regress
+	daemon_api daemon_ctl wordcount pipeline bench_run persist tune_regress policy_replicas
 VMTEST_ONCE_KERNEL := 6.12
 VMTEST_TESTS ?= $(filter-out $(VMTEST_LEAVE_OUT) $(if $(filter $(VMTEST_ONCE_KERNEL),$(KERNEL)),,$(VMTEST_ONCE)),\
 	$(patsubst test_%.c,%,$(notdir $(TEST_SRCS))))
