@@ -225,7 +225,10 @@ static int run(struct bench *b, enum arm a, double secs, unsigned int seed,
 			       len);
 	if (a == ARM_DQN) {
 		dqn_print(b, "measured");
-		err = dqn_end(b, why, len) ?: err;
+		int end = dqn_end(b, why, len);
+
+		if (end)
+			err = end;
 	}
 	return err;
 }

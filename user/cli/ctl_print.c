@@ -58,9 +58,10 @@ static void print_replicas(json_t *p)
 
 	if (!st || strcmp(str(p, "kind"), "replicas"))
 		return;
-	json_array_foreach(w, i, x)
+	json_array_foreach(w, i, x) {
 		snprintf(ws + strlen(ws), sizeof(ws) - strlen(ws), "%s%lld", i ? " " : "",
 			 json_integer_value(x));
+	}
 	if (json_is_number(json_object_get(st, "epsilon")))
 		snprintf(eps, sizeof(eps), "%.3f", num(st, "epsilon"));
 	if (json_is_number(json_object_get(st, "avg_recent_reward")))
@@ -69,10 +70,11 @@ static void print_replicas(json_t *p)
 	       str(st, "service"), num(st, "port"), str(st, "program"), ws[0] ? ws : "-");
 	printf("agent:      epsilon %s, steps %.0f, buffer %.0f, recent reward %s, model %s\n",
 	       eps, num(st, "steps_done"), num(st, "buffer_size"), avg, str(st, "model_path"));
-	json_array_foreach(json_object_get(st, "replicas"), i, x)
+	json_array_foreach(json_object_get(st, "replicas"), i, x) {
 		printf("replica:    %s (pid %.0f): weight %.0f, share %.2f, active %.0f, cpu %.2f, "
 		       "run-queue wait %.3f\n", str(x, "operator"), num(x, "pid"), num(x, "weight"),
 		       num(x, "share"), num(x, "active"), num(x, "cpu_cores"), num(x, "runq_wait"));
+	}
 }
 
 static void print_status(json_t *s)

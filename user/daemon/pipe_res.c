@@ -164,7 +164,7 @@ int pp_res_where(const struct pp *pp, const char *rel, int cgv, char *why, size_
 /* Whole CPUs (at least 1), contiguous runs of the list in operator order, wrapping round. */
 static void cpuset_values(const struct pp *pp, const double *q, char (*vals)[KP_VALUE_MAX])
 {
-	int list[KP_CPUS_MAX], m = 0, pos = 0;
+	int list[KP_CPUS_MAX] = { 0 }, m = 0, pos = 0;
 
 	for (int c = 0; c < KP_CPUS_MAX; c++)
 		if (pp->cpus[c / 64] & (1ULL << (c % 64)))

@@ -199,7 +199,7 @@ static int put(struct kp_policy *p, struct rp_priv *r, struct kp_pol_env *e, con
 /* The agent's choice, applied: the action that took effect (0 when nothing moved). */
 static int act(struct kp_policy *p, struct rp_priv *r, struct kp_pol_env *e, const float *o)
 {
-	__u32 w[RP_MAX];
+	__u32 w[RP_MAX] = { 0 };
 	int a = 0, i, j, m;
 	char what[120];
 
