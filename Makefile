@@ -17,13 +17,13 @@
 # links to the sources), since the tests run ./kpilot and build/... . Without
 # TESTS= it leaves out SAN_LEAVE_OUT: benchmarks and packaging whose code the
 # rest of the suite runs too (tune_profiles: pgbench, fio, sysbench, wrk;
-# bench_tuning, replicas_bench, daemon_bench: timed benchmark runs; install: rpmbuild
+# bench_tuning, replicas_bench, daemon_bench, pipeline_bench: timed benchmark runs; install: rpmbuild
 # compiles the whole tree; observer_stress: minutes of thread and fork churn;
 # tune_external, signals, wordcount_signals, pipeline_env: tune's, the signal
 # handlers' and the pipeline's code again, dozens of runs: the slowest binaries
 # natively, 80 s each, CI's budget of testing.md).
 SAN_LEAVE_OUT := tune_profiles bench_tuning replicas_bench daemon_bench install observer_stress \
-	tune_external signals wordcount_signals pipeline_env
+	tune_external signals wordcount_signals pipeline_env pipeline_bench
 ifneq ($(SANITIZE),)
 OUTPUT   ?= build/san/build
 SAN_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
@@ -241,7 +241,7 @@ demo: deps
 # test_policy_sysctl's daemon and netns sysctls with the objective read from a file or HTTP;
 # test_daemon_bench runs tools/bench/daemon-sysctl, a timed benchmark over test_policy_sysctl's paths.
 VMTEST_LEAVE_OUT := agent% safety_property tune_profiles observer_stress tune_external tune_confirm signals wordcount_signals bench_tuning \
-	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench policy_sysctl_rate daemon_bench
+	install llm intent intent_run intent_llm pipeline_sim steer_knob replicas_bench policy_sysctl_rate daemon_bench pipeline_bench
 # Run on the newest guest kernel only (VMTEST_ONCE_KERNEL; any kernel when
 # VMTEST_TESTS names them): their kernel contact is files whose interface is
 # the same from 5.10 to 6.12 (cgroup v2's cpu.max, cpu.weight, cpuset.cpus and
