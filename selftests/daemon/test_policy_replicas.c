@@ -3,7 +3,7 @@
  * The daemon's replicas policy (Documentation/daemon.md, "The replicas
  * policy"): its config errors name their JSON path; on three replica
  * processes the test forks itself in a private network namespace (one port,
- * SO_REUSEPORT, each in its own v1 cpu cgroup with its own quota) under a
+ * SO_REUSEPORT, each in its own cpu cgroup, v1 or v2, with its own quota) under a
  * client's connections, a real `kpilot run` attaches the steering, the DQN
  * moves the weights knob within its bounds (read back from the pinned maps),
  * status and /stats show the agent's figures, a checkpoint is written and
@@ -84,12 +84,14 @@ Test(policy_replicas, config_errors_name_the_json_path)
 #define PORT	7431
 #define NREP	3
 #define CG_ROOT	"/sys/fs/cgroup/cpu"
+#define CG2_ROOT "/sys/fs/cgroup"
 
 static struct {
 	pid_t rep[NREP], cli;
 	char svc[32], cg[96];
 	struct dm d;
 	bool up;
+	int cgv;		/* 1: the v1 cpu hierarchy (this host), 2: cgroup2 (the guests) */
 } rig;
 
 /* ~1 ms of this process's own CPU time: a request's work. */
@@ -167,6 +169,40 @@ static void cg_put(int i, const char *file, long long v)
 	dm_write(p, t);
 }
 
+/* v1 where its cpu hierarchy exists, else cgroup2 with the cpu controller, else skip. */
+static void cg_detect(void)
+{
+	char *c;
+
+	if (!access(CG_ROOT "/cpu.cfs_quota_us", F_OK)) {
+		rig.cgv = 1;
+		return;
+	}
+	c = tu_slurp(CG2_ROOT "/cgroup.controllers");
+	rig.cgv = c && (strstr(c, "cpu ") || strstr(c, "cpu\n")) ? 2 : 0;
+	free(c);
+	if (!rig.cgv)
+		cr_skip_test("no cgroup v1 cpu hierarchy at " CG_ROOT " and no cpu controller in "
+			     CG2_ROOT);
+}
+
+/* Replica i's quota at a 10 ms period, and its process moved in. */
+static void cg_replica(int i, long long quota_us, pid_t pid)
+{
+	char p[160], t[48];
+
+	if (rig.cgv == 1) {
+		cg_put(i, "cpu.cfs_period_us", 10000);
+		cg_put(i, "cpu.cfs_quota_us", quota_us);
+		cg_put(i, "tasks", pid);
+		return;
+	}
+	snprintf(p, sizeof(p), "%s/r%d/cpu.max", rig.cg, i);
+	snprintf(t, sizeof(t), "%lld 10000", quota_us);
+	dm_write(p, t);
+	cg_put(i, "cgroup.procs", pid);
+}
+
 /* Quotas 0.5, 0.25 and 0.1 cores at a 10 ms period: replica 0 is the fast one. */
 static void rig_start(void)
 {
@@ -174,28 +210,32 @@ static void rig_start(void)
 	char p[160];
 
 	dm_need_root();
-	if (access(CG_ROOT "/cpu.cfs_quota_us", F_OK))
-		cr_skip_test("no cgroup v1 cpu hierarchy at " CG_ROOT);
+	cg_detect();
 	if (unshare(CLONE_NEWNET) || system("ip link set lo up"))
 		cr_skip_test("no private network namespace: %s", strerror(errno));
 	snprintf(rig.svc, sizeof(rig.svc), "t-rpl-%d", (int)getpid());
-	snprintf(rig.cg, sizeof(rig.cg), CG_ROOT "/kptest-rpl-%d", (int)getpid());
+	snprintf(rig.cg, sizeof(rig.cg), "%s/kptest-rpl-%d", rig.cgv == 1 ? CG_ROOT : CG2_ROOT,
+		 (int)getpid());
+	if (rig.cgv == 2)
+		dm_write(CG2_ROOT "/cgroup.subtree_control", "+cpu");
 	cr_assert_eq(mkdir(rig.cg, 0755), 0, "%s: %s", rig.cg, strerror(errno));
 	rig.up = true;
+	if (rig.cgv == 2) {
+		snprintf(p, sizeof(p), "%s/cgroup.subtree_control", rig.cg);
+		dm_write(p, "+cpu");
+	}
 	for (int i = 0; i < NREP; i++) {
 		int fd = listener();
 
 		snprintf(p, sizeof(p), "%s/r%d", rig.cg, i);
 		cr_assert_eq(mkdir(p, 0755), 0, "%s: %s", p, strerror(errno));
-		cg_put(i, "cpu.cfs_period_us", 10000);
-		cg_put(i, "cpu.cfs_quota_us", quota_us[i]);
 		cr_assert_geq(fd, 0, "replica %d listener: %s", i, strerror(errno));
 		rig.rep[i] = fork();
 		cr_assert_geq(rig.rep[i], 0);
 		if (!rig.rep[i])
 			serve(i, fd);
 		close(fd);
-		cg_put(i, "tasks", rig.rep[i]);
+		cg_replica(i, quota_us[i], rig.rep[i]);
 	}
 	rig.cli = fork();
 	cr_assert_geq(rig.cli, 0);
