@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
+#include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "../lib/testutil.h"
 
@@ -33,6 +34,22 @@ struct dm {
 	pid_t pid;
 	unsigned int port;
 };
+
+/* The config text parses (want NULL) or is refused with a message containing want. */
+static inline void dm_parse_expect(const char *text, const char *want)
+{
+	struct kp_dm_config c;
+	char why[1024] = "";
+	int ret = kp_dm_config_parse(text, "k.json", &c, why, sizeof(why));
+
+	if (!want) {
+		cr_assert_eq(ret, 0, "refused: %s\n  said: %s", text, why);
+		kp_dm_config_free(&c);
+		return;
+	}
+	cr_assert_neq(ret, 0, "accepted: %s", text);
+	cr_assert(strstr(why, want), "%s\n  said: %s\n  want: %s", text, why, want);
+}
 
 static inline void dm_need_root(void)
 {
