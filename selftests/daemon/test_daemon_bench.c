@@ -12,28 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../lib/testutil.h"
 
-static int matches(const char *pattern)
-{
-	glob_t g;
-	int n;
-
-	if (glob(pattern, 0, NULL, &g))
-		return 0;
-	n = (int)g.gl_pathc;
-	globfree(&g);
-	return n;
-}
 
 static int netns_left(void)
 {
-	return matches("/run/netns/kp-bench-*");
+	return tu_glob_count("/run/netns/kp-bench-*");
 }
 
 Test(daemon_bench, sysctl_smallest_budget_prints_result_and_cleans_up, .timeout = 180)
 {
 	char line[1024], result[1024] = "";
-	int rounds = 0, st, tmp0 = matches("/tmp/kpilot-dsys-*"), ns0 = netns_left();
+	int rounds = 0, st, tmp0 = tu_glob_count("/tmp/kpilot-dsys-*"), ns0 = netns_left();
 	double d = -1, t = -1, r = -1;
 	FILE *p;
 
@@ -59,5 +49,5 @@ Test(daemon_bench, sysctl_smallest_budget_prints_result_and_cleans_up, .timeout 
 	cr_assert(d > 0 && t > 0 && r > 0, "no connection measured: %s", result);
 	cr_assert(strstr(result, "incumbent=\"tcp_tw_reuse="), "%s", result);
 	cr_assert_eq(netns_left(), ns0, "a kp-bench-* netns left behind");
-	cr_assert_eq(matches("/tmp/kpilot-dsys-*"), tmp0, "a /tmp/kpilot-dsys-* dir left behind");
+	cr_assert_eq(tu_glob_count("/tmp/kpilot-dsys-*"), tmp0, "a /tmp/kpilot-dsys-* dir left behind");
 }

@@ -10,6 +10,7 @@
  * directory). Root, from the top of the tree.
  */
 #include <criterion/criterion.h>
+#include "../lib/testutil.h"
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,23 +20,11 @@
 #define CMD "tools/bench/pipeline --trace --intervals 6 --gt-fracs 1.0 --gt-intervals 2 " \
 	    "--sim-steps 100 --capacity-intervals 2 2>&1"
 
-static int matches(const char *pattern)
-{
-	glob_t g = { 0 };
-	int n;
-
-	/* no match leaves g as it was: nothing to free */
-	if (glob(pattern, 0, NULL, &g))
-		return 0;
-	n = (int)g.gl_pathc;
-	globfree(&g);
-	return n;
-}
 
 static void nothing_left(int tmp_before)
 {
-	cr_expect_eq(matches("/sys/fs/cgroup/*/kpilot-bench-pipeline-*"), 0, "cgroups left");
-	cr_expect_eq(matches("/tmp/kpilot-bench-pipeline-*"), tmp_before,
+	cr_expect_eq(tu_glob_count("/sys/fs/cgroup/*/kpilot-bench-pipeline-*"), 0, "cgroups left");
+	cr_expect_eq(tu_glob_count("/tmp/kpilot-bench-pipeline-*"), tmp_before,
 		     "a temporary directory or control FIFO left");
 	/* the [e]: not the shell that runs pgrep */
 	cr_expect_neq(system("pgrep -f 'kpilot-bench-pipelin[e]-' >/dev/null"), 0,
@@ -87,7 +76,7 @@ Test(pipeline_bench, trace_small_budget, .timeout = 600)
 		cr_skip_test("needs root (cgroups, eBPF)");
 	if (access("build/tools/wordcount/wordcount", X_OK) || access("kpilot", X_OK))
 		cr_skip_test("kpilot or build/tools/wordcount/wordcount not built");
-	tmp_before = matches("/tmp/kpilot-bench-pipeline-*");
+	tmp_before = tu_glob_count("/tmp/kpilot-bench-pipeline-*");
 	p = popen(CMD, "r");
 	cr_assert_not_null(p);
 	while (fgets(line, sizeof(line), p)) {

@@ -3,9 +3,23 @@
 #ifndef KPILOT_TESTUTIL_H
 #define KPILOT_TESTUTIL_H
 
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+
+/* How many paths match pattern (0 also when glob fails: no match leaves nothing to free). */
+static inline int tu_glob_count(const char *pattern)
+{
+	glob_t g = { 0 };
+	int n;
+
+	if (glob(pattern, 0, NULL, &g))
+		return 0;
+	n = (int)g.gl_pathc;
+	globfree(&g);
+	return n;
+}
 
 /* A whole file as a string (caller frees), or NULL. */
 static inline char *tu_slurp(const char *path)
